@@ -1,0 +1,1 @@
+"""SkinLens converter: a trained run folder -> TensorFlow.js graph model + metadata.json."""

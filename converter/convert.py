@@ -1,0 +1,144 @@
+"""Run folder -> TensorFlow.js graph model + ``metadata.json``, the browser's only contract.
+
+    python -m converter runs/first --out web/model --quantize float16 \\
+        --golden tests/fixtures/images/ISIC_0024306.jpg
+
+The SavedModel from ``model.export()`` becomes a tfjs *graph* model (Keras 3 tfjs layers
+models do not load in tfjs 4.22). ``metadata.json`` states everything the browser must not
+guess: classes in output order, input size and value range, the resize rule, the tensor
+names, each file's sha256, and golden cases (bundled images with the probabilities Python
+gives for them) that the browser's self-test and our browser tests compare against.
+Golden images are copied next to the web app (``<out>/../golden/``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from trainer import labels
+from trainer.config import Config
+from trainer.images import MAX_BYTES, MAX_PIXELS, MIN_SIDE
+from trainer.predict import Predictor
+
+SCHEMA_VERSION = 1
+QUANTIZATIONS = ("none", "float16", "uint8")
+LICENCE = {
+    "model": "CC BY-NC-SA 4.0 (derived from HAM10000)",
+    "data": "HAM10000: Tschandl P., Rosendahl C. & Kittler H., The HAM10000 dataset, a large collection of "
+            "multi-source dermatoscopic images of common pigmented skin lesions. Sci. Data 5, 180161 (2018). "
+            "CC BY-NC-SA 4.0.",
+    "backbone": "MobileNetV2 ImageNet weights, Apache 2.0 (TensorFlow models).",
+}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def to_tfjs(saved_model: Path, out: Path, quantize: str) -> None:
+    """Converts a SavedModel's serving signature into a tfjs graph model in ``out``."""
+    # tensorflow_decision_forests (imported by tensorflowjs) greets through IPython when stdout
+    # is not a terminal, and IPython is not installed.
+    os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
+    from tensorflowjs import quantization
+    from tensorflowjs.converters.tf_saved_model_conversion_v2 import convert_tf_saved_model
+
+    dtype_map = {"none": None,
+                 "float16": {quantization.QUANTIZATION_DTYPE_FLOAT16: True},
+                 "uint8": {quantization.QUANTIZATION_DTYPE_UINT8: True}}[quantize]
+    convert_tf_saved_model(str(saved_model), str(out), signature_def="serving_default",
+                           saved_model_tags="serve", quantization_dtype_map=dtype_map)
+
+
+def signature_names(model_json: dict) -> tuple[str, str]:
+    """(input tensor name, output tensor name) from model.json's signature."""
+    sig = model_json["signature"]
+    (inp,) = sig["inputs"].values()
+    (out,) = sig["outputs"].values()
+    return inp["name"], out["name"]
+
+
+def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] = ()) -> dict:
+    """Writes the tfjs model and metadata.json for ``run`` into ``out``, replacing what was there.
+
+    Returns:
+        the metadata written.
+    """
+    run, out = Path(run), Path(out)
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"--quantize must be one of {QUANTIZATIONS}")
+    config = Config.load(run / "config.json")
+    report = json.loads((run / "report.json").read_text()) if (run / "report.json").is_file() else {}
+
+    # Golden probabilities first: a bad golden image fails before anything in `out` is replaced.
+    reference = []
+    if golden:
+        for path, probs, error in Predictor(run).predict_files([str(p) for p in golden]):
+            if error:
+                raise ValueError(f"golden image {error}")
+            reference.append((path, probs))
+
+    with tempfile.TemporaryDirectory(prefix="skinlens-convert-") as tmp:
+        staged = Path(tmp) / "model"
+        to_tfjs(run / "saved_model", staged, quantize)
+        if out.exists():
+            shutil.rmtree(out)
+        shutil.copytree(staged, out)
+
+    model_json = json.loads((out / "model.json").read_text())
+    input_name, output_name = signature_names(model_json)
+    files = {p.name: sha256(p) for p in sorted(out.iterdir()) if p.name != "metadata.json"}
+
+    golden_dir = out.parent / "golden"
+    cases = []
+    if reference:
+        golden_dir.mkdir(exist_ok=True)
+    for path, probs in reference:
+        target = golden_dir / Path(path).name
+        if Path(path).resolve() != target.resolve():
+            shutil.copyfile(path, target)
+        cases.append({"file": f"{golden_dir.name}/{target.name}", "sha256": sha256(target),
+                      "probabilities": [float(p) for p in probs]})
+
+    version_hash = hashlib.sha256("".join(files[k] for k in sorted(files)).encode()).hexdigest()[:12]
+    metadata = {
+        "schema_version": SCHEMA_VERSION,
+        "model": {
+            "name": "skinlens-mobilenetv2",
+            "version": f"{run.name}-{version_hash}",
+            "format": "tfjs-graph-model",
+            "model_json": "model.json",
+            "quantization": quantize,
+            "backbone": {"architecture": "MobileNetV2", "alpha": config.alpha},
+            "files": files,
+            "total_bytes": sum((out / name).stat().st_size for name in files),
+        },
+        "input": {"name": input_name, "height": config.image_size, "width": config.image_size,
+                  "channels": 3, "dtype": "float32", "value_range": [0, 255], "layout": "NHWC"},
+        "outputs": {"probabilities": output_name},
+        "preprocess": {
+            "exif_orientation": True,
+            "color_space_conversion": "none",
+            "alpha_background": list(config.alpha_background),
+            "resize": {"method": "integer-average-pool-then-bilinear", "aspect": "stretch",
+                       "pool_factor": "max(1, min(floor(h / height), floor(w / width)))",
+                       "half_pixel_centers": True, "align_corners": False, "antialias": False},
+            "max_bytes": MAX_BYTES, "max_pixels": MAX_PIXELS, "min_side": MIN_SIDE,
+        },
+        "label_scheme": config.scheme,
+        "classes": labels.classes_metadata(config.scheme),
+        "golden": cases,
+        "metrics": {split: {k: v for k, v in m.items() if k != "confusion"}
+                    for split, m in report.get("splits", {}).items()},
+        "training": {"data": [Path(d).name for d in config.data], "split": "by lesion (group), stratified by class",
+                     "stage": report.get("stage"), "skipped_images": report.get("skipped"),
+                     "config": json.loads(config.to_json())},
+        "licence": LICENCE,
+    }
+    (out / "metadata.json").write_text(json.dumps(metadata, indent=1) + "\n")
+    return metadata

@@ -1,0 +1,102 @@
+"""Dataset reading and lesion-grouped, stratified, deterministic splits."""
+
+import csv
+from collections import Counter
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from trainer.data import DatasetError, read_ham10000, read_split, split_by_group, write_split
+
+
+def make_ham(root, rows, *, subfolder="HAM10000_images", size=(64, 48)):
+    """Writes a HAM10000-layout folder: metadata CSV + one small JPEG per row."""
+    (root / subfolder).mkdir(parents=True, exist_ok=True)
+    with (root / "HAM10000_metadata.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["lesion_id", "image_id", "dx", "dx_type", "age", "sex", "localization"])
+        for i, (lesion, image, dx) in enumerate(rows):
+            writer.writerow([lesion, image, dx, "histo", "50.0", "male", "back"])
+            colour = (40 * i % 255, 90, 160)
+            Image.new("RGB", size, colour).save(root / subfolder / f"{image}.jpg")
+    return root
+
+
+def synthetic_rows(n_lesions=120, seed=0):
+    rng = np.random.default_rng(seed)
+    dxs = ["nv"] * 70 + ["mel"] * 20 + ["bkl"] * 20 + ["bcc"] * 10
+    rows = []
+    for i in range(n_lesions):
+        for j in range(int(rng.integers(1, 4))):  # 1-3 images per lesion
+            rows.append((f"HAM_{i:07d}", f"ISIC_{i:05d}{j}", dxs[i % len(dxs)]))
+    return rows
+
+
+def test_reads_official_layout_with_parts(tmp_path):
+    rows = synthetic_rows(10)
+    make_ham(tmp_path, rows[:6], subfolder="HAM10000_images_part_1")
+    # part_2 holds the rest; the CSV must list all rows
+    make_ham(tmp_path / "p2", rows[6:], subfolder="x")
+    for f in (tmp_path / "p2" / "x").iterdir():
+        (tmp_path / "HAM10000_images_part_2").mkdir(exist_ok=True)
+        f.rename(tmp_path / "HAM10000_images_part_2" / f.name)
+    with (tmp_path / "HAM10000_metadata.csv").open("a", newline="") as f:
+        csv.writer(f).writerows([[l, i, d, "histo", "1", "male", "back"] for l, i, d in rows[6:]])
+    records, problems = read_ham10000([tmp_path])
+    assert len(records) == len(rows) and problems == []
+
+
+def test_missing_image_is_reported_not_fatal(tmp_path):
+    make_ham(tmp_path, [("HAM_1", "ISIC_1", "nv"), ("HAM_2", "ISIC_2", "mel")])
+    (tmp_path / "HAM10000_images" / "ISIC_2.jpg").unlink()
+    records, problems = read_ham10000([tmp_path])
+    assert [r.image_id for r in records] == ["ISIC_1"]
+    assert problems and "ISIC_2" in problems[0][0]
+
+
+def test_clear_errors_for_missing_csv_or_column(tmp_path):
+    with pytest.raises(DatasetError, match="no HAM10000_metadata.csv"):
+        read_ham10000([tmp_path])
+    (tmp_path / "HAM10000_metadata.csv").write_text("image_id,dx\nISIC_1,nv\n")
+    with pytest.raises(DatasetError, match="lesion_id"):
+        read_ham10000([tmp_path])
+
+
+def test_split_never_puts_a_lesion_on_two_sides_and_keeps_proportions(tmp_path):
+    records, _ = read_ham10000([make_ham(tmp_path, synthetic_rows())])
+    splits = split_by_group(records, val_fraction=0.2, test_fraction=0.2, seed=3)
+    sides = {}
+    for r, s in zip(records, splits):
+        sides.setdefault(r.group, set()).add(s)
+    assert all(len(s) == 1 for s in sides.values())
+    lesions = {r.group: (r.dx, s) for r, s in zip(records, splits)}
+    per_dx = Counter(dx for dx, _ in lesions.values())
+    for split in ("val", "test"):
+        got = Counter(dx for dx, s in lesions.values() if s == split)
+        for dx, n in per_dx.items():
+            assert abs(got[dx] - 0.2 * n) <= 1, (split, dx)
+
+
+def test_split_is_deterministic_and_seeded(tmp_path):
+    records, _ = read_ham10000([make_ham(tmp_path, synthetic_rows())])
+    a = split_by_group(records, seed=1)
+    assert a == split_by_group(records, seed=1)
+    assert a != split_by_group(records, seed=2)
+
+
+def test_two_folders_are_one_dataset(tmp_path):
+    rows = synthetic_rows(40)
+    records, _ = read_ham10000([make_ham(tmp_path / "a", rows), make_ham(tmp_path / "b", rows, size=(224, 224))])
+    splits = split_by_group(records, seed=0)
+    by_image = {}
+    for r, s in zip(records, splits):
+        by_image.setdefault(r.image_id, set()).add(s)
+    assert all(len(s) == 1 for s in by_image.values())  # same image id, same side
+
+
+def test_split_csv_round_trips(tmp_path):
+    records, _ = read_ham10000([make_ham(tmp_path, synthetic_rows(20))])
+    splits = split_by_group(records)
+    write_split(tmp_path / "split.csv", records, splits)
+    assert read_split(tmp_path / "split.csv") == (records, splits)

@@ -1,0 +1,93 @@
+"""A tiny, fast SkinLens model for tests: alpha 0.35, 96 px, random weights that still see.
+
+Randomly initialised MobileNetV2 has BatchNorm statistics (mean 0, variance 1) that do not
+match its activations, so features shrink to ~1e-10 by the last block and every image gets
+the same probabilities: useless for agreement tests, which must be able to fail. Setting
+each BatchNorm's moving statistics from a batch of images (data-dependent initialisation)
+gives a random network whose outputs differ from image to image.
+"""
+
+import numpy as np
+
+from trainer.config import Config
+
+TINY = dict(image_size=96, alpha=0.35, weights="none", dropout=0.1, batch_size=16, head_epochs=3, seed=7)
+
+
+def calibrate_batchnorm(backbone, images: np.ndarray) -> None:
+    """Sets every BatchNormalization's moving mean/variance from ``images`` (in -1..1)."""
+    import keras
+
+    for layer in backbone.layers:
+        if not isinstance(layer, keras.layers.BatchNormalization):
+            continue
+        probe = keras.Model(backbone.input, layer.input)
+        act = probe(images, training=False).numpy()
+        gamma, beta, _, _ = layer.get_weights()
+        layer.set_weights([gamma, beta, act.mean(axis=(0, 1, 2)), act.var(axis=(0, 1, 2)) + 1e-3])
+
+
+def tiny_config(data_dirs, **overrides) -> Config:
+    return Config(data=tuple(str(d) for d in data_dirs), **{**TINY, **overrides})
+
+
+def make_dataset(root, lesions_per_class: int = 8, size=(80, 60)):
+    """A HAM10000-layout folder of synthetic lesions: a dark blob whose colour depends on the class.
+
+    Two images per lesion; one unreadable file and one missing file are listed in the CSV too,
+    as real datasets have.
+    """
+    import csv
+
+    from PIL import Image, ImageDraw
+
+    colours = {"nv": (120, 80, 50), "mel": (40, 30, 40), "bkl": (160, 130, 90), "bcc": (200, 120, 130)}
+    images = root / "HAM10000_images"
+    images.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rows = []
+    for dx, colour in colours.items():
+        for i in range(lesions_per_class):
+            lesion = f"HAM_{dx}{i:03d}"
+            for j in range(2):
+                image_id = f"ISIC_{dx}{i:03d}{j}"
+                img = Image.new("RGB", size, (225, 180, 160))
+                cx, cy, r = size[0] / 2 + rng.normal(0, 5), size[1] / 2 + rng.normal(0, 4), 15 + rng.normal(0, 3)
+                ImageDraw.Draw(img).ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
+                img.save(images / f"{image_id}.jpg", quality=90)
+                rows.append((lesion, image_id, dx))
+    (images / "ISIC_broken.jpg").write_text("not a jpeg")
+    rows += [("HAM_broken", "ISIC_broken", "nv"), ("HAM_gone", "ISIC_gone", "nv")]
+    with (root / "HAM10000_metadata.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["lesion_id", "image_id", "dx", "dx_type", "age", "sex", "localization"])
+        writer.writerows([(lesion, image, dx, "histo", "50.0", "female", "back") for lesion, image, dx in rows])
+    return root
+
+
+def make_backbone_weights(path, config: Config, images: np.ndarray):
+    """Saves BatchNorm-calibrated random backbone weights to ``path`` (a ``.weights.h5``)."""
+    from trainer.model import build_backbone
+
+    backbone = build_backbone(config)
+    calibrate_batchnorm(backbone, images / 127.5 - 1)
+    backbone.save_weights(str(path))
+    return path
+
+
+def train_tiny(workdir) -> "Path":
+    """Dataset -> calibrated backbone -> ``trainer.train`` run folder; returns the run folder."""
+    from pathlib import Path
+
+    from trainer.data import load_batch_arrays, read_ham10000
+    from trainer.train import train
+
+    workdir = Path(workdir)
+    data = make_dataset(workdir / "ham")
+    config = tiny_config([data])
+    records, _ = read_ham10000([data])
+    images, ok, _ = load_batch_arrays([r.path for r in records[:32]], config.image_size, config.image_size)
+    weights = make_backbone_weights(workdir / "backbone.weights.h5", config, images[ok])
+    config = tiny_config([data], weights=str(weights))
+    train(config, workdir / "run")
+    return workdir / "run"

@@ -1,0 +1,71 @@
+"""Command line: ``python -m trainer {train,predict} …``.
+
+    python -m trainer train --data ../shared/data/ham10000 --weights imagenet --out runs/first
+    python -m trainer predict runs/first lesion.jpg
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .config import Config
+
+
+def _parser() -> argparse.ArgumentParser:
+    defaults = Config()
+    parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model into a run folder",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    data = t.add_argument_group("data")
+    data.add_argument("--data", nargs="+", required=True,
+                      help="HAM10000-layout folder(s): metadata CSV + images; several folders are one dataset")
+    data.add_argument("--scheme", default=defaults.scheme, choices=["dx7", "benign-malignant", "benign-malignant-other"],
+                      help="label scheme")
+    data.add_argument("--seed", type=int, default=defaults.seed, help="seed for the split and training")
+    data.add_argument("--val-fraction", type=float, default=defaults.val_fraction, help="share of lesions for validation")
+    data.add_argument("--test-fraction", type=float, default=defaults.test_fraction, help="share of lesions for test")
+    model = t.add_argument_group("model")
+    model.add_argument("--image-size", type=int, default=defaults.image_size, help="input height and width")
+    model.add_argument("--alpha", type=float, default=defaults.alpha, help="MobileNetV2 width multiplier")
+    model.add_argument("--weights", default=defaults.weights,
+                       help='"imagenet" (Keras downloads them), a no-top .h5 file, or "none"')
+    model.add_argument("--dropout", type=float, default=defaults.dropout, help="dropout before the classifier")
+    fit = t.add_argument_group("training")
+    fit.add_argument("--batch-size", type=int, default=defaults.batch_size, help="batch size")
+    fit.add_argument("--head-epochs", type=int, default=defaults.head_epochs, help="max epochs of the head (early stopping)")
+    fit.add_argument("--head-learning-rate", type=float, default=defaults.head_learning_rate, help="Adam learning rate")
+    fit.add_argument("--imbalance", default=defaults.imbalance, choices=["class_weight", "none"],
+                     help="class-imbalance handling")
+    t.add_argument("--out", required=True, help="run folder to create (or resume)")
+
+    p = sub.add_parser("predict", help="print Python's reference probabilities for images")
+    p.add_argument("run", help="run folder")
+    p.add_argument("images", nargs="+", help="image files")
+    p.add_argument("--csv", help="also write the results to this CSV file")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "train":
+        from .train import train
+
+        config = Config(
+            data=tuple(args.data), scheme=args.scheme, image_size=args.image_size, alpha=args.alpha,
+            weights=args.weights, dropout=args.dropout, batch_size=args.batch_size,
+            head_epochs=args.head_epochs, head_learning_rate=args.head_learning_rate, seed=args.seed,
+            val_fraction=args.val_fraction, test_fraction=args.test_fraction, imbalance=args.imbalance,
+        )
+        train(config, args.out)
+        return 0
+    from .predict import main as predict_main
+
+    return predict_main(args.run, args.images, args.csv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""The SkinLens network: MobileNetV2 with its preprocessing and a small head, in one graph.
+
+The model takes raw RGB in 0..255 (float32, NHWC) and outputs class probabilities, so
+nothing outside the graph normalises pixels: not the trainer, not the browser.
+
+    image (0..255) -> Rescaling(1/127.5, -1) -> MobileNetV2 (no top) -> GlobalAveragePooling
+        -> Dropout -> Dense "logits" -> Rescaling(1/T) "temperature" -> Softmax "probabilities"
+
+``temperature`` is 1 until calibration sets it; it is a plain layer so the exported graph
+carries the calibrated probabilities.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from .config import Config
+
+BACKBONE = "mobilenetv2"
+
+
+def build_backbone(config: Config) -> keras.Model:
+    """The ImageNet MobileNetV2 feature extractor (no top) for ``config``'s size and alpha.
+
+    ``config.weights`` is "imagenet" (Keras downloads its file on first use), a path to a
+    no-top weights file, or "none" for random weights (tests).
+    """
+    weights = None if config.weights in ("none", "", None) else config.weights
+    return keras.applications.MobileNetV2(
+        input_shape=(config.image_size, config.image_size, 3),
+        alpha=config.alpha,
+        include_top=False,
+        weights=weights,
+    )
+
+
+def build_model(config: Config, num_classes: int) -> tuple[keras.Model, keras.Model]:
+    """Builds the classifier and the feature model that shares its backbone.
+
+    Returns:
+        (model, features): ``model`` maps raw images to probabilities; ``features`` maps raw
+        images to the pooled backbone features the head reads (used to train the head
+        quickly on cached features while the backbone is frozen).
+    """
+    size = config.image_size
+    image = keras.Input((size, size, 3), name="image", dtype="float32")
+    x = layers.Rescaling(1 / 127.5, offset=-1, name="preprocess")(image)
+    backbone = build_backbone(config)
+    x = backbone(x)
+    pooled = layers.GlobalAveragePooling2D(name="pool")(x)
+    x = layers.Dropout(config.dropout, name="dropout")(pooled)
+    logits = layers.Dense(num_classes, name="logits")(x)
+    scaled = layers.Rescaling(1.0, name="temperature")(logits)
+    probabilities = layers.Softmax(name="probabilities")(scaled)
+    model = keras.Model(image, probabilities, name="skinlens")
+    features = keras.Model(image, pooled, name="skinlens_features")
+    return model, features
+
+
+def build_head(feature_dim: int, num_classes: int, dropout: float) -> keras.Model:
+    """The head alone, on pooled features: its ``logits`` weights drop into ``build_model``'s."""
+    pooled = keras.Input((feature_dim,), name="pooled")
+    x = layers.Dropout(dropout, name="dropout")(pooled)
+    logits = layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(pooled, logits, name="skinlens_head")
+
+
+def set_temperature(model: keras.Model, temperature: float) -> None:
+    """Bakes a calibration temperature into the model (probabilities = softmax(logits / T))."""
+    model.get_layer("temperature").scale = 1.0 / float(temperature)
+    model.predict_function = None  # predict() traced the old scale as a constant
