@@ -55,12 +55,31 @@ def to_tfjs(saved_model: Path, out: Path, quantize: str) -> None:
                            saved_model_tags="serve", quantization_dtype_map=dtype_map)
 
 
-def signature_names(model_json: dict) -> tuple[str, str]:
-    """(input tensor name, output tensor name) from model.json's signature."""
+def signature_names(model_json: dict) -> tuple[str, dict[str, str]]:
+    """(input tensor name, {output key: tensor name}) from model.json's signature."""
     sig = model_json["signature"]
     (inp,) = sig["inputs"].values()
-    (out,) = sig["outputs"].values()
-    return inp["name"], out["name"]
+    return inp["name"], {key: out["name"] for key, out in sig["outputs"].items()}
+
+
+def _screening(report: dict) -> dict | None:
+    """The triage rule for the browser: which classes add up to the malignant risk, and where to flag."""
+    calibration = report.get("calibration")
+    if not calibration:
+        return None
+    return {"malignant_classes": report["malignant_classes"], "threshold": calibration["threshold"],
+            "temperature": calibration["temperature"], "target_sensitivity": calibration["target_sensitivity"],
+            "validation": calibration["validation"], "test": report["test"]["malignant"]}
+
+
+def _metrics(report: dict) -> dict:
+    """The test-split summary the model card shows (no confusion matrix or per-source detail)."""
+    if "test" not in report:
+        return {}
+    keep = ("n", "n_lesions", "accuracy", "balanced_accuracy", "macro_f1", "macro_auc", "ece",
+            "ece_before_temperature", "per_class", "intervals_95")
+    return {"test": {k: report["test"][k] for k in keep if k in report["test"]},
+            "stage1_test": report.get("stage1_test")}
 
 
 def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] = ()) -> dict:
@@ -91,7 +110,7 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
         shutil.copytree(staged, out)
 
     model_json = json.loads((out / "model.json").read_text())
-    input_name, output_name = signature_names(model_json)
+    input_name, output_names = signature_names(model_json)
     files = {p.name: sha256(p) for p in sorted(out.iterdir()) if p.name != "metadata.json"}
 
     golden_dir = out.parent / "golden"
@@ -120,7 +139,8 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
         },
         "input": {"name": input_name, "height": config.image_size, "width": config.image_size,
                   "channels": 3, "dtype": "float32", "value_range": [0, 255], "layout": "NHWC"},
-        "outputs": {"probabilities": output_name},
+        # probabilities: (1, classes). cam: (1, h, w, classes) class activation maps in logit units.
+        "outputs": output_names,
         "preprocess": {
             "exif_orientation": True,
             "color_space_conversion": "none",
@@ -133,10 +153,11 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
         "label_scheme": config.scheme,
         "classes": labels.classes_metadata(config.scheme),
         "golden": cases,
-        "metrics": {split: {k: v for k, v in m.items() if k != "confusion"}
-                    for split, m in report.get("splits", {}).items()},
+        "screening": _screening(report),
+        "metrics": _metrics(report),
         "training": {"data": [Path(d).name for d in config.data], "split": "by lesion (group), stratified by class",
-                     "stage": report.get("stage"), "skipped_images": report.get("skipped"),
+                     "imbalance": report.get("imbalance"), "stage2": report.get("stage2"),
+                     "skipped_images": report.get("skipped"),
                      "config": json.loads(config.to_json())},
         "licence": LICENCE,
     }

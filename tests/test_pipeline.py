@@ -15,7 +15,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_run_folder_has_everything(tiny_run):
-    for name in ("config.json", "split.csv", "skipped.csv", "head.weights.h5", "history.csv", "report.json"):
+    for name in ("config.json", "split.csv", "skipped.csv", "stage1.weights.h5", "history_stage1_balanced.csv",
+                 "history_stage2.csv", "stage2_best.weights.h5", "calibration.json", "predictions_test.csv",
+                 "report.json", "report.md", "plots/confusion.png", "plots/roc.png", "plots/reliability.png"):
         assert (tiny_run / name).is_file(), name
     assert (tiny_run / "saved_model" / "saved_model.pb").is_file()
 
@@ -29,9 +31,12 @@ def test_bad_and_missing_files_are_skipped_and_reported(tiny_run):
 
 def test_report_has_honest_metrics(tiny_run):
     report = json.loads((tiny_run / "report.json").read_text())
-    test = report["splits"]["test"]
-    for key in ("balanced_accuracy", "macro_auc", "macro_f1", "ece", "per_class", "confusion"):
+    test = report["test"]
+    for key in ("balanced_accuracy", "macro_auc", "macro_f1", "ece", "per_class", "confusion", "intervals_95"):
         assert key in test
+    lo, hi = test["intervals_95"]["balanced_accuracy"]
+    assert lo <= test["balanced_accuracy"] <= hi
+    assert report["imbalance"]["chosen"] in ("class_weight", "balanced")
     assert set(test["per_class"]["mel"]) >= {"sensitivity", "specificity", "auc", "support"}
 
 
@@ -54,7 +59,8 @@ def test_convert_writes_the_contract(tiny_run, tiny_web):
     for name, digest in meta["model"]["files"].items():
         assert hashlib.sha256((tiny_web / "model" / name).read_bytes()).hexdigest() == digest
     model_json = json.loads((tiny_web / "model" / "model.json").read_text())
-    assert meta["outputs"]["probabilities"] == model_json["signature"]["outputs"]["output_0"]["name"]
+    assert meta["outputs"] == {key: out["name"] for key, out in model_json["signature"]["outputs"].items()}
+    assert set(meta["outputs"]) == {"probabilities", "cam"}
     predictor = Predictor(tiny_run)
     for case in meta["golden"]:
         (_, probs, _), = predictor.predict_files([str(tiny_web / case["file"])])

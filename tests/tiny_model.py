@@ -11,7 +11,8 @@ import numpy as np
 
 from trainer.config import Config
 
-TINY = dict(image_size=96, alpha=0.35, weights="none", dropout=0.1, batch_size=16, head_epochs=3, seed=7)
+TINY = dict(image_size=96, alpha=0.35, weights="none", dropout=0.1, batch_size=16, head_epochs=3, seed=7,
+            fine_tune_epochs=2, fine_tune_from="block_15_expand")
 
 
 def calibrate_batchnorm(backbone, images: np.ndarray) -> None:

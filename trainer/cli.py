@@ -22,7 +22,9 @@ def _parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     data = t.add_argument_group("data")
     data.add_argument("--data", nargs="+", required=True,
-                      help="HAM10000-layout folder(s): metadata CSV + images; several folders are one dataset")
+                      help="dataset folder(s); several folders are one dataset, split together by lesion")
+    data.add_argument("--format", default=defaults.dataset, choices=["ham10000", "folders"],
+                      help="ham10000: metadata CSV + images; folders: one subfolder per class")
     data.add_argument("--scheme", default=defaults.scheme, choices=["dx7", "benign-malignant", "benign-malignant-other"],
                       help="label scheme")
     data.add_argument("--seed", type=int, default=defaults.seed, help="seed for the split and training")
@@ -38,8 +40,16 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--batch-size", type=int, default=defaults.batch_size, help="batch size")
     fit.add_argument("--head-epochs", type=int, default=defaults.head_epochs, help="max epochs of the head (early stopping)")
     fit.add_argument("--head-learning-rate", type=float, default=defaults.head_learning_rate, help="Adam learning rate")
-    fit.add_argument("--imbalance", default=defaults.imbalance, choices=["class_weight", "none"],
-                     help="class-imbalance handling")
+    fit.add_argument("--imbalance", default=defaults.imbalance, choices=["auto", "class_weight", "balanced"],
+                     help="class-imbalance remedy; auto tries both in stage 1 and keeps the better on validation")
+    fit.add_argument("--fine-tune-epochs", type=int, default=defaults.fine_tune_epochs,
+                     help="stage 2 epochs (0: head only)")
+    fit.add_argument("--fine-tune-from", default=defaults.fine_tune_from,
+                     help="first backbone layer trained in stage 2 (a block boundary)")
+    fit.add_argument("--fine-tune-learning-rate", type=float, default=defaults.fine_tune_learning_rate,
+                     help="stage 2 Adam learning rate")
+    fit.add_argument("--target-sensitivity", type=float, default=defaults.target_sensitivity,
+                     help="malignant sensitivity the screening threshold is chosen for, on validation")
     t.add_argument("--out", required=True, help="run folder to create (or resume)")
 
     p = sub.add_parser("predict", help="print Python's reference probabilities for images")
@@ -55,10 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         from .train import train
 
         config = Config(
-            data=tuple(args.data), scheme=args.scheme, image_size=args.image_size, alpha=args.alpha,
+            data=tuple(args.data), dataset=args.format, scheme=args.scheme, image_size=args.image_size, alpha=args.alpha,
             weights=args.weights, dropout=args.dropout, batch_size=args.batch_size,
             head_epochs=args.head_epochs, head_learning_rate=args.head_learning_rate, seed=args.seed,
             val_fraction=args.val_fraction, test_fraction=args.test_fraction, imbalance=args.imbalance,
+            fine_tune_epochs=args.fine_tune_epochs, fine_tune_from=args.fine_tune_from,
+            fine_tune_learning_rate=args.fine_tune_learning_rate, target_sensitivity=args.target_sensitivity,
         )
         train(config, args.out)
         return 0

@@ -36,7 +36,11 @@ class Config:
     seed: int = 1337
     val_fraction: float = 0.15
     test_fraction: float = 0.15
-    imbalance: str = "class_weight"
+    imbalance: str = "auto"
+    fine_tune_epochs: int = 0
+    fine_tune_from: str = "block_13_expand"
+    fine_tune_learning_rate: float = 1e-4
+    target_sensitivity: float = 0.95
     alpha_background: tuple[int, int, int] = ALPHA_BACKGROUND
 
     def to_json(self) -> str:

@@ -151,3 +151,97 @@ def load_batch_arrays(paths: list[str], height: int, width: int, workers: int = 
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(one, enumerate(paths)))
     return out, ok, errors
+
+
+def augmenter(seed: int):
+    """The training augmentation, applied to batches of 0..255 images.
+
+    Lesions have no "up": both flips and any rotation are label-preserving. Zoom and crop stand
+    in for different dermatoscope distances; the colour jitter for different cameras and lights.
+    """
+    import keras
+
+    return keras.Sequential([
+        keras.layers.RandomFlip("horizontal_and_vertical", seed=seed),
+        keras.layers.RandomRotation(0.5, fill_mode="reflect", seed=seed + 1),
+        keras.layers.RandomZoom((-0.25, 0.1), fill_mode="reflect", seed=seed + 2),
+        keras.layers.RandomColorJitter(value_range=(0, 255), brightness_factor=0.1, contrast_factor=0.15,
+                                       saturation_factor=(0.4, 0.6), hue_factor=0.03, seed=seed + 3),
+    ], name="augment")
+
+
+def image_dataset(paths: list[str], y: np.ndarray, size: int, batch_size: int, *, training: bool,
+                  seed: int = 0, balanced: bool = False):
+    """A ``tf.data`` pipeline: parallel decode with ``load_rgb``, the shared resize, cache, batches.
+
+    Args:
+        paths, y: image files and their class indices (files known to be readable).
+        training: shuffle and augment; images are cached as uint8 (1/4 of the memory) since the
+            augmentation perturbs them far more than the rounding does. Evaluation keeps float32,
+            exactly the input the exported model gets.
+        balanced: draw every class equally often (an epoch still has ``len(paths)`` images).
+
+    Returns:
+        a ``tf.data.Dataset`` of (images (b, size, size, 3) float32 0..255, labels (b,)).
+    """
+    import tensorflow as tf
+
+    autotune = tf.data.AUTOTUNE
+
+    def decode(path):
+        image = tf.numpy_function(lambda p: load_rgb(p.decode()), [path], tf.uint8, stateful=False)
+        image.set_shape([None, None, 3])
+        image = resize(image, size, size)
+        return tf.cast(tf.round(image), tf.uint8) if training else image
+
+    def pipeline(p, labels):
+        ds = tf.data.Dataset.from_tensor_slices((list(p), np.asarray(labels, np.int32)))
+        return ds.map(lambda path, label: (decode(path), label), num_parallel_calls=autotune).cache()
+
+    if not training:
+        return pipeline(paths, y).batch(batch_size).prefetch(autotune)
+    paths, y = np.asarray(paths), np.asarray(y)
+    if balanced:
+        classes = np.unique(y)
+        per_class = [pipeline(paths[y == c], y[y == c]).shuffle(4096, seed=seed + int(c)).repeat() for c in classes]
+        ds = tf.data.Dataset.sample_from_datasets(per_class, seed=seed).take(len(paths))
+    else:
+        ds = pipeline(paths, y).shuffle(min(len(paths), 8192), seed=seed, reshuffle_each_iteration=True)
+    augment = augmenter(seed)
+    return (ds.batch(batch_size)
+              .map(lambda images, labels: (augment(tf.cast(images, tf.float32), training=True), labels),
+                   num_parallel_calls=autotune)
+              .prefetch(autotune))
+
+
+def read_folders(roots: list[str | Path]) -> tuple[list[Record], list[tuple[str, str]]]:
+    """Reads ``root/<class>/<image>``: the folder name is the diagnosis (e.g. ``mel/``, ``nv/``).
+
+    Without lesion ids, each image is its own group: if a folder holds several images of one
+    lesion, name them ``<lesion>__<n>.jpg`` and they are grouped by the part before ``__``.
+    """
+    records, problems = [], []
+    for root in map(Path, roots):
+        classes = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+        if not classes:
+            raise DatasetError(f"{root}: expected one subfolder per class (e.g. {root}/mel/, {root}/nv/)")
+        for folder in classes:
+            for path in sorted(folder.iterdir()):
+                if path.suffix.lower() not in IMAGE_SUFFIXES:
+                    problems.append((str(path), "not an image file name (.jpg, .png, .webp, .bmp, .gif)"))
+                    continue
+                group = path.stem.split("__")[0]
+                records.append(Record(str(path), path.stem, f"{folder.name}/{group}", folder.name, root.name))
+    return records, problems
+
+
+READERS = {"ham10000": read_ham10000, "folders": read_folders}
+
+
+def read_dataset(kind: str, roots: list[str | Path]):
+    """Reads a dataset with the named reader ("ham10000", "folders")."""
+    try:
+        reader = READERS[kind]
+    except KeyError:
+        raise DatasetError(f"unknown dataset format {kind!r}; choose one of {sorted(READERS)}") from None
+    return reader(roots)

@@ -8,6 +8,11 @@ nothing outside the graph normalises pixels: not the trainer, not the browser.
 
 ``temperature`` is 1 until calibration sets it; it is a plain layer so the exported graph
 carries the calibrated probabilities.
+
+The model has a second output, ``cam``: the class activation maps (Zhou et al. 2016). With a
+global-average-pooling + Dense head, class c's logit is the spatial mean of ``W_c · A(i, j) + b_c``
+over the last feature map A, so applying the same Dense layer at every position gives, exactly
+and without gradients, how much each position pushed each class: (h, w, classes) per image.
 """
 
 from __future__ import annotations
@@ -47,15 +52,24 @@ def build_model(config: Config, num_classes: int) -> tuple[keras.Model, keras.Mo
     image = keras.Input((size, size, 3), name="image", dtype="float32")
     x = layers.Rescaling(1 / 127.5, offset=-1, name="preprocess")(image)
     backbone = build_backbone(config)
-    x = backbone(x)
-    pooled = layers.GlobalAveragePooling2D(name="pool")(x)
+    # training=False keeps BatchNorm in inference mode even while the top layers fine-tune:
+    # updating its statistics on small batches of a new domain would undo what it learnt.
+    feature_map = backbone(x, training=False)
+    pooled = layers.GlobalAveragePooling2D(name="pool")(feature_map)
     x = layers.Dropout(config.dropout, name="dropout")(pooled)
-    logits = layers.Dense(num_classes, name="logits")(x)
+    dense = layers.Dense(num_classes, name="logits")
+    logits = dense(x)
     scaled = layers.Rescaling(1.0, name="temperature")(logits)
     probabilities = layers.Softmax(name="probabilities")(scaled)
-    model = keras.Model(image, probabilities, name="skinlens")
+    cam = layers.Identity(name="cam")(dense(feature_map))
+    model = keras.Model(image, {"probabilities": probabilities, "cam": cam}, name="skinlens")
     features = keras.Model(image, pooled, name="skinlens_features")
     return model, features
+
+
+def logits_model(model: keras.Model) -> keras.Model:
+    """The same layers as ``model``, outputting logits: what stage 2 trains (loss from logits)."""
+    return keras.Model(model.input, model.get_layer("logits").output, name="skinlens_logits")
 
 
 def build_head(feature_dim: int, num_classes: int, dropout: float) -> keras.Model:

@@ -41,7 +41,7 @@ class Predictor:
         import tensorflow as tf
 
         out = self._fn(**{self._input_name: tf.constant(images, tf.float32)})
-        return next(iter(out.values())).numpy()
+        return out["probabilities"].numpy()
 
     def predict_files(self, paths: list[str]) -> list[tuple[str, np.ndarray | None, str | None]]:
         """(path, probabilities or None, error message or None) for each file."""

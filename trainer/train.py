@@ -1,22 +1,29 @@
-"""Training: lesion-grouped split, cached backbone features, the head, test metrics, export.
+"""Training: lesion-grouped split, stage 1 on cached features, stage 2 fine-tuning, calibration, export.
 
     python -m trainer train --data ../shared/data/ham10000 ../shared/data/ham10000-224 \\
         --weights ../shared/weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5 \\
-        --out runs/first
+        --fine-tune-epochs 8 --out runs/full
 
-With the backbone frozen, its pooled features do not change between epochs, so they are
-computed once (in chunks saved to the run folder, so a killed run resumes where it stopped)
-and the head trains on them in seconds per epoch instead of minutes.
+Stage 1 (backbone frozen): its pooled features do not change between epochs, so they are
+computed once, in chunks saved to the run folder, and the head trains on them in seconds per
+epoch instead of minutes. Both imbalance remedies (class weights, balanced sampling) are tried
+here, where it is cheap, and the one with the better validation balanced accuracy is kept.
+Stage 2: the top of the backbone (from ``--fine-tune-from``) trains at a low learning rate with
+augmentation; BatchNorm stays in inference mode. Every epoch is backed up: rerunning the same
+command after a kill resumes from the last finished epoch.
+Then: temperature scaling fitted on validation, a malignant-risk threshold chosen on validation
+for the target sensitivity, and one pass over the test split for the report.
 
-A run folder holds: config.json (the resolved Config), split.csv, skipped.csv (files that
-could not be read, and why), features/ (cache), head.weights.h5, history.csv, report.json,
-and saved_model/ (``model.export()``: raw 0..255 RGB in, probabilities out).
+A run folder holds: config.json, split.csv, skipped.csv, features/ (cache), stage1.weights.h5,
+history_stage1.csv, stage2_best.weights.h5, history_stage2.csv, backup/ (while stage 2 runs),
+calibration.json, predictions_test.csv, report.json, report.md, plots/, and saved_model/.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -24,8 +31,8 @@ import numpy as np
 
 from . import labels
 from .config import Config
-from .data import SPLITS, load_batch_arrays, read_ham10000, split_by_group, write_split
-from .evaluate import classification_metrics
+from .data import SPLITS, image_dataset, load_batch_arrays, read_dataset, split_by_group, write_split
+from .evaluate import choose_threshold, fit_temperature, malignant_risk, screening_metrics
 
 CHUNK = 512
 
@@ -70,28 +77,8 @@ def class_weights(y: np.ndarray, num_classes: int) -> dict[int, float]:
     return {i: float(len(y) / (num_classes * c)) if c else 0.0 for i, c in enumerate(counts)}
 
 
-def train_head(config: Config, x_train, y_train, x_val, y_val, num_classes: int, run: Path):
-    """Fits the head on cached features with early stopping on validation loss."""
-    import keras
-
-    from .model import build_head
-
-    keras.utils.set_random_seed(config.seed)
-    head = build_head(x_train.shape[1], num_classes, config.dropout)
-    head.compile(optimizer=keras.optimizers.Adam(config.head_learning_rate),
-                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                 weighted_metrics=["accuracy"])
-    weights = class_weights(y_train, num_classes) if config.imbalance == "class_weight" else None
-    head.fit(
-        x_train, y_train, validation_data=(x_val, y_val), epochs=config.head_epochs,
-        batch_size=config.batch_size, class_weight=weights, verbose=2,
-        callbacks=[
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=6, restore_best_weights=True),
-            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=3),
-            keras.callbacks.CSVLogger(str(run / "history.csv")),
-        ],
-    )
-    return head
+def balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
+    return float(np.mean([(pred[y == c] == c).mean() for c in np.unique(y)]))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -100,19 +87,151 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def train(config: Config, run: Path) -> dict:
+def train_head(config: Config, imbalance: str, x_train, y_train, x_val, y_val, num_classes: int, log_path: Path):
+    """Fits the head on cached features with early stopping on validation loss.
+
+    Args:
+        imbalance: "class_weight" (weighted loss) or "balanced" (every class drawn equally often).
+    """
+    import keras
+    import tensorflow as tf
+
+    from .model import build_head
+
+    keras.utils.set_random_seed(config.seed)
+    head = build_head(x_train.shape[1], num_classes, config.dropout)
+    head.compile(optimizer=keras.optimizers.Adam(config.head_learning_rate),
+                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    fit_args = {}
+    if imbalance == "balanced":
+        per_class = [tf.data.Dataset.from_tensor_slices((x_train[y_train == c], y_train[y_train == c]))
+                     .shuffle(8192, seed=config.seed + c).repeat() for c in np.unique(y_train)]
+        data = tf.data.Dataset.sample_from_datasets(per_class, seed=config.seed).batch(config.batch_size)
+        fit_args = {"x": data, "steps_per_epoch": int(np.ceil(len(y_train) / config.batch_size))}
+    else:
+        fit_args = {"x": x_train, "y": y_train, "batch_size": config.batch_size,
+                    "class_weight": class_weights(y_train, num_classes)}
+    head.fit(**fit_args, validation_data=(x_val, y_val), epochs=config.head_epochs, verbose=0,
+             callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=6, restore_best_weights=True),
+                        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=3),
+                        keras.callbacks.CSVLogger(str(log_path))])
+    return head
+
+
+def stage1(config, feats, y, part, num_classes, run):
+    """Trains the head on cached features; picks the imbalance remedy on validation.
+
+    Returns:
+        (head, choice, {remedy: validation balanced accuracy})
+    """
+    remedies = ["class_weight", "balanced"] if config.imbalance == "auto" else [config.imbalance]
+    heads, scores = {}, {}
+    for remedy in remedies:
+        head = train_head(config, remedy, feats[part["train"]], y[part["train"]], feats[part["val"]],
+                          y[part["val"]], num_classes, run / f"history_stage1_{remedy}.csv")
+        pred = head.predict(feats[part["val"]], verbose=0).argmax(axis=1)
+        heads[remedy], scores[remedy] = head, balanced_accuracy(y[part["val"]], pred)
+        log(f"stage 1 with {remedy}: validation balanced accuracy {scores[remedy]:.3f}")
+    # Both remedies fix the same problem (nv is two thirds of HAM10000); the one that ranks
+    # the rare classes better on validation lesions wins. Ties go to class weights, which keep
+    # every image in every epoch instead of repeating the rare ones.
+    choice = max(remedies, key=lambda r: (round(scores[r], 3), r == "class_weight"))
+    return heads[choice], choice, scores
+
+
+def validation_balanced_accuracy(model, val_ds, y_val):
+    """A callback adding ``val_balanced_accuracy`` to the epoch logs, for the callbacks after it."""
+    import keras
+
+    def on_epoch_end(epoch, logs):
+        logs["val_balanced_accuracy"] = balanced_accuracy(y_val, model.predict(val_ds, verbose=0).argmax(axis=1))
+
+    return keras.callbacks.LambdaCallback(on_epoch_end=on_epoch_end)
+
+
+def stage2(config, model, train_paths, y_train, val_paths, y_val, imbalance, run, callbacks=()):
+    """Fine-tunes the top of the backbone; resumable from ``run/backup`` after a kill.
+
+    Returns:
+        the number of stage-2 epochs completed, and the best validation balanced accuracy.
+    """
+    import keras
+
+    from .model import logits_model
+
+    keras.utils.set_random_seed(config.seed)
+    backbone = model.get_layer(index=2)
+    backbone.trainable = True
+    names = [layer.name for layer in backbone.layers]
+    if config.fine_tune_from not in names:
+        raise ValueError(f"--fine-tune-from {config.fine_tune_from!r} is not a layer of {backbone.name}")
+    start = names.index(config.fine_tune_from)
+    for i, layer in enumerate(backbone.layers):
+        layer.trainable = i >= start and not isinstance(layer, keras.layers.BatchNormalization)
+    trainer_model = logits_model(model)
+    trainer_model.compile(optimizer=keras.optimizers.Adam(config.fine_tune_learning_rate),
+                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    num_classes = model.get_layer("logits").units
+    train_ds = image_dataset(train_paths, y_train, config.image_size, config.batch_size, training=True,
+                             seed=config.seed, balanced=imbalance == "balanced")
+    val_ds = image_dataset(val_paths, y_val, config.image_size, config.batch_size, training=False)
+
+    history = run / "history_stage2.csv"
+    best_so_far = None
+    if history.exists():  # resuming: the checkpoint must only be replaced by a better epoch
+        with history.open() as f:
+            scores = [float(r["val_balanced_accuracy"]) for r in csv.DictReader(f)]
+        best_so_far = max(scores) if scores else None
+    best_path = run / "stage2_best.weights.h5"
+    trainer_model.fit(
+        train_ds, validation_data=val_ds, epochs=config.fine_tune_epochs, verbose=2,
+        class_weight=class_weights(y_train, num_classes) if imbalance == "class_weight" else None,
+        callbacks=[
+            validation_balanced_accuracy(trainer_model, val_ds, y_val),
+            keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_balanced_accuracy", mode="max",
+                                            save_best_only=True, save_weights_only=True,
+                                            initial_value_threshold=best_so_far),
+            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=2),
+            keras.callbacks.EarlyStopping(monitor="val_balanced_accuracy", mode="max", patience=4),
+            keras.callbacks.CSVLogger(str(history), append=True),
+            *callbacks,
+            # Last, so an epoch counts as done only once its checkpoint and log line are written.
+            keras.callbacks.BackupAndRestore(str(run / "backup")),
+        ],
+    )
+    if best_path.exists():
+        trainer_model.load_weights(str(best_path))
+    with history.open() as f:
+        rows = list(csv.DictReader(f))
+    return len(rows), max(float(r["val_balanced_accuracy"]) for r in rows)
+
+
+def predict_logits(model, paths, image_size, batch_size) -> np.ndarray:
+    """Logits for files through the exact float32 input pipeline the exported model gets."""
+    from .model import logits_model
+
+    ds = image_dataset(paths, np.zeros(len(paths), np.int32), image_size, batch_size, training=False)
+    return logits_model(model).predict(ds, verbose=0)
+
+
+def train(config: Config, run: Path, callbacks=()) -> dict:
     """Runs the whole pipeline into ``run`` and returns the report.
 
-    Rerunning with the same ``run`` reuses its split and cached features.
+    Rerunning with the same ``run`` reuses its split and feature cache, and resumes stage 2.
+
+    Args:
+        callbacks: extra Keras callbacks for stage 2 (e.g. to stop it from outside).
     """
-    from .model import build_model
+    from .model import build_model, set_temperature
+    from .report import write_report
 
     run = Path(run)
     run.mkdir(parents=True, exist_ok=True)
+    if (run / "config.json").exists() and Config.load(run / "config.json") != config:
+        raise ValueError(f"{run} was made with another configuration: use a new --out folder "
+                         f"(or the same flags to resume)")
     config.save(run / "config.json")
-    if config.dataset != "ham10000":
-        raise ValueError(f"unknown dataset reader {config.dataset!r}")
-    records, problems = read_ham10000(list(config.data))
+    records, problems = read_dataset(config.dataset, list(config.data))
     dx_index = labels.diagnosis_to_index(config.scheme)
     unknown = sorted({r.dx for r in records} - set(dx_index))
     if unknown:
@@ -121,11 +240,15 @@ def train(config: Config, run: Path) -> dict:
                             test_fraction=config.test_fraction, seed=config.seed)
     write_split(run / "split.csv", records, splits)
     class_ids = labels.class_ids(config.scheme)
+    malignant = np.array([c["malignant"] for c in labels.classes_metadata(config.scheme)])
     log(f"{len(records)} images, {len({r.group for r in records})} lesions; "
         + ", ".join(f"{s} {splits.count(s)}" for s in SPLITS))
 
+    timings = {}
+    t0 = time.time()
     model, features_model = build_model(config, len(class_ids))
     feats, ok, errors = extract_features(features_model, records, run, config.image_size, config.batch_size)
+    timings["features_s"] = time.time() - t0
     problems += sorted(errors.items())
     with (run / "skipped.csv").open("w", newline="") as f:
         writer = csv.writer(f)
@@ -137,21 +260,63 @@ def train(config: Config, run: Path) -> dict:
     y = np.array([dx_index[r.dx] for r in records])
     split = np.array(splits)
     part = {s: (split == s) & ok for s in SPLITS}
-    head = train_head(config, feats[part["train"]], y[part["train"]], feats[part["val"]], y[part["val"]],
-                      len(class_ids), run)
-    head.save_weights(run / "head.weights.h5")
-    model.get_layer("logits").set_weights(head.get_layer("logits").get_weights())
+    paths = np.array([r.path for r in records])
 
-    report = {"run": run.name, "scheme": config.scheme, "classes": class_ids, "stage": "frozen-backbone head",
-              "skipped": len(problems), "splits": {}}
-    for s in SPLITS:
-        probs = softmax(head.predict(feats[part[s]], verbose=0))
-        report["splits"][s] = classification_metrics(y[part[s]], probs, class_ids)
-    test = report["splits"]["test"]
+    t0 = time.time()
+    head, imbalance, imbalance_scores = stage1(config, feats, y, part, len(class_ids), run)
+    timings["stage1_head_s"] = time.time() - t0
+    head.save_weights(run / "stage1.weights.h5")
+    model.get_layer("logits").set_weights(head.get_layer("logits").get_weights())
+    stage1_test_logits = head.predict(feats[part["test"]], verbose=0)
+
+    stage2_info = None
+    if config.fine_tune_epochs > 0:
+        t0 = time.time()
+        epochs, best = stage2(config, model, paths[part["train"]], y[part["train"]],
+                              paths[part["val"]], y[part["val"]], imbalance, run, callbacks)
+        timings["stage2_s"] = time.time() - t0
+        stage2_info = {"epochs": epochs, "best_val_balanced_accuracy": best, "from_layer": config.fine_tune_from}
+        log(f"stage 2: {epochs} epochs, best validation balanced accuracy {best:.3f}")
+
+    # Calibration and the screening threshold: validation only.
+    val_logits = predict_logits(model, paths[part["val"]], config.image_size, config.batch_size)
+    temperature = fit_temperature(val_logits, y[part["val"]])
+    val_probs = softmax(val_logits / temperature)
+    positive_val = malignant[y[part["val"]]]
+    threshold = choose_threshold(malignant_risk(val_probs, malignant), positive_val, config.target_sensitivity)
+    calibration = {"temperature": temperature, "target_sensitivity": config.target_sensitivity,
+                   "threshold": threshold,
+                   "validation": screening_metrics(y[part["val"]], val_probs, malignant, threshold)}
+    (run / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n")
+    set_temperature(model, temperature)
+    log(f"temperature {temperature:.3f}; malignant threshold {threshold:.4f} "
+        f"(validation sensitivity {calibration['validation']['sensitivity']:.3f}, "
+        f"specificity {calibration['validation']['specificity']:.3f})")
+
+    # The test split, read once.
+    test_idx = np.nonzero(part["test"])[0]
+    test_logits = predict_logits(model, paths[test_idx], config.image_size, config.batch_size)
+    test_probs = softmax(test_logits / temperature)
+    with (run / "predictions_test.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["image_id", "group", "source", "label", *class_ids])
+        for i, probs in zip(test_idx, test_probs):
+            r = records[i]
+            writer.writerow([r.image_id, r.group, r.source, class_ids[y[i]], *[f"{p:.7f}" for p in probs]])
+    report = write_report(
+        run, y=y[test_idx], probs=test_probs, uncalibrated=softmax(test_logits),
+        groups=[records[i].group for i in test_idx], sources=[records[i].source for i in test_idx],
+        class_ids=class_ids, malignant=malignant, calibration=calibration,
+        stage1_probs=softmax(stage1_test_logits),
+        extra={"skipped": len(problems), "imbalance": {"chosen": imbalance, "validation_balanced_accuracy":
+                                                       imbalance_scores},
+               "stage2": stage2_info, "timings_s": timings, "scheme": config.scheme},
+    )
+    test = report["test"]
     log(f"test: balanced accuracy {test['balanced_accuracy']:.3f}, macro AUC {test['macro_auc']:.3f}, "
         f"ECE {test['ece']:.3f} (n={test['n']})")
-    (run / "report.json").write_text(json.dumps(report, indent=2) + "\n")
 
     model.export(str(run / "saved_model"), verbose=False)
+    shutil.rmtree(run / "backup", ignore_errors=True)
     log(f"exported {run / 'saved_model'}")
     return report

@@ -1,0 +1,71 @@
+"""Metrics, calibration and the screening threshold, against cases with known answers."""
+
+import numpy as np
+import pytest
+
+from trainer.evaluate import (auc, bootstrap_intervals, choose_threshold, classification_metrics,
+                              expected_calibration_error, fit_temperature, roc_curve, screening_metrics)
+
+CLASSES = ["a", "b", "c"]
+
+
+def test_balanced_accuracy_is_not_fooled_by_the_majority_class():
+    y = np.array([0] * 90 + [1] * 5 + [2] * 5)
+    always_a = np.tile([0.9, 0.05, 0.05], (100, 1))
+    m = classification_metrics(y, always_a, CLASSES)
+    assert m["accuracy"] == pytest.approx(0.9)
+    assert m["balanced_accuracy"] == pytest.approx(1 / 3)
+    assert m["per_class"]["a"]["sensitivity"] == 1 and m["per_class"]["a"]["specificity"] == 0
+
+
+def test_auc_matches_pairwise_definition_with_ties():
+    rng = np.random.default_rng(0)
+    pos = rng.integers(0, 2, 200).astype(bool)
+    score = np.round(rng.normal(pos * 0.8, 1.0), 1)  # rounding makes ties
+    pairs = [(1.0 if s1 > s0 else 0.5 if s1 == s0 else 0.0) for s1 in score[pos] for s0 in score[~pos]]
+    assert auc(pos, score) == pytest.approx(np.mean(pairs))
+    fpr, tpr = roc_curve(pos, score)
+    assert np.trapezoid(tpr, fpr) == pytest.approx(auc(pos, score))
+
+
+def test_temperature_recovers_the_one_that_made_the_data():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 3, (20000, 3))
+    z = logits / 2.5
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(3, p=row) for row in p])
+    assert fit_temperature(logits, y) == pytest.approx(2.5, rel=0.05)
+    assert expected_calibration_error(y, p) < 0.02
+    overconfident = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    assert expected_calibration_error(y, overconfident) > 0.05
+
+
+def test_threshold_reaches_the_target_sensitivity_and_no_more_than_needed():
+    rng = np.random.default_rng(2)
+    risk = rng.uniform(size=500)
+    positive = rng.uniform(size=500) < risk
+    t = choose_threshold(risk, positive, 0.9)
+    sens = (risk[positive] >= t).mean()
+    assert sens >= 0.9
+    higher = np.sort(risk[positive])[np.searchsorted(np.sort(risk[positive]), t) + 1]
+    assert (risk[positive] >= higher).mean() < 0.9  # the next threshold up would miss the target
+
+
+def test_screening_metrics_sum_malignant_classes():
+    y = np.array([0, 1, 2, 2])
+    p = np.array([[0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.5, 0.4, 0.1], [0.1, 0.1, 0.8]])
+    s = screening_metrics(y, p, np.array([False, True, True]), threshold=0.5)
+    # risks: 0.8, 0.9, 0.5, 0.9 -> every case flagged; the only benign (class 0) is a false positive
+    assert s["sensitivity"] == 1 and s["specificity"] == 0
+
+
+def test_bootstrap_resamples_lesions_not_images():
+    # One lesion with 50 identical images must count once: with image resampling the interval
+    # would be narrow; by lesion it stays wide.
+    y = np.array([0] * 50 + [1, 0, 1, 0, 1, 2, 2])
+    groups = ["big"] * 50 + [f"l{i}" for i in range(7)]
+    p = np.eye(3)[y] * 0.8 + 0.2 / 3
+    p[:50] = [0.1, 0.8, 0.1]  # the big lesion is always wrong
+    iv = bootstrap_intervals(y, p, groups, CLASSES, np.array([False, True, True]), 0.5, n=200)
+    lo, hi = iv["balanced_accuracy"]
+    assert lo < hi and hi - lo > 0.1

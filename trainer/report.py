@@ -1,0 +1,191 @@
+"""The evaluation report of a run: ``report.json`` (read by the converter), ``report.md``, ``plots/``.
+
+Written at the end of training from the test split's predictions, and again by
+``python -m trainer evaluate RUN`` (from the run's ``predictions_test.csv``, or on another dataset).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .evaluate import bootstrap_intervals, classification_metrics, roc_curve, screening_metrics
+
+
+def _plots(run: Path, y, probs, uncalibrated, class_ids, malignant, threshold) -> list[str]:
+    """Confusion heatmap, ROC curves, reliability diagram and training curves, as PNGs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = run / "plots"
+    out.mkdir(exist_ok=True)
+    written = []
+
+    def save(fig, name):
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+        written.append(f"plots/{name}")
+
+    m = np.asarray(classification_metrics(y, probs, class_ids)["confusion"], float)
+    norm = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    im = ax.imshow(norm, cmap="viridis", vmin=0, vmax=1)
+    ax.set_xticks(range(len(class_ids)), class_ids, rotation=45)
+    ax.set_yticks(range(len(class_ids)), class_ids)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(len(class_ids)):
+        for j in range(len(class_ids)):
+            ax.text(j, i, f"{norm[i, j]:.2f}\n{int(m[i, j])}", ha="center", va="center", fontsize=7,
+                    color="white" if norm[i, j] < 0.5 else "black")
+    fig.colorbar(im, ax=ax, label="share of the true class")
+    ax.set_title("Confusion matrix (test)")
+    save(fig, "confusion.png")
+
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for i, cid in enumerate(class_ids):
+        fpr, tpr = roc_curve(y == i, probs[:, i])
+        ax.plot(fpr, tpr, label=cid, lw=1.2)
+    risk = probs[:, malignant].sum(axis=1)
+    fpr, tpr = roc_curve(malignant[y], risk)
+    ax.plot(fpr, tpr, "k--", lw=2, label="malignant risk")
+    s = screening_metrics(y, probs, malignant, threshold)
+    ax.plot(1 - s["specificity"], s["sensitivity"], "ko", label="chosen threshold")
+    ax.set_xlabel("1 - specificity")
+    ax.set_ylabel("sensitivity")
+    ax.set_title("ROC (test)")
+    ax.legend(fontsize=7)
+    save(fig, "roc.png")
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    edges = np.linspace(0, 1, 11)
+    for name, p, style in (("before temperature", uncalibrated, "s--"), ("after", probs, "o-")):
+        conf, correct = p.max(axis=1), p.argmax(axis=1) == y
+        xs, ys = [], []
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            inside = (conf > lo) & (conf <= hi)
+            if inside.sum() >= 5:
+                xs.append(conf[inside].mean())
+                ys.append(correct[inside].mean())
+        ax.plot(xs, ys, style, label=name)
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
+    ax.set_xlabel("confidence of the top class")
+    ax.set_ylabel("accuracy")
+    ax.set_title("Reliability (test)")
+    ax.legend()
+    save(fig, "reliability.png")
+
+    histories = sorted(run.glob("history_stage*.csv"))
+    if histories:
+        fig, axes = plt.subplots(1, len(histories), figsize=(4.5 * len(histories), 3.5), squeeze=False)
+        for ax, path in zip(axes[0], histories):
+            with path.open() as f:
+                rows = list(csv.DictReader(f))
+            for key in ("loss", "val_loss", "val_balanced_accuracy"):
+                if rows and key in rows[0]:
+                    ax.plot([float(r[key]) for r in rows], label=key)
+            ax.set_title(path.stem.replace("history_", ""))
+            ax.set_xlabel("epoch")
+            ax.legend(fontsize=7)
+        save(fig, "training.png")
+    return written
+
+
+def write_report(run: Path, *, y, probs, uncalibrated, groups, sources, class_ids, malignant, calibration,
+                 stage1_probs=None, extra=None, name: str = "report", bootstrap: int = 1000) -> dict:
+    """Scores test predictions and writes ``<name>.json``, ``<name>.md`` and the plots.
+
+    Args:
+        y, probs: true class indices and calibrated probabilities of the test images.
+        uncalibrated: the same before temperature scaling (for the ECE comparison).
+        groups: each image's lesion, for bootstrap intervals that resample lesions.
+        sources: each image's dataset folder, to report every source separately too.
+        malignant: boolean mask over classes.
+        calibration: temperature, threshold and its validation sensitivity/specificity.
+        stage1_probs: the frozen-backbone head's calibrated test probabilities, if stage 2 ran.
+
+    Returns:
+        the report as written to JSON.
+    """
+    run = Path(run)
+    malignant = np.asarray(malignant, bool)
+    threshold = calibration["threshold"]
+    test = classification_metrics(y, probs, class_ids)
+    test["ece_before_temperature"] = classification_metrics(y, uncalibrated, class_ids)["ece"]
+    test["malignant"] = screening_metrics(y, probs, malignant, threshold)
+    test["n_lesions"] = len(set(groups))
+    test["intervals_95"] = bootstrap_intervals(y, probs, groups, class_ids, malignant, threshold, n=bootstrap)
+    sources = np.asarray(sources)
+    by_source = {}
+    for source in sorted(set(sources)):
+        sel = sources == source
+        m = classification_metrics(y[sel], probs[sel], class_ids)
+        by_source[source] = {k: m[k] for k in ("n", "balanced_accuracy", "macro_auc", "ece")}
+        by_source[source]["malignant"] = screening_metrics(y[sel], probs[sel], malignant, threshold)
+    report = {"classes": class_ids, "malignant_classes": [c for c, m in zip(class_ids, malignant) if m],
+              "calibration": calibration, "test": test, "test_by_source": by_source, **(extra or {})}
+    if stage1_probs is not None:
+        s1 = classification_metrics(y, stage1_probs, class_ids)
+        report["stage1_test"] = {k: s1[k] for k in ("balanced_accuracy", "macro_auc", "macro_f1", "ece")}
+    report["plots"] = _plots(run, y, probs, uncalibrated, class_ids, malignant, threshold)
+    (run / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (run / f"{name}.md").write_text(markdown(report))
+    return report
+
+
+def markdown(report: dict) -> str:
+    """A human-readable summary of a report."""
+    t, ci = report["test"], report["test"]["intervals_95"]
+    mal = t["malignant"]
+
+    def iv(key):
+        lo, hi = ci[key]
+        return f"[{lo:.3f}, {hi:.3f}]"
+
+    lines = [
+        "# Evaluation report", "",
+        f"Test split: {t['n']} images of {t['n_lesions']} lesions, never used for training or for any choice. "
+        "Intervals: 95% bootstrap, resampling lesions.", "",
+        "| metric | value | 95% interval |", "|---|---|---|",
+        f"| balanced accuracy | {t['balanced_accuracy']:.3f} | {iv('balanced_accuracy')} |",
+        f"| macro one-vs-rest AUC | {t['macro_auc']:.3f} | {iv('macro_auc')} |",
+        f"| macro F1 | {t['macro_f1']:.3f} | {iv('macro_f1')} |",
+        f"| malignant-vs-benign AUC | {mal['auc']:.3f} | {iv('malignant_auc')} |",
+        f"| malignant sensitivity at threshold {mal['threshold']:.3f} | {mal['sensitivity']:.3f} | "
+        f"{iv('malignant_sensitivity')} |",
+        f"| malignant specificity at that threshold | {mal['specificity']:.3f} | {iv('malignant_specificity')} |",
+        f"| expected calibration error | {t['ece']:.3f} (before temperature: {t['ece_before_temperature']:.3f}) | "
+        f"{iv('ece')} |",
+        f"| accuracy (dominated by nv; for reference only) | {t['accuracy']:.3f} | |", "",
+        f"Temperature {report['calibration']['temperature']:.3f}; the threshold was chosen on validation for "
+        f"sensitivity ≥ {report['calibration']['target_sensitivity']}.", "",
+        "## Per class", "", "| class | precision | sensitivity | specificity | F1 | AUC | support |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for cid, c in t["per_class"].items():
+        lines.append(f"| {cid} | {c['precision']:.3f} | {c['sensitivity']:.3f} | {c['specificity']:.3f} | "
+                     f"{c['f1']:.3f} | {c['auc']:.3f} | {c['support']} |")
+    lines += ["", "## Confusion matrix (rows: true, columns: predicted)", "",
+              "| | " + " | ".join(report["classes"]) + " |", "|---" * (len(report["classes"]) + 1) + "|"]
+    for cid, row in zip(report["classes"], t["confusion"]):
+        lines.append(f"| {cid} | " + " | ".join(str(v) for v in row) + " |")
+    if report.get("test_by_source"):
+        lines += ["", "## By source folder", "", "| source | n | balanced accuracy | macro AUC | malignant sensitivity |",
+                  "|---|---|---|---|---|"]
+        for source, s in report["test_by_source"].items():
+            lines.append(f"| {source} | {s['n']} | {s['balanced_accuracy']:.3f} | {s['macro_auc']:.3f} | "
+                         f"{s['malignant']['sensitivity']:.3f} |")
+    if report.get("stage1_test"):
+        s1 = report["stage1_test"]
+        lines += ["", "## Stage 1 (frozen backbone) vs final", "",
+                  "| | balanced accuracy | macro AUC | macro F1 |", "|---|---|---|---|",
+                  f"| stage 1 | {s1['balanced_accuracy']:.3f} | {s1['macro_auc']:.3f} | {s1['macro_f1']:.3f} |",
+                  f"| final | {t['balanced_accuracy']:.3f} | {t['macro_auc']:.3f} | {t['macro_f1']:.3f} |"]
+    lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in report.get("plots", [])]
+    return "\n".join(lines) + "\n"
