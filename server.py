@@ -1,0 +1,109 @@
+"""Serve the SkinLens web app (the static files in web/) on this machine.
+
+Images never leave the browser: this server has no upload route, only GET/HEAD of the files in web/,
+with the same security headers GitHub Pages cannot send (CSP frame-ancestors, nosniff, ...).
+
+    python server.py                      # http://127.0.0.1:8000/
+    python server.py --port 8080 --isolate
+
+--isolate adds the cross-origin isolation headers (COOP/COEP). The page still runs TensorFlow.js's
+WebAssembly backend single-threaded: its threaded build starts workers from blob: scripts, which the
+CSP below forbids. Tests build the app with `create_app({"WEB_ROOT": ...})`.
+"""
+import argparse
+from pathlib import Path
+
+from flask import Flask, send_from_directory
+from werkzeug.serving import run_simple
+
+WEB_ROOT = Path(__file__).resolve().parent / "web"
+
+# Same policy as the <meta> tag in web/index.html, plus frame-ancestors, which browsers ignore in <meta>.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; style-src 'self'; "
+    "img-src 'self' blob: data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+
+# Explicit, because the system MIME tables differ (some lack .wasm, which WebAssembly streaming
+# compilation requires, or call .js application/javascript).
+MIME_TYPES = {
+    ".html": "text/html",
+    ".css": "text/css",
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".json": "application/json",
+    ".wasm": "application/wasm",
+    ".bin": "application/octet-stream",
+    ".webmanifest": "application/manifest+json",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+}
+
+
+def create_app(test_config=None):
+    """Build the Flask app that serves web/.
+
+    Args:
+        test_config: mapping that overrides the defaults: WEB_ROOT (folder to serve, default web/ beside
+            this file) and ISOLATE (send COOP/COEP headers, default False).
+
+    Returns:
+        The Flask application.
+    """
+    app = Flask(__name__, static_folder=None)
+    # DEBUG=False also overrides FLASK_DEBUG from the environment.
+    app.config.from_mapping(WEB_ROOT=str(WEB_ROOT), ISOLATE=False, DEBUG=False)
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    app.url_map.redirect_defaults = False  # serve /index.html as it is, as GitHub Pages does, not a redirect to /
+
+    # provide_automatic_options=False: OPTIONS gets 405 like every method but GET/HEAD.
+    @app.get("/", defaults={"path": "index.html"}, provide_automatic_options=False)
+    @app.get("/<path:path>", provide_automatic_options=False)
+    def web_file(path):
+        # send_from_directory refuses paths that escape WEB_ROOT (404) and directories (404).
+        mimetype = MIME_TYPES.get(Path(path).suffix.lower())
+        return send_from_directory(app.config["WEB_ROOT"], path, mimetype=mimetype)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+        if app.config["ISOLATE"]:
+            response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+            response.headers["Cross-Origin-Embedder-Policy"] = "require-corp"
+        return response
+
+    return app
+
+
+def parse_args(argv=None):
+    """Parse the command line.
+
+    Args:
+        argv: arguments without the program name; None reads sys.argv.
+
+    Returns:
+        argparse.Namespace with host, port and isolate.
+    """
+    parser = argparse.ArgumentParser(description="Serve the SkinLens web app from web/.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    parser.add_argument("--isolate", action="store_true",
+                        help="send COOP/COEP cross-origin isolation headers (default: off)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    """Serve web/ until interrupted, never with the debugger or the reloader."""
+    args = parse_args(argv)
+    app = create_app({"ISOLATE": args.isolate})
+    print(f"SkinLens on http://{args.host}:{args.port}/")
+    run_simple(args.host, args.port, app, threaded=True, use_debugger=False, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()

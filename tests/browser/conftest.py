@@ -1,0 +1,148 @@
+"""Browser test harness: web/ served two ways, a headless Chromium, and a page that fails the test on
+any console error, CSP violation or request to another origin.
+
+    python -m pytest tests/browser                      # the model in web/model/
+    SKINLENS_WEB_OVERLAY=/tmp/out python -m pytest tests/browser
+
+SKINLENS_WEB_OVERLAY names a folder whose entries (model/, golden/) stand in for web/'s, to test a
+freshly converted model without copying it into the repository. SKINLENS_CHROMIUM names the Chromium
+to drive (default /usr/bin/chromium when it exists, else Playwright's own).
+"""
+
+import contextlib
+import functools
+import json
+import os
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from werkzeug.serving import make_server
+
+from server import WEB_ROOT, create_app
+
+PAGES_PREFIX = "/skinlens/"
+CSP_LISTENER = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', (event) => {
+  window.__cspViolations.push(`${event.violatedDirective} blocked ${event.blockedURI || 'inline'}`);
+});
+"""
+
+
+@pytest.fixture(scope="session")
+def web_root(tmp_path_factory):
+    """The folder the servers serve: web/, with SKINLENS_WEB_OVERLAY's entries in place of its own."""
+    overlay = os.environ.get("SKINLENS_WEB_OVERLAY")
+    root = WEB_ROOT
+    if overlay:
+        root = tmp_path_factory.mktemp("web")
+        entries = {entry.name: entry for entry in WEB_ROOT.iterdir()}
+        entries.update({entry.name: entry for entry in Path(overlay).iterdir()})
+        for name, entry in entries.items():
+            (root / name).symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
+    if not (root / "model" / "metadata.json").is_file():
+        pytest.skip("no model in web/model/: run the converter first, or set SKINLENS_WEB_OVERLAY")
+    return root
+
+
+@pytest.fixture(scope="session")
+def metadata(web_root):
+    return json.loads((web_root / "model" / "metadata.json").read_text())
+
+
+@contextlib.contextmanager
+def _serving(app):
+    """Runs a WSGI app on a free local port in a background thread; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def app_url(web_root):
+    """Base URL of server.py's app serving the web root."""
+    with _serving(create_app({"WEB_ROOT": str(web_root)})) as url:
+        yield url
+
+
+@pytest.fixture
+def serve_web():
+    """Serves another folder with server.py's app for one test: serve_web(folder) -> base URL."""
+    with contextlib.ExitStack() as stack:
+        yield lambda folder: stack.enter_context(_serving(create_app({"WEB_ROOT": str(folder)})))
+
+
+class _PagesHandler(SimpleHTTPRequestHandler):
+    """GitHub Pages stand-in: plain static files under /skinlens/, no security headers."""
+
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map,
+                      ".js": "text/javascript", ".json": "application/json", ".wasm": "application/wasm"}
+
+    def send_head(self):
+        if not self.path.startswith(PAGES_PREFIX):
+            self.send_error(404)
+            return None
+        self.path = self.path[len(PAGES_PREFIX) - 1:]
+        return super().send_head()
+
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def pages_url(web_root):
+    """Base URL of web/ under a sub-path, as GitHub Pages serves a project site."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_PagesHandler, directory=str(web_root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}{PAGES_PREFIX}"
+    server.shutdown()
+    thread.join()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("SKINLENS_CHROMIUM")
+    if executable is None and Path("/usr/bin/chromium").exists():
+        executable = "/usr/bin/chromium"
+    # Chromium's sandbox cannot start as root (containers, CI); elsewhere keep it.
+    args = ["--no-sandbox"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=args)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page; at teardown, fails on any console error, page error, CSP violation or request that
+    left the origin of the page's own navigations."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(CSP_LISTENER)
+    page = context.new_page()
+    requests, errors = [], []
+    page.on("request", lambda request: requests.append(request))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
+    yield page
+
+    violations = page.evaluate("window.__cspViolations") if not page.is_closed() else []
+    origins = {urlsplit(r.url)[:2] for r in requests if r.is_navigation_request()}
+    foreign = [r.url for r in requests
+               if urlsplit(r.url).scheme not in ("data", "blob") and urlsplit(r.url)[:2] not in origins]
+    context.close()
+    assert not errors, f"console errors: {errors}"
+    assert not violations, f"CSP violations: {violations}"
+    assert not foreign, f"requests to another origin: {foreign}"
