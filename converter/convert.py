@@ -20,10 +20,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from trainer import labels
 from trainer.config import Config
-from trainer.images import MAX_BYTES, MAX_PIXELS, MIN_SIDE
-from trainer.predict import Predictor
+from trainer.images import MAX_BYTES, MAX_PIXELS, MIN_SIDE, prepare
+from trainer.predict import Predictor, tfjs_graph_function
 
 SCHEMA_VERSION = 1
 QUANTIZATIONS = ("none", "float16", "uint8")
@@ -94,17 +96,20 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
     config = Config.load(run / "config.json")
     report = json.loads((run / "report.json").read_text()) if (run / "report.json").is_file() else {}
 
-    # Golden probabilities first: a bad golden image fails before anything in `out` is replaced.
-    reference = []
-    if golden:
-        for path, probs, error in Predictor(run).predict_files([str(p) for p in golden]):
-            if error:
-                raise ValueError(f"golden image {error}")
-            reference.append((path, probs))
+    # Decode the golden images first: a bad one fails before anything in `out` is replaced.
+    images = [prepare(path, config.image_size, config.image_size) for path in golden]
+    float32 = Predictor(run)
 
     with tempfile.TemporaryDirectory(prefix="skinlens-convert-") as tmp:
         staged = Path(tmp) / "model"
         to_tfjs(run / "saved_model", staged, quantize)
+        # The golden numbers come from the converted graph itself, weights dequantized as
+        # TensorFlow.js does, so the browser must match them to float32 rounding whatever
+        # the quantization. How far quantization moved them from the float32 model is recorded.
+        converted = tfjs_graph_function(staged)
+        reference = [converted(x[None])["probabilities"][0] for x in images]
+        drift = max((float(np.abs(p - float32.probabilities(x[None])[0]).max())
+                     for p, x in zip(reference, images)), default=None)
         if out.exists():
             shutil.rmtree(out)
         shutil.copytree(staged, out)
@@ -115,9 +120,9 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
 
     golden_dir = out.parent / "golden"
     cases = []
-    if reference:
+    if golden:
         golden_dir.mkdir(exist_ok=True)
-    for path, probs in reference:
+    for path, probs in zip(golden, reference):
         target = golden_dir / Path(path).name
         if Path(path).resolve() != target.resolve():
             shutil.copyfile(path, target)
@@ -133,6 +138,8 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
             "format": "tfjs-graph-model",
             "model_json": "model.json",
             "quantization": quantize,
+            # max |probability change| on the golden images between the float32 model and this one
+            "quantization_max_abs_diff": drift,
             "backbone": {"architecture": "MobileNetV2", "alpha": config.alpha},
             "files": files,
             "total_bytes": sum((out / name).stat().st_size for name in files),
@@ -154,6 +161,8 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
         "classes": labels.classes_metadata(config.scheme),
         "golden": cases,
         "screening": _screening(report),
+        # Out-of-scope checks: formulas in trainer/scope.py, thresholds fitted on validation.
+        "scope": report.get("calibration", {}).get("scope"),
         "metrics": _metrics(report),
         "training": {"data": [Path(d).name for d in config.data], "split": "by lesion (group), stratified by class",
                      "imbalance": report.get("imbalance"), "stage2": report.get("stage2"),

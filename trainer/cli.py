@@ -1,7 +1,8 @@
-"""Command line: ``python -m trainer {train,predict} …``.
+"""Command line: ``python -m trainer {train,evaluate,predict} …``.
 
     python -m trainer train --data ../shared/data/ham10000 --weights imagenet --out runs/first
-    python -m trainer predict runs/first lesion.jpg
+    python -m trainer evaluate runs/first --data other/dataset
+    python -m trainer predict web/model lesion.jpg
 """
 
 from __future__ import annotations
@@ -52,8 +53,16 @@ def _parser() -> argparse.ArgumentParser:
                      help="malignant sensitivity the screening threshold is chosen for, on validation")
     t.add_argument("--out", required=True, help="run folder to create (or resume)")
 
+    e = sub.add_parser("evaluate", help="score a run on its test split or on another dataset",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    e.add_argument("run", help="run folder")
+    e.add_argument("--data", nargs="+", help="another dataset to score (all its images); default: the test split")
+    e.add_argument("--format", default="ham10000", choices=["ham10000", "folders"], help="format of --data")
+    e.add_argument("--masks", help="folder of <image_id>_segmentation.png lesion masks: measure where the maps fall")
+    e.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals")
+
     p = sub.add_parser("predict", help="print Python's reference probabilities for images")
-    p.add_argument("run", help="run folder")
+    p.add_argument("run", help="web model folder (model.json + metadata.json) or run folder")
     p.add_argument("images", nargs="+", help="image files")
     p.add_argument("--csv", help="also write the results to this CSV file")
     return parser
@@ -73,6 +82,17 @@ def main(argv: list[str] | None = None) -> int:
             fine_tune_learning_rate=args.fine_tune_learning_rate, target_sensitivity=args.target_sensitivity,
         )
         train(config, args.out)
+        return 0
+    if args.command == "evaluate":
+        from .assess import evaluate
+
+        report = evaluate(args.run, args.data, args.format, args.masks, args.bootstrap)
+        t = report["test"]
+        print(f"balanced accuracy {t['balanced_accuracy']:.3f} {t['intervals_95']['balanced_accuracy']}, "
+              f"macro AUC {t['macro_auc']:.3f}, malignant sensitivity {t['malignant']['sensitivity']:.3f} / "
+              f"specificity {t['malignant']['specificity']:.3f}, ECE {t['ece']:.3f} (n={t['n']})")
+        if "cam_on_lesion" in report:
+            print("activation maps:", report["cam_on_lesion"])
         return 0
     from .predict import main as predict_main
 

@@ -171,49 +171,63 @@ def augmenter(seed: int):
 
 
 def image_dataset(paths: list[str], y: np.ndarray, size: int, batch_size: int, *, training: bool,
-                  seed: int = 0, balanced: bool = False):
+                  seed: int = 0, balanced: bool = False, with_index: bool = False):
     """A ``tf.data`` pipeline: parallel decode with ``load_rgb``, the shared resize, cache, batches.
 
+    A file that cannot be read is dropped, never fatal (with ``with_index`` the caller sees which).
+
     Args:
-        paths, y: image files and their class indices (files known to be readable).
+        paths, y: image files and their class indices.
         training: shuffle and augment; images are cached as uint8 (1/4 of the memory) since the
             augmentation perturbs them far more than the rounding does. Evaluation keeps float32,
             exactly the input the exported model gets.
         balanced: draw every class equally often (an epoch still has ``len(paths)`` images).
+        with_index: (evaluation) also yield each image's position in ``paths``.
 
     Returns:
-        a ``tf.data.Dataset`` of (images (b, size, size, 3) float32 0..255, labels (b,)).
+        a ``tf.data.Dataset`` of (images (b, size, size, 3) float32 0..255, labels (b,)[, indices (b,)]).
     """
     import tensorflow as tf
 
     autotune = tf.data.AUTOTUNE
 
-    def decode(path):
-        image = tf.numpy_function(lambda p: load_rgb(p.decode()), [path], tf.uint8, stateful=False)
+    def load(path):
+        try:
+            return load_rgb(path.decode()), True
+        except ImageError:
+            return np.zeros((1, 1, 3), np.uint8), False
+
+    def decode(path, label, index):
+        image, ok = tf.numpy_function(load, [path], [tf.uint8, tf.bool], stateful=False)
         image.set_shape([None, None, 3])
+        ok.set_shape([])
         image = resize(image, size, size)
-        return tf.cast(tf.round(image), tf.uint8) if training else image
+        return (tf.cast(tf.round(image), tf.uint8) if training else image), label, index, ok
 
-    def pipeline(p, labels):
-        ds = tf.data.Dataset.from_tensor_slices((list(p), np.asarray(labels, np.int32)))
-        return ds.map(lambda path, label: (decode(path), label), num_parallel_calls=autotune).cache()
+    def pipeline(indices):
+        ds = tf.data.Dataset.from_tensor_slices((np.asarray(paths)[indices], np.asarray(y, np.int32)[indices],
+                                                 np.asarray(indices, np.int64)))
+        ds = ds.map(decode, num_parallel_calls=autotune).filter(lambda image, label, index, ok: ok)
+        return ds.map(lambda image, label, index, ok: (image, label, index)).cache()
 
+    everything = np.arange(len(paths))
     if not training:
-        return pipeline(paths, y).batch(batch_size).prefetch(autotune)
-    paths, y = np.asarray(paths), np.asarray(y)
+        ds = pipeline(everything)
+        if not with_index:
+            ds = ds.map(lambda image, label, index: (image, label))
+        return ds.batch(batch_size).prefetch(autotune)
+    y = np.asarray(y)
     if balanced:
-        classes = np.unique(y)
-        per_class = [pipeline(paths[y == c], y[y == c]).shuffle(4096, seed=seed + int(c)).repeat() for c in classes]
+        per_class = [pipeline(everything[y == c]).shuffle(4096, seed=seed + int(c)).repeat() for c in np.unique(y)]
         ds = tf.data.Dataset.sample_from_datasets(per_class, seed=seed).take(len(paths))
     else:
-        ds = pipeline(paths, y).shuffle(min(len(paths), 8192), seed=seed, reshuffle_each_iteration=True)
+        ds = pipeline(everything).shuffle(min(len(paths), 8192), seed=seed, reshuffle_each_iteration=True)
     augment = augmenter(seed)
-    return (ds.batch(batch_size)
+    return (ds.map(lambda image, label, index: (image, label))
+              .batch(batch_size)
               .map(lambda images, labels: (augment(tf.cast(images, tf.float32), training=True), labels),
                    num_parallel_calls=autotune)
               .prefetch(autotune))
-
-
 def read_folders(roots: list[str | Path]) -> tuple[list[Record], list[tuple[str, str]]]:
     """Reads ``root/<class>/<image>``: the folder name is the diagnosis (e.g. ``mel/``, ``nv/``).
 

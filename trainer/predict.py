@@ -1,9 +1,12 @@
 """Python's reference probabilities for image files: what the browser must reproduce.
 
-    python -m trainer predict runs/first lesion.jpg other.png --csv out.csv
+    python -m trainer predict web/model lesion.jpg other.png --csv out.csv
+    python -m trainer predict runs/full lesion.jpg
 
-RUN is a run folder: its ``saved_model/`` (float32) and ``config.json`` (input size, classes).
-The converter records these same numbers for its golden images in ``metadata.json``.
+MODEL is either a converted web model folder (``model.json`` + ``metadata.json``) or a run folder
+(``config.json`` + ``saved_model/``). A web model runs in TensorFlow from its own graph and
+weights, dequantized the way TensorFlow.js dequantizes them, so its numbers are those of the
+exact model the browser loads; the converter records them for its golden images.
 """
 
 from __future__ import annotations
@@ -19,29 +22,75 @@ from .config import Config
 from .images import ImageError, prepare
 
 
+def tfjs_graph_function(model_dir: str | Path):
+    """Runs a tfjs graph model in TensorFlow: model.json's GraphDef with its (dequantized) weights.
+
+    The converter emits standard TensorFlow ops (fused Conv2D/MatMul included), so TensorFlow
+    can execute the very graph TensorFlow.js executes.
+
+    Returns:
+        a function: float32 images (n, H, W, 3) -> {output key: numpy array}.
+    """
+    import json
+    import os
+
+    import tensorflow as tf
+    from google.protobuf.json_format import ParseDict
+    from tensorflow.core.framework import graph_pb2
+
+    os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")  # see converter.convert.to_tfjs
+    from tensorflowjs.read_weights import read_weights
+
+    model_dir = Path(model_dir)
+    model_json = json.loads((model_dir / "model.json").read_text())
+    graph_def = ParseDict(model_json["modelTopology"], graph_pb2.GraphDef(), ignore_unknown_fields=True)
+    weights = {w["name"]: w["data"] for group in read_weights(model_json["weightsManifest"], str(model_dir))
+               for w in group}
+    for node in graph_def.node:
+        if node.name in weights:
+            node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(weights[node.name]))
+            node.attr["dtype"].type = tf.as_dtype(weights[node.name].dtype).as_datatype_enum
+    wrapped = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
+    signature = model_json["signature"]
+    (input_spec,) = signature["inputs"].values()
+    keys = list(signature["outputs"])
+    fn = wrapped.prune(wrapped.graph.get_tensor_by_name(input_spec["name"]),
+                       [wrapped.graph.get_tensor_by_name(signature["outputs"][k]["name"]) for k in keys])
+
+    def run(images: np.ndarray) -> dict[str, np.ndarray]:
+        return {k: v.numpy() for k, v in zip(keys, fn(tf.constant(images, tf.float32)))}
+
+    return run
+
+
 class Predictor:
-    """Loads a run folder once and classifies images with it."""
+    """Loads a web model or run folder once and classifies images with it."""
 
     def __init__(self, model_dir: str | Path):
+        import json
+
         import tensorflow as tf
 
         model_dir = Path(model_dir)
-        if not (model_dir / "config.json").is_file() or not (model_dir / "saved_model").is_dir():
-            raise FileNotFoundError(f"{model_dir}: not a run folder (config.json + saved_model/)")
-        config = Config.load(model_dir / "config.json")
-        self.class_ids = labels.class_ids(config.scheme)
-        self.height = self.width = config.image_size
-        saved = model_dir / "saved_model"
-        loaded = tf.saved_model.load(str(saved))
-        self._fn = loaded.signatures["serving_default"]
-        self._input_name = next(iter(self._fn.structured_input_signature[1]))
+        if (model_dir / "model.json").is_file() and (model_dir / "metadata.json").is_file():
+            meta = json.loads((model_dir / "metadata.json").read_text())
+            self.class_ids = [c["id"] for c in meta["classes"]]
+            self.height, self.width = meta["input"]["height"], meta["input"]["width"]
+            self._fn = tfjs_graph_function(model_dir)
+        elif (model_dir / "config.json").is_file() and (model_dir / "saved_model").is_dir():
+            config = Config.load(model_dir / "config.json")
+            self.class_ids = labels.class_ids(config.scheme)
+            self.height = self.width = config.image_size
+            serve = tf.saved_model.load(str(model_dir / "saved_model")).signatures["serving_default"]
+            input_name = next(iter(serve.structured_input_signature[1]))
+            self._fn = lambda x: {k: v.numpy() for k, v in serve(**{input_name: tf.constant(x, tf.float32)}).items()}
+        else:
+            raise FileNotFoundError(f"{model_dir}: neither a web model folder (model.json + metadata.json) "
+                                    "nor a run folder (config.json + saved_model/)")
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         """Probabilities for a batch of prepared float32 images (n, H, W, 3) in 0..255."""
-        import tensorflow as tf
-
-        out = self._fn(**{self._input_name: tf.constant(images, tf.float32)})
-        return out["probabilities"].numpy()
+        return self._fn(images)["probabilities"]
 
     def predict_files(self, paths: list[str]) -> list[tuple[str, np.ndarray | None, str | None]]:
         """(path, probabilities or None, error message or None) for each file."""

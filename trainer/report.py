@@ -15,14 +15,14 @@ import numpy as np
 from .evaluate import bootstrap_intervals, classification_metrics, roc_curve, screening_metrics
 
 
-def _plots(run: Path, y, probs, uncalibrated, class_ids, malignant, threshold) -> list[str]:
+def _plots(run: Path, y, probs, uncalibrated, class_ids, malignant, threshold, folder: str = "plots") -> list[str]:
     """Confusion heatmap, ROC curves, reliability diagram and training curves, as PNGs."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = run / "plots"
+    out = run / folder
     out.mkdir(exist_ok=True)
     written = []
 
@@ -30,7 +30,7 @@ def _plots(run: Path, y, probs, uncalibrated, class_ids, malignant, threshold) -
         fig.tight_layout()
         fig.savefig(out / name, dpi=110)
         plt.close(fig)
-        written.append(f"plots/{name}")
+        written.append(f"{folder}/{name}")
 
     m = np.asarray(classification_metrics(y, probs, class_ids)["confusion"], float)
     norm = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
@@ -81,7 +81,7 @@ def _plots(run: Path, y, probs, uncalibrated, class_ids, malignant, threshold) -
     ax.legend()
     save(fig, "reliability.png")
 
-    histories = sorted(run.glob("history_stage*.csv"))
+    histories = sorted(run.glob("history_stage*.csv")) if folder == "plots" else []
     if histories:
         fig, axes = plt.subplots(1, len(histories), figsize=(4.5 * len(histories), 3.5), squeeze=False)
         for ax, path in zip(axes[0], histories):
@@ -133,7 +133,8 @@ def write_report(run: Path, *, y, probs, uncalibrated, groups, sources, class_id
     if stage1_probs is not None:
         s1 = classification_metrics(y, stage1_probs, class_ids)
         report["stage1_test"] = {k: s1[k] for k in ("balanced_accuracy", "macro_auc", "macro_f1", "ece")}
-    report["plots"] = _plots(run, y, probs, uncalibrated, class_ids, malignant, threshold)
+    report["plots"] = _plots(run, y, probs, uncalibrated, class_ids, malignant, threshold,
+                             "plots" if name == "report" else f"plots_{name.removeprefix('report_')}")
     (run / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
     (run / f"{name}.md").write_text(markdown(report))
     return report

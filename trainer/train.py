@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import labels
+from . import labels, scope
 from .config import Config
 from .data import SPLITS, image_dataset, load_batch_arrays, read_dataset, split_by_group, write_split
 from .evaluate import choose_threshold, fit_temperature, malignant_risk, screening_metrics
@@ -177,12 +177,16 @@ def stage2(config, model, train_paths, y_train, val_paths, y_val, imbalance, run
     val_ds = image_dataset(val_paths, y_val, config.image_size, config.batch_size, training=False)
 
     history = run / "history_stage2.csv"
+    best_path = run / "stage2_best.weights.h5"
     best_so_far = None
-    if history.exists():  # resuming: the checkpoint must only be replaced by a better epoch
+    if history.exists() and _readable_h5(best_path):
+        # Resuming: the best checkpoint may only be replaced by a better epoch.
         with history.open() as f:
             scores = [float(r["val_balanced_accuracy"]) for r in csv.DictReader(f)]
         best_so_far = max(scores) if scores else None
-    best_path = run / "stage2_best.weights.h5"
+    elif best_path.exists():
+        log(f"{best_path.name} was cut off by the interruption; the next epoch replaces it")
+        best_path.unlink()
     trainer_model.fit(
         train_ds, validation_data=val_ds, epochs=config.fine_tune_epochs, verbose=2,
         class_weight=class_weights(y_train, num_classes) if imbalance == "class_weight" else None,
@@ -196,7 +200,8 @@ def stage2(config, model, train_paths, y_train, val_paths, y_val, imbalance, run
             keras.callbacks.CSVLogger(str(history), append=True),
             *callbacks,
             # Last, so an epoch counts as done only once its checkpoint and log line are written.
-            keras.callbacks.BackupAndRestore(str(run / "backup")),
+            # double_checkpoint keeps the previous epoch's state too, for a kill in mid-write.
+            keras.callbacks.BackupAndRestore(str(run / "backup"), double_checkpoint=True),
         ],
     )
     if best_path.exists():
@@ -206,12 +211,27 @@ def stage2(config, model, train_paths, y_train, val_paths, y_val, imbalance, run
     return len(rows), max(float(r["val_balanced_accuracy"]) for r in rows)
 
 
-def predict_logits(model, paths, image_size, batch_size) -> np.ndarray:
-    """Logits for files through the exact float32 input pipeline the exported model gets."""
+def _readable_h5(path: Path) -> bool:
+    import h5py
+
+    try:
+        with h5py.File(path, "r"):
+            return True
+    except OSError:
+        return False
+
+
+def predict_logits(model, paths, image_size, batch_size) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and blur scores for files, through the exact float32 input the exported model gets."""
     from .model import logits_model
 
+    to_logits = logits_model(model)
     ds = image_dataset(paths, np.zeros(len(paths), np.int32), image_size, batch_size, training=False)
-    return logits_model(model).predict(ds, verbose=0)
+    logits, blurs = [], []
+    for images, _ in ds:
+        logits.append(to_logits(images, training=False).numpy())
+        blurs.append(scope.blur(images).numpy())
+    return np.concatenate(logits), np.concatenate(blurs)
 
 
 def train(config: Config, run: Path, callbacks=()) -> dict:
@@ -279,14 +299,15 @@ def train(config: Config, run: Path, callbacks=()) -> dict:
         log(f"stage 2: {epochs} epochs, best validation balanced accuracy {best:.3f}")
 
     # Calibration and the screening threshold: validation only.
-    val_logits = predict_logits(model, paths[part["val"]], config.image_size, config.batch_size)
+    val_logits, val_blur = predict_logits(model, paths[part["val"]], config.image_size, config.batch_size)
     temperature = fit_temperature(val_logits, y[part["val"]])
     val_probs = softmax(val_logits / temperature)
     positive_val = malignant[y[part["val"]]]
     threshold = choose_threshold(malignant_risk(val_probs, malignant), positive_val, config.target_sensitivity)
     calibration = {"temperature": temperature, "target_sensitivity": config.target_sensitivity,
                    "threshold": threshold,
-                   "validation": screening_metrics(y[part["val"]], val_probs, malignant, threshold)}
+                   "validation": screening_metrics(y[part["val"]], val_probs, malignant, threshold),
+                   "scope": scope.fit(scope.energy(val_logits), val_blur, val_probs.max(axis=1))}
     (run / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n")
     set_temperature(model, temperature)
     log(f"temperature {temperature:.3f}; malignant threshold {threshold:.4f} "
@@ -295,7 +316,7 @@ def train(config: Config, run: Path, callbacks=()) -> dict:
 
     # The test split, read once.
     test_idx = np.nonzero(part["test"])[0]
-    test_logits = predict_logits(model, paths[test_idx], config.image_size, config.batch_size)
+    test_logits, _ = predict_logits(model, paths[test_idx], config.image_size, config.batch_size)
     test_probs = softmax(test_logits / temperature)
     with (run / "predictions_test.csv").open("w", newline="") as f:
         writer = csv.writer(f)

@@ -32,17 +32,20 @@ document.addEventListener('securitypolicyviolation', (event) => {
 """
 
 
+def overlay_web(dest: Path, overlay: Path) -> Path:
+    """Builds in ``dest`` a web/ whose entries are symlinks, with ``overlay``'s entries in place of web/'s."""
+    entries = {entry.name: entry for entry in WEB_ROOT.iterdir()}
+    entries.update({entry.name: entry for entry in Path(overlay).iterdir()})
+    for name, entry in entries.items():
+        (dest / name).symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
+    return dest
+
+
 @pytest.fixture(scope="session")
 def web_root(tmp_path_factory):
     """The folder the servers serve: web/, with SKINLENS_WEB_OVERLAY's entries in place of its own."""
     overlay = os.environ.get("SKINLENS_WEB_OVERLAY")
-    root = WEB_ROOT
-    if overlay:
-        root = tmp_path_factory.mktemp("web")
-        entries = {entry.name: entry for entry in WEB_ROOT.iterdir()}
-        entries.update({entry.name: entry for entry in Path(overlay).iterdir()})
-        for name, entry in entries.items():
-            (root / name).symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
+    root = overlay_web(tmp_path_factory.mktemp("web"), Path(overlay)) if overlay else WEB_ROOT
     if not (root / "model" / "metadata.json").is_file():
         pytest.skip("no model in web/model/: run the converter first, or set SKINLENS_WEB_OVERLAY")
     return root
@@ -71,6 +74,19 @@ def _serving(app):
 def app_url(web_root):
     """Base URL of server.py's app serving the web root."""
     with _serving(create_app({"WEB_ROOT": str(web_root)})) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tiny_web, tmp_path_factory):
+    """web/ with the tiny float32 test model (tests/conftest.py's tiny_web) as its model."""
+    return overlay_web(tmp_path_factory.mktemp("tiny_root"), tiny_web)
+
+
+@pytest.fixture(scope="session")
+def tiny_url(tiny_root):
+    """Base URL of server.py's app serving web/ with the tiny float32 model."""
+    with _serving(create_app({"WEB_ROOT": str(tiny_root)})) as url:
         yield url
 
 

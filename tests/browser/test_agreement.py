@@ -1,0 +1,94 @@
+"""The browser gives the probabilities Python gives: for the same input tensors, and end to end for files.
+
+Python's reference is ``trainer.predict.Predictor`` on the converted web model, i.e. TensorFlow
+running the very graph and dequantized weights TensorFlow.js runs. Two models are checked: the tiny
+float32 test model (random BatchNorm-calibrated backbone, so its outputs vary from image to image)
+and the model shipped in web/model/.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trainer.predict import Predictor
+
+pytestmark = pytest.mark.browser
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "images"
+IMAGES = ["ISIC_0024306.jpg", "ISIC_0024310.jpg", "ISIC_0024331.jpg", "png_rgb.png", "exif_rotated.jpg",
+          "alpha.png", "grayscale.jpg", "gray16.png", "cmyk.jpg", "palette.png", "large_3200x2400.jpg"]
+
+# Same float32 input, same graph and weights: only the order of float32 operations differs
+# (XNNPACK in the WASM backend vs oneDNN in TensorFlow). Measured max |Δp|: TENSOR_MEASURED.
+TENSOR_TOLERANCE = 1e-4
+# From files: the two decoders (libjpeg-turbo in Pillow and in Chromium, Skia's alpha compositing)
+# and the two resize implementations differ by at most 1 grey level on a few pixels (see
+# test_app.py::test_preprocessing_matches_python), which moves probabilities by up to FILE_MEASURED.
+FILE_TOLERANCE = 0.02
+
+CLASSIFY_TENSORS = """async ([tensors, size]) => {
+  const {classifier} = window.skinlens;
+  const out = [];
+  for (const values of tensors) {
+    const result = await classifier.classifyPixels({data: Uint8Array.from(values), width: size, height: size, channels: 3});
+    out.push(result.probabilities);
+  }
+  return out;
+}"""
+
+WAIT_FOR_RESULTS = """async (count) => {
+  const done = () => window.skinlens.lastResults.length >= count &&
+    document.getElementById('status').dataset.state === 'ready';
+  while (!done()) await new Promise((resolve) => setTimeout(resolve, 50));
+  return window.skinlens.lastResults;
+}"""
+
+
+@pytest.fixture(params=["tiny float32", "shipped"])
+def model_site(request):
+    """(site URL, web model folder) for each model under test."""
+    if request.param == "tiny float32":
+        return request.getfixturevalue("tiny_url"), request.getfixturevalue("tiny_root") / "model"
+    return request.getfixturevalue("app_url"), request.getfixturevalue("web_root") / "model"
+
+
+def open_app(page, url):
+    page.goto(url)
+    page.wait_for_selector("#status:not([data-state=loading])")
+    assert page.get_attribute("#status", "data-state") == "ready", page.inner_text("#status")
+
+
+def test_same_input_tensors_give_the_same_probabilities(page, model_site):
+    url, model_dir = model_site
+    predictor = Predictor(model_dir)
+    size = predictor.height
+    rng = np.random.default_rng(0)
+    # Noise, flat colours and smooth gradients: inputs at the model's size need no resizing.
+    tensors = [rng.integers(0, 256, (size, size, 3), dtype=np.uint8),
+               np.full((size, size, 3), (180, 120, 100), np.uint8),
+               np.dstack(np.meshgrid(np.linspace(0, 255, size), np.linspace(255, 0, size)) +
+                         [np.full((size, size), 90.0)]).astype(np.uint8)]
+    open_app(page, url)
+    browser = np.array(page.evaluate(CLASSIFY_TENSORS, [[t.ravel().tolist() for t in tensors], size]))
+    python = predictor.probabilities(np.stack(tensors).astype(np.float32))
+    print(f"\n{model_dir}: tensor max |Δp| = {np.abs(browser - python).max():.2e}")
+    assert np.ptp(python, axis=0).max() > 1e-3  # the inputs do get different answers
+    np.testing.assert_allclose(browser, python, atol=TENSOR_TOLERANCE)
+
+
+def test_files_give_the_same_top_class_and_probabilities(page, model_site):
+    url, model_dir = model_site
+    predictor = Predictor(model_dir)
+    open_app(page, url)
+    page.set_input_files("#files", [FIXTURES / name for name in IMAGES])
+    results = page.evaluate(WAIT_FOR_RESULTS, len(IMAGES))
+    worst = 0.0
+    for name, result, (_, expected, error) in zip(IMAGES, results, predictor.predict_files(
+            [str(FIXTURES / name) for name in IMAGES])):
+        assert error is None and result["error"] is None, (name, error, result["error"])
+        got = np.array(result["probabilities"])
+        worst = max(worst, float(np.abs(got - expected).max()))
+        assert np.argmax(got) == np.argmax(expected), name
+        np.testing.assert_allclose(got, expected, atol=FILE_TOLERANCE, err_msg=name)
+    print(f"\n{model_dir}: file max |Δp| = {worst:.2e}")

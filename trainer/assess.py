@@ -1,0 +1,110 @@
+"""``python -m trainer evaluate``: score a trained run again, on its test split or on another dataset.
+
+    python -m trainer evaluate runs/full                                   # the run's own test split
+    python -m trainer evaluate runs/full --data ../shared/data/ham10000-224  # another dataset, all images
+    python -m trainer evaluate runs/full --masks ../shared/data/ham10000/HAM10000_segmentations_lesion_tschandl
+
+The exported SavedModel is what is scored (calibration included), through the same input
+pipeline as training. ``--masks`` also measures where the class activation maps fall: the share
+of the top class's positive map that lies on the lesion, against the share of the image the
+lesion covers (what a map spread evenly would score), and how often the map's peak is on the lesion.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from . import labels
+from .config import Config
+from .data import image_dataset, read_dataset, read_split
+from .report import write_report
+
+
+def _serve(run: Path):
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(str(run / "saved_model")).signatures["serving_default"]
+    name = next(iter(serve.structured_input_signature[1]))
+    return lambda images: {k: v.numpy() for k, v in serve(**{name: images}).items()}
+
+
+def _softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+
+
+def cam_on_lesion(cam: np.ndarray, mask: np.ndarray) -> tuple[float, float, bool]:
+    """(share of the positive map on the lesion, share of the image that is lesion, peak on lesion).
+
+    Args:
+        cam: (h, w) activation map of one class, in logit units.
+        mask: (H, W) boolean lesion mask.
+    """
+    import tensorflow as tf
+
+    heat = tf.image.resize(np.maximum(cam, 0)[None, :, :, None], mask.shape, method="bilinear")[0, :, :, 0].numpy()
+    total = heat.sum()
+    inside = float(heat[mask].sum() / total) if total > 0 else float("nan")
+    peak = np.unravel_index(np.argmax(heat), heat.shape)
+    return inside, float(mask.mean()), bool(mask[peak])
+
+
+def evaluate(run: str | Path, data: list[str] | None = None, fmt: str = "ham10000",
+             masks: str | None = None, bootstrap: int = 1000) -> dict:
+    """Scores ``run`` and writes ``report.json``/``report.md`` (test split) or ``report_<dataset>.*``.
+
+    Returns:
+        the report.
+    """
+    from PIL import Image
+
+    run = Path(run)
+    config = Config.load(run / "config.json")
+    calibration = json.loads((run / "calibration.json").read_text())
+    class_ids = labels.class_ids(config.scheme)
+    dx_index = labels.diagnosis_to_index(config.scheme)
+    malignant = np.array([c["malignant"] for c in labels.classes_metadata(config.scheme)])
+    if data:
+        records, _ = read_dataset(fmt, data)
+        name = "report_" + "_".join(Path(d).name for d in data)
+    else:
+        records, splits = read_split(run / "split.csv")
+        records = [r for r, s in zip(records, splits) if s == "test"]
+        name = "report"
+    records = [r for r in records if r.dx in dx_index]
+    y = np.array([dx_index[r.dx] for r in records])
+    serve = _serve(run)
+    probs, logits, kept, localisation = [], [], [], []
+    ds = image_dataset([r.path for r in records], y, config.image_size, config.batch_size, training=False,
+                       with_index=True)
+    for images, _, indices in ds:
+        out = serve(images)
+        probs.append(out["probabilities"])
+        logits.append(out["cam"].mean(axis=(1, 2)))
+        kept.append(indices.numpy())
+        if masks:
+            for cam, p, i in zip(out["cam"], out["probabilities"], indices.numpy()):
+                mask_path = Path(masks) / f"{records[i].image_id}_segmentation.png"
+                if mask_path.is_file():
+                    mask = np.asarray(Image.open(mask_path).convert("L")) > 127
+                    localisation.append(cam_on_lesion(cam[:, :, int(np.argmax(p))], mask))
+    probs, logits, kept = np.concatenate(probs), np.concatenate(logits), np.concatenate(kept)
+    unreadable = [records[i].path for i in sorted(set(range(len(records))) - set(kept.tolist()))]
+    records, y = [records[i] for i in kept], y[kept]
+    extra = {"evaluated": {"data": data or "test split of split.csv", "n": len(records), "unreadable": unreadable}}
+    if not data and (run / "report.json").is_file():  # keep what only training knows
+        previous = json.loads((run / "report.json").read_text())
+        extra.update({k: previous[k] for k in ("skipped", "imbalance", "stage2", "timings_s", "scheme",
+                                               "stage1_test") if k in previous})
+    if localisation:
+        inside, area, peak = map(np.array, zip(*localisation))
+        extra["cam_on_lesion"] = {
+            "n": len(localisation), "share_of_map_on_lesion": float(np.nanmean(inside)),
+            "share_of_image_that_is_lesion": float(area.mean()), "peak_on_lesion": float(peak.mean()),
+        }
+    return write_report(run, y=y, probs=probs, uncalibrated=_softmax(logits), groups=[r.group for r in records],
+                        sources=[r.source for r in records], class_ids=class_ids, malignant=malignant,
+                        calibration=calibration, extra=extra, name=name, bootstrap=bootstrap)
