@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from trainer.data import DatasetError, read_ham10000, read_split, split_by_group, write_split
+from trainer.data import (DatasetError, detect_format, read_dataset, read_ham10000, read_split, split_by_group,
+                          write_split)
 
 
 def make_ham(root, rows, *, subfolder="HAM10000_images", size=(64, 48)):
@@ -100,3 +101,68 @@ def test_split_csv_round_trips(tmp_path):
     splits = split_by_group(records)
     write_split(tmp_path / "split.csv", records, splits)
     assert read_split(tmp_path / "split.csv") == (records, splits)
+
+
+def _write_csv(path, header, rows):
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _images(folder, names):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        Image.new("RGB", (40, 40), (120, 80, 60)).save(folder / f"{name}.jpg")
+
+
+def test_isic_2019_one_hot_with_lesion_ids(tmp_path):
+    _images(tmp_path / "ISIC_2019_Training_Input", ["ISIC_1", "ISIC_2", "ISIC_3", "ISIC_4"])
+    _write_csv(tmp_path / "ISIC_2019_Training_GroundTruth.csv",
+               ["image", "MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK"],
+               [["ISIC_1", 1, 0, 0, 0, 0, 0, 0, 0, 0], ["ISIC_2", 0, 0, 0, 1, 0, 0, 0, 0, 0],
+                ["ISIC_3", 0, 0, 0, 0, 0, 0, 0, 1, 0], ["ISIC_4", 0, 1, 0, 0, 0, 0, 0, 0, 0],
+                ["ISIC_5", 0, 1, 0, 0, 0, 0, 0, 0, 0]])
+    _write_csv(tmp_path / "ISIC_2019_Training_Metadata.csv", ["image", "age_approx", "lesion_id"],
+               [["ISIC_1", 50, "L1"], ["ISIC_4", 30, "L1x"]])
+    records, problems = read_dataset("auto", [tmp_path])
+    by_id = {r.image_id: r for r in records}
+    assert {k: r.dx for k, r in by_id.items()} == {"ISIC_1": "mel", "ISIC_2": "akiec", "ISIC_3": "scc", "ISIC_4": "nv"}
+    assert by_id["ISIC_1"].group == "L1" and by_id["ISIC_2"].group == "ISIC_2"
+    assert problems == [(f"{tmp_path.name}/ISIC_5", "listed in the CSV but no image file found")]
+
+
+def test_isic_archive_diagnosis_column(tmp_path):
+    _images(tmp_path / "images", ["ISIC_9", "ISIC_8"])
+    _write_csv(tmp_path / "metadata.csv", ["isic_id", "diagnosis", "patient_id"],
+               [["ISIC_9", "seborrheic keratosis", "P1"], ["ISIC_8", "melanoma", "P1"]])
+    records, _ = read_dataset("isic", [tmp_path])
+    assert sorted((r.dx, r.group) for r in records) == [("bkl", "P1"), ("mel", "P1")]
+
+
+def test_derm12345_subclass_codes_map_to_diagnoses(tmp_path):
+    _images(tmp_path / "images", ["ISIC_a", "ISIC_b", "ISIC_c"])
+    _write_csv(tmp_path / "derm12345_metadata_train.csv", ["isic_id", "label", "split"],
+               [["ISIC_a", "alm", "train"], ["ISIC_b", "cjb", "train"], ["ISIC_c", "bd", "test"]])
+    assert detect_format(tmp_path) == "derm12345"
+    records, _ = read_dataset("auto", [tmp_path])
+    assert {r.image_id: r.dx for r in records} == {"ISIC_a": "mel", "ISIC_b": "nv", "ISIC_c": "akiec"}
+
+
+def test_folder_per_class(tmp_path):
+    _images(tmp_path / "mel", ["lesionA__1", "lesionA__2", "x"])
+    _images(tmp_path / "nv", ["y"])
+    (tmp_path / "nv" / "notes.txt").write_text("not an image")
+    assert detect_format(tmp_path) == "folders"
+    records, problems = read_dataset("auto", [tmp_path])
+    assert sorted((r.dx, r.group) for r in records) == [("mel", "mel/lesionA"), ("mel", "mel/lesionA"),
+                                                         ("mel", "mel/x"), ("nv", "nv/y")]
+    assert len(problems) == 1 and "notes.txt" in problems[0][0]
+
+
+def test_unknown_format_is_a_clear_error(tmp_path):
+    (tmp_path / "readme.txt").write_text("hi")
+    with pytest.raises(DatasetError, match="--format"):
+        read_dataset("auto", [tmp_path])
+    with pytest.raises(DatasetError, match="isic"):
+        read_dataset("isic", [tmp_path])

@@ -52,7 +52,7 @@ def cam_on_lesion(cam: np.ndarray, mask: np.ndarray) -> tuple[float, float, bool
     return inside, float(mask.mean()), bool(mask[peak])
 
 
-def evaluate(run: str | Path, data: list[str] | None = None, fmt: str = "ham10000",
+def evaluate(run: str | Path, data: list[str] | None = None, fmt: str = "auto",
              masks: str | None = None, bootstrap: int = 1000) -> dict:
     """Scores ``run`` and writes ``report.json``/``report.md`` (test split) or ``report_<dataset>.*``.
 

@@ -24,8 +24,10 @@ def _parser() -> argparse.ArgumentParser:
     data = t.add_argument_group("data")
     data.add_argument("--data", nargs="+", required=True,
                       help="dataset folder(s); several folders are one dataset, split together by lesion")
-    data.add_argument("--format", default=defaults.dataset, choices=["ham10000", "folders"],
-                      help="ham10000: metadata CSV + images; folders: one subfolder per class")
+    data.add_argument("--format", default=defaults.dataset, choices=["auto", "ham10000", "isic", "derm12345", "folders"],
+                      help="ham10000: metadata CSV + images; isic: ISIC CSVs (one-hot or diagnosis column); "
+                           "derm12345: metadata CSV with isic_id + label; folders: one subfolder per class; "
+                           "auto: detect")
     data.add_argument("--scheme", default=defaults.scheme, choices=["dx7", "benign-malignant", "benign-malignant-other"],
                       help="label scheme")
     data.add_argument("--seed", type=int, default=defaults.seed, help="seed for the split and training")
@@ -57,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     e.add_argument("run", help="run folder")
     e.add_argument("--data", nargs="+", help="another dataset to score (all its images); default: the test split")
-    e.add_argument("--format", default="ham10000", choices=["ham10000", "folders"], help="format of --data")
+    e.add_argument("--format", default="auto", choices=["auto", "ham10000", "isic", "derm12345", "folders"],
+                   help="format of --data")
     e.add_argument("--masks", help="folder of <image_id>_segmentation.png lesion masks: measure where the maps fall")
     e.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals")
 

@@ -24,7 +24,7 @@ class Config:
     """
 
     data: tuple[str, ...] = ()
-    dataset: str = "ham10000"
+    dataset: str = "auto"
     scheme: str = "dx7"
     image_size: int = 224
     alpha: float = 1.0

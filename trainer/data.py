@@ -2,7 +2,10 @@
 
 A dataset is a list of ``Record``s: one image file, its diagnosis and its group (the lesion,
 or the patient where that is all a dataset gives). Splits are made over groups, so no lesion
-ever has images on two sides of a split.
+ever has images on two sides of a split. Readers (``--format``): ``ham10000`` (the official
+layout, part_1/part_2 folders included), ``isic`` (ISIC 2018/2019 ground-truth CSVs or archive
+metadata), ``derm12345``, ``folders`` (one subfolder per class), or ``auto`` to detect. A listed
+image that is missing is reported, never fatal.
 
     >>> records, problems = read_ham10000(["../shared/data/ham10000", "../shared/data/ham10000-224"])
     >>> split = split_by_group(records, seed=1337)
@@ -81,6 +84,160 @@ def read_ham10000(roots: list[str | Path]) -> tuple[list[Record], list[tuple[str
                     continue
                 records.append(Record(str(path), row["image_id"], row["lesion_id"], row["dx"], root.name))
     return records, problems
+
+
+# ISIC's names for the HAM10000 diagnoses (one-hot ground-truth columns of ISIC 2018/2019, and the
+# archive's `diagnosis` strings). Others (SCC, UNK, ...) are kept as they are and reported if the
+# label scheme has no class for them.
+ISIC_DIAGNOSES = {
+    "mel": "mel", "melanoma": "mel", "nv": "nv", "nevus": "nv", "bcc": "bcc", "basal cell carcinoma": "bcc",
+    "akiec": "akiec", "ak": "akiec", "actinic keratosis": "akiec", "bkl": "bkl", "seborrheic keratosis": "bkl",
+    "solar lentigo": "bkl", "lichenoid keratosis": "bkl", "pigmented benign keratosis": "bkl",
+    "df": "df", "dermatofibroma": "df", "vasc": "vasc", "vascular lesion": "vasc",
+    "scc": "scc", "squamous cell carcinoma": "scc",
+}
+# DERM12345's subclass codes (Yilmaz et al., Sci. Data 2024) mapped onto the HAM10000 diagnoses.
+DERM12345_DIAGNOSES = {
+    **{code: "mel" for code in ("anm", "alm", "lm", "lmm", "mel")},
+    **{code: "nv" for code in ("acb", "ccb", "mcb", "cb", "bdb", "db", "ajb", "cjb", "jb", "acd", "ccd", "cd",
+                               "ajd", "srjd", "jd", "rd")},
+    "bcc": "bcc", "ak": "akiec", "bd": "akiec", "sk": "bkl", "sl": "bkl", "lk": "bkl", "df": "df",
+    **{code: "vasc" for code in ("angk", "ha", "la", "pg", "sa")}, "scc": "scc",
+}
+_ID_COLUMNS = ("image", "isic_id", "image_id")
+_DX_COLUMNS = ("dx", "diagnosis", "diagnosis_3", "diagnosis_2", "label")
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[dict]]:
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        return list(reader.fieldnames or ()), list(reader)
+
+
+def _id_column(fields: list[str]) -> str | None:
+    return next((c for c in _ID_COLUMNS if c in fields), None)
+
+
+def read_isic(roots: list[str | Path]) -> tuple[list[Record], list[tuple[str, str]]]:
+    """Reads ISIC-style folders: images plus CSVs keyed by ``image`` or ``isic_id``.
+
+    The diagnosis comes from one-hot ground-truth columns (ISIC 2018: MEL, NV, BCC, AKIEC, BKL,
+    DF, VASC; ISIC 2019 adds AK, SCC, UNK) or from a diagnosis column (dx, diagnosis, label).
+    Groups come from a ``lesion_id`` column (e.g. ISIC 2018's LesionGroupings CSV, ISIC 2019's
+    metadata), else ``patient_id``, else each image is its own group.
+    """
+    records, problems = [], []
+    onehot = {c.upper() for c in ISIC_DIAGNOSES} | {"AKIEC", "AK", "UNK"}
+    for root in map(Path, roots):
+        tables = [(p, *_read_csv(p)) for p in sorted(root.glob("*.csv"))]
+        labels, groups = {}, {}
+        for path, fields, rows in tables:
+            key = _id_column(fields)
+            if key is None:
+                continue
+            hot = [c for c in fields if c.upper() in onehot]
+            dx_col = next((c for c in _DX_COLUMNS if c in fields), None)
+            group_col = "lesion_id" if "lesion_id" in fields else "patient_id" if "patient_id" in fields else None
+            for row in rows:
+                if len(hot) >= 2:
+                    positive = [c for c in hot if float(row[c] or 0) >= 0.5]
+                    if len(positive) == 1:
+                        labels[row[key]] = positive[0].lower()
+                elif dx_col and row[dx_col]:
+                    labels[row[key]] = row[dx_col].strip().lower()
+                if group_col and row[group_col]:
+                    groups[row[key]] = row[group_col]
+        if not labels:
+            raise DatasetError(f"{root}: no CSV with an image/isic_id column and a diagnosis "
+                               "(one-hot MEL, NV, ... columns or dx/diagnosis/label)")
+        images = _index_images(root)
+        for image_id, label in sorted(labels.items()):
+            path = images.get(image_id)
+            if path is None:
+                problems.append((f"{root.name}/{image_id}", "listed in the CSV but no image file found"))
+                continue
+            dx = ISIC_DIAGNOSES.get(label, label)
+            records.append(Record(str(path), image_id, groups.get(image_id, image_id), dx, root.name))
+    return records, problems
+
+
+def read_derm12345(roots: list[str | Path]) -> tuple[list[Record], list[tuple[str, str]]]:
+    """Reads DERM12345: a metadata CSV with ``isic_id`` and the subclass code in ``label``, images
+    named ``<isic_id>.jpg``. Subclasses map onto the HAM10000 diagnoses (DERM12345_DIAGNOSES);
+    one image per lesion, grouped by ``patient_id`` when the CSV has it.
+    """
+    records, problems = [], []
+    for root in map(Path, roots):
+        tables = [(p, *_read_csv(p)) for p in sorted(root.glob("*.csv"))]
+        table = next(((p, f, r) for p, f, r in tables if "isic_id" in f and "label" in f), None)
+        if table is None:
+            raise DatasetError(f"{root}: no CSV with isic_id and label columns (DERM12345 metadata)")
+        path, fields, rows = table
+        images = _index_images(root)
+        for row in rows:
+            image = images.get(row["isic_id"])
+            if image is None:
+                problems.append((f"{root.name}/{row['isic_id']}", "listed in the CSV but no image file found"))
+                continue
+            code = row["label"].strip().lower()
+            group = row.get("patient_id") or row["isic_id"]
+            records.append(Record(str(image), row["isic_id"], group, DERM12345_DIAGNOSES.get(code, code), root.name))
+    return records, problems
+
+
+def read_folders(roots: list[str | Path]) -> tuple[list[Record], list[tuple[str, str]]]:
+    """Reads ``root/<class>/<image>``: the folder name is the diagnosis (e.g. ``mel/``, ``nv/``).
+
+    Without lesion ids, each image is its own group: if a folder holds several images of one
+    lesion, name them ``<lesion>__<n>.jpg`` and they are grouped by the part before ``__``.
+    """
+    records, problems = [], []
+    for root in map(Path, roots):
+        classes = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+        if not classes:
+            raise DatasetError(f"{root}: expected one subfolder per class (e.g. {root}/mel/, {root}/nv/)")
+        for folder in classes:
+            for path in sorted(folder.iterdir()):
+                if path.suffix.lower() not in IMAGE_SUFFIXES:
+                    problems.append((str(path), "not an image file name (.jpg, .png, .webp, .bmp, .gif)"))
+                    continue
+                group = path.stem.split("__")[0]
+                records.append(Record(str(path), path.stem, f"{folder.name}/{group}", folder.name, root.name))
+    return records, problems
+
+
+READERS = {"ham10000": read_ham10000, "isic": read_isic, "derm12345": read_derm12345, "folders": read_folders}
+
+
+def detect_format(root: str | Path) -> str:
+    """Guesses a folder's layout from its files: the reader ``--format auto`` uses."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: no such folder")
+    if (root / "HAM10000_metadata.csv").is_file():
+        return "ham10000"
+    fields = [set(_read_csv(p)[0]) for p in root.glob("*.csv")]
+    if any({"isic_id", "label"} <= f for f in fields):
+        return "derm12345"
+    if any(_id_column(list(f)) for f in fields):
+        return "isic"
+    if any(p.is_dir() for p in root.iterdir()):
+        return "folders"
+    raise DatasetError(f"{root}: cannot tell the dataset format; pass --format")
+
+
+def read_dataset(kind: str, roots: list[str | Path]):
+    """Reads a dataset with the named reader (see READERS), or the detected one for "auto"."""
+    if kind == "auto":
+        kinds = {detect_format(root) for root in roots}
+        if len(kinds) > 1:
+            raise DatasetError(f"the folders have different formats ({sorted(kinds)}); pass --format")
+        (kind,) = kinds
+    try:
+        reader = READERS[kind]
+    except KeyError:
+        raise DatasetError(f"unknown dataset format {kind!r}; choose one of {sorted(READERS)} or auto") from None
+    return reader(roots)
 
 
 def split_by_group(records: list[Record], *, val_fraction: float = 0.15, test_fraction: float = 0.15,
@@ -204,18 +361,24 @@ def image_dataset(paths: list[str], y: np.ndarray, size: int, batch_size: int, *
         image = resize(image, size, size)
         return (tf.cast(tf.round(image), tf.uint8) if training else image), label, index, ok
 
+    def readable(image, label, index, ok):
+        return ok
+
+    def drop_ok(image, label, index, ok):
+        return image, label, index
+
+    def drop_index(image, label, index):
+        return image, label
+
     def pipeline(indices):
         ds = tf.data.Dataset.from_tensor_slices((np.asarray(paths)[indices], np.asarray(y, np.int32)[indices],
                                                  np.asarray(indices, np.int64)))
-        ds = ds.map(decode, num_parallel_calls=autotune).filter(lambda image, label, index, ok: ok)
-        return ds.map(lambda image, label, index, ok: (image, label, index)).cache()
+        return ds.map(decode, num_parallel_calls=autotune).filter(readable).map(drop_ok).cache()
 
     everything = np.arange(len(paths))
     if not training:
         ds = pipeline(everything)
-        if not with_index:
-            ds = ds.map(lambda image, label, index: (image, label))
-        return ds.batch(batch_size).prefetch(autotune)
+        return (ds if with_index else ds.map(drop_index)).batch(batch_size).prefetch(autotune)
     y = np.asarray(y)
     if balanced:
         per_class = [pipeline(everything[y == c]).shuffle(4096, seed=seed + int(c)).repeat() for c in np.unique(y)]
@@ -223,39 +386,9 @@ def image_dataset(paths: list[str], y: np.ndarray, size: int, batch_size: int, *
     else:
         ds = pipeline(everything).shuffle(min(len(paths), 8192), seed=seed, reshuffle_each_iteration=True)
     augment = augmenter(seed)
-    return (ds.map(lambda image, label, index: (image, label))
-              .batch(batch_size)
-              .map(lambda images, labels: (augment(tf.cast(images, tf.float32), training=True), labels),
-                   num_parallel_calls=autotune)
-              .prefetch(autotune))
-def read_folders(roots: list[str | Path]) -> tuple[list[Record], list[tuple[str, str]]]:
-    """Reads ``root/<class>/<image>``: the folder name is the diagnosis (e.g. ``mel/``, ``nv/``).
 
-    Without lesion ids, each image is its own group: if a folder holds several images of one
-    lesion, name them ``<lesion>__<n>.jpg`` and they are grouped by the part before ``__``.
-    """
-    records, problems = [], []
-    for root in map(Path, roots):
-        classes = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-        if not classes:
-            raise DatasetError(f"{root}: expected one subfolder per class (e.g. {root}/mel/, {root}/nv/)")
-        for folder in classes:
-            for path in sorted(folder.iterdir()):
-                if path.suffix.lower() not in IMAGE_SUFFIXES:
-                    problems.append((str(path), "not an image file name (.jpg, .png, .webp, .bmp, .gif)"))
-                    continue
-                group = path.stem.split("__")[0]
-                records.append(Record(str(path), path.stem, f"{folder.name}/{group}", folder.name, root.name))
-    return records, problems
+    def augment_batch(images, labels):
+        return augment(tf.cast(images, tf.float32), training=True), labels
 
-
-READERS = {"ham10000": read_ham10000, "folders": read_folders}
-
-
-def read_dataset(kind: str, roots: list[str | Path]):
-    """Reads a dataset with the named reader ("ham10000", "folders")."""
-    try:
-        reader = READERS[kind]
-    except KeyError:
-        raise DatasetError(f"unknown dataset format {kind!r}; choose one of {sorted(READERS)}") from None
-    return reader(roots)
+    return (ds.map(drop_index).batch(batch_size)
+              .map(augment_batch, num_parallel_calls=autotune).prefetch(autotune))

@@ -253,9 +253,9 @@ def train(config: Config, run: Path, callbacks=()) -> dict:
     config.save(run / "config.json")
     records, problems = read_dataset(config.dataset, list(config.data))
     dx_index = labels.diagnosis_to_index(config.scheme)
-    unknown = sorted({r.dx for r in records} - set(dx_index))
-    if unknown:
-        raise ValueError(f"diagnoses {unknown} are not in the {config.scheme} scheme")
+    problems += [(r.path, f"diagnosis {r.dx!r} has no class in the {config.scheme} scheme")
+                 for r in records if r.dx not in dx_index]
+    records = [r for r in records if r.dx in dx_index]
     splits = split_by_group(records, val_fraction=config.val_fraction,
                             test_fraction=config.test_fraction, seed=config.seed)
     write_split(run / "split.csv", records, splits)
