@@ -106,5 +106,6 @@ def evaluate(run: str | Path, data: list[str] | None = None, fmt: str = "auto",
             "share_of_image_that_is_lesion": float(area.mean()), "peak_on_lesion": float(peak.mean()),
         }
     return write_report(run, y=y, probs=probs, uncalibrated=_softmax(logits), groups=[r.group for r in records],
-                        sources=[r.source for r in records], class_ids=class_ids, malignant=malignant,
+                        sources=[r.source for r in records], image_ids=[r.image_id for r in records],
+                        class_ids=class_ids, malignant=malignant,
                         calibration=calibration, extra=extra, name=name, bootstrap=bootstrap)

@@ -388,7 +388,13 @@ def image_dataset(paths: list[str], y: np.ndarray, size: int, batch_size: int, *
     augment = augmenter(seed)
 
     def augment_batch(images, labels):
-        return augment(tf.cast(images, tf.float32), training=True), labels
+        images = augment(tf.cast(images, tf.float32), training=True)
+        # Half the batches lose detail (down to 45-100% of the resolution, then back up): HAM10000's
+        # 200x150 copies are upscaled while real photos are sharper, and the model must not care.
+        scale = tf.random.uniform([], 0.45, 1.0)
+        small = tf.cast(tf.round(scale * size), tf.int32)
+        blurred = tf.image.resize(tf.image.resize(images, [small, small], antialias=True), [size, size])
+        return tf.where(tf.random.uniform([]) < 0.5, blurred, images), labels
 
     return (ds.map(drop_index).batch(batch_size)
               .map(augment_batch, num_parallel_calls=autotune).prefetch(autotune))

@@ -97,8 +97,31 @@ def _plots(run: Path, y, probs, uncalibrated, class_ids, malignant, threshold, f
     return written
 
 
+def resolution_gap(image_ids, sources, y, probs, class_ids, malignant) -> dict | None:
+    """How the model's answers change between two copies of the same images (e.g. HAM10000's 200×150
+    folder, upscaled, and its sharper 224×224 folder): only images present in exactly two sources."""
+    sources, image_ids = np.asarray(sources), np.asarray(image_ids)
+    names = sorted(set(sources))
+    if len(names) != 2:
+        return None
+    first = {i: k for k, i in enumerate(image_ids) if sources[k] == names[0]}
+    pairs = [(first[i], k) for k, i in enumerate(image_ids) if sources[k] == names[1] and i in first]
+    if not pairs:
+        return None
+    a, b = map(np.array, zip(*pairs))
+    risk = probs[:, malignant].sum(axis=1)
+    metrics = {n: classification_metrics(y[idx], probs[idx], class_ids) for n, idx in zip(names, (a, b))}
+    return {
+        "n_images": len(pairs), "sources": names,
+        "top_class_agreement": float((probs[a].argmax(1) == probs[b].argmax(1)).mean()),
+        "mean_abs_malignant_risk_change": float(np.abs(risk[a] - risk[b]).mean()),
+        "balanced_accuracy": {n: metrics[n]["balanced_accuracy"] for n in names},
+        "macro_auc": {n: metrics[n]["macro_auc"] for n in names},
+    }
+
+
 def write_report(run: Path, *, y, probs, uncalibrated, groups, sources, class_ids, malignant, calibration,
-                 stage1_probs=None, extra=None, name: str = "report", bootstrap: int = 1000) -> dict:
+                 stage1_probs=None, image_ids=None, extra=None, name: str = "report", bootstrap: int = 1000) -> dict:
     """Scores test predictions and writes ``<name>.json``, ``<name>.md`` and the plots.
 
     Args:
@@ -108,7 +131,8 @@ def write_report(run: Path, *, y, probs, uncalibrated, groups, sources, class_id
         sources: each image's dataset folder, to report every source separately too.
         malignant: boolean mask over classes.
         calibration: temperature, threshold and its validation sensitivity/specificity.
-        stage1_probs: the frozen-backbone head's calibrated test probabilities, if stage 2 ran.
+        stage1_probs: the frozen-backbone head's test probabilities, if stage 2 ran.
+        image_ids: with ``sources``, finds the images present in two sources (resolution_gap).
 
     Returns:
         the report as written to JSON.
@@ -130,6 +154,8 @@ def write_report(run: Path, *, y, probs, uncalibrated, groups, sources, class_id
         by_source[source]["malignant"] = screening_metrics(y[sel], probs[sel], malignant, threshold)
     report = {"classes": class_ids, "malignant_classes": [c for c, m in zip(class_ids, malignant) if m],
               "calibration": calibration, "test": test, "test_by_source": by_source, **(extra or {})}
+    if image_ids is not None:
+        report["resolution_gap"] = resolution_gap(image_ids, sources, y, probs, class_ids, malignant)
     if stage1_probs is not None:
         s1 = classification_metrics(y, stage1_probs, class_ids)
         report["stage1_test"] = {k: s1[k] for k in ("balanced_accuracy", "macro_auc", "macro_f1", "ece")}
@@ -182,6 +208,13 @@ def markdown(report: dict) -> str:
         for source, s in report["test_by_source"].items():
             lines.append(f"| {source} | {s['n']} | {s['balanced_accuracy']:.3f} | {s['macro_auc']:.3f} | "
                          f"{s['malignant']['sensitivity']:.3f} |")
+    gap = report.get("resolution_gap")
+    if gap:
+        a, b = gap["sources"]
+        lines += ["", f"## The same {gap['n_images']} test images from `{a}` and from `{b}`", "",
+                  f"Top class agrees on {gap['top_class_agreement']:.1%} of them; the malignant risk moves by "
+                  f"{gap['mean_abs_malignant_risk_change']:.3f} on average. Balanced accuracy {a}: "
+                  f"{gap['balanced_accuracy'][a]:.3f}, {b}: {gap['balanced_accuracy'][b]:.3f}."]
     if report.get("stage1_test"):
         s1 = report["stage1_test"]
         lines += ["", "## Stage 1 (frozen backbone) vs final", "",

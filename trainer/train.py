@@ -327,7 +327,8 @@ def train(config: Config, run: Path, callbacks=()) -> dict:
     report = write_report(
         run, y=y[test_idx], probs=test_probs, uncalibrated=softmax(test_logits),
         groups=[records[i].group for i in test_idx], sources=[records[i].source for i in test_idx],
-        class_ids=class_ids, malignant=malignant, calibration=calibration,
+        image_ids=[records[i].image_id for i in test_idx], class_ids=class_ids, malignant=malignant,
+        calibration=calibration,
         stage1_probs=softmax(stage1_test_logits),
         extra={"skipped": len(problems), "imbalance": {"chosen": imbalance, "validation_balanced_accuracy":
                                                        imbalance_scores},
