@@ -166,3 +166,15 @@ def test_unknown_format_is_a_clear_error(tmp_path):
         read_dataset("auto", [tmp_path])
     with pytest.raises(DatasetError, match="isic"):
         read_dataset("isic", [tmp_path])
+
+
+def test_k_fold_test_splits_partition_the_lesions(tmp_path):
+    records, _ = read_ham10000([make_ham(tmp_path, synthetic_rows())])
+    k = 4
+    folds = [split_by_group(records, seed=5, fold=i, folds=k) for i in range(k)]
+    tested = Counter(r.group for split in folds for r, s in zip(records, split) if s == "test")
+    assert set(tested) == {r.group for r in records}
+    assert all(n == Counter(r.group for r in records)[g] for g, n in tested.items())  # each lesion tested once
+    for i, split in enumerate(folds):
+        val_next = {r.group for r, s in zip(records, folds[(i + 1) % k]) if s == "test"}
+        assert {r.group for r, s in zip(records, split) if s == "val"} == val_next

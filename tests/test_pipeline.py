@@ -119,3 +119,21 @@ def test_evaluate_rescores_the_test_split_and_other_data(tiny_run, tmp_path):
     cam = other["cam_on_lesion"]
     assert cam["n"] == 16 and 0 <= cam["share_of_map_on_lesion"] <= 1
     assert cam["share_of_image_that_is_lesion"] == pytest.approx(30 * 30 / (60 * 80))
+
+
+def test_cross_validation_reports_mean_and_sd(tmp_path):
+    from tiny_model import make_backbone_weights, make_dataset, tiny_config
+
+    from trainer.data import load_batch_arrays, read_ham10000
+    from trainer.train import cross_validate
+
+    data = make_dataset(tmp_path / "ham")
+    config = tiny_config([data])
+    records, _ = read_ham10000([data])
+    images, ok, _ = load_batch_arrays([r.path for r in records[:32]], config.image_size, config.image_size)
+    weights = make_backbone_weights(tmp_path / "backbone.weights.h5", config, images[ok])
+    config = tiny_config([data], weights=str(weights), fine_tune_epochs=0, folds=2)
+    summary = cross_validate(config, tmp_path / "cv")
+    assert len(summary["per_fold"]["balanced_accuracy"]) == 2 and summary["sd"]["macro_auc"] >= 0
+    assert (tmp_path / "cv" / "cv_report.md").is_file() and (tmp_path / "cv" / "fold_2" / "report.json").is_file()
+    assert not (tmp_path / "cv" / "fold_1" / "features").exists()  # one shared feature cache

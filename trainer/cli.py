@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     data.add_argument("--seed", type=int, default=defaults.seed, help="seed for the split and training")
     data.add_argument("--val-fraction", type=float, default=defaults.val_fraction, help="share of lesions for validation")
     data.add_argument("--test-fraction", type=float, default=defaults.test_fraction, help="share of lesions for test")
+    data.add_argument("--folds", type=int, default=defaults.folds,
+                      help="K > 1: grouped K-fold cross-validation (one run per fold, then mean ± sd)")
     model = t.add_argument_group("model")
     model.add_argument("--image-size", type=int, default=defaults.image_size, help="input height and width")
     model.add_argument("--alpha", type=float, default=defaults.alpha, help="MobileNetV2 width multiplier")
@@ -76,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train":
         from .train import train
 
+        if args.folds == 1:
+            raise SystemExit("--folds needs K >= 2")
         config = Config(
             data=tuple(args.data), dataset=args.format, scheme=args.scheme, image_size=args.image_size, alpha=args.alpha,
             weights=args.weights, dropout=args.dropout, batch_size=args.batch_size,
@@ -83,8 +87,14 @@ def main(argv: list[str] | None = None) -> int:
             val_fraction=args.val_fraction, test_fraction=args.test_fraction, imbalance=args.imbalance,
             fine_tune_epochs=args.fine_tune_epochs, fine_tune_from=args.fine_tune_from,
             fine_tune_learning_rate=args.fine_tune_learning_rate, target_sensitivity=args.target_sensitivity,
+            folds=args.folds,
         )
-        train(config, args.out)
+        if config.folds > 1:
+            from .train import cross_validate
+
+            cross_validate(config, args.out)
+        else:
+            train(config, args.out)
         return 0
     if args.command == "evaluate":
         from .assess import evaluate

@@ -41,6 +41,7 @@ class Config:
     fine_tune_from: str = "block_13_expand"
     fine_tune_learning_rate: float = 1e-4
     target_sensitivity: float = 0.95
+    folds: int = 0
     alpha_background: tuple[int, int, int] = ALPHA_BACKGROUND
 
     def to_json(self) -> str:

@@ -241,11 +241,14 @@ def read_dataset(kind: str, roots: list[str | Path]):
 
 
 def split_by_group(records: list[Record], *, val_fraction: float = 0.15, test_fraction: float = 0.15,
-                   seed: int = 1337) -> list[str]:
+                   seed: int = 1337, fold: int | None = None, folds: int = 0) -> list[str]:
     """Assigns each record to train/val/test, grouped by lesion and stratified by diagnosis.
 
     Groups are dealt per diagnosis in a seeded shuffle, so each split keeps the class
     proportions (at the lesion level) and the same seed always gives the same split.
+    With ``folds`` K and ``fold`` k, the groups are dealt into K folds instead: fold k is the
+    test split, fold k+1 (mod K) validation, the rest training, so the K test splits partition
+    the dataset.
 
     Returns:
         the split name of each record, in the order of ``records``.
@@ -265,7 +268,11 @@ def split_by_group(records: list[Record], *, val_fraction: float = 0.15, test_fr
         n_test = round(len(groups) * test_fraction)
         n_val = round(len(groups) * val_fraction)
         for i, group in enumerate(groups):
-            assignment[group] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
+            if folds:
+                assignment[group] = ("test" if i % folds == fold else "val" if i % folds == (fold + 1) % folds
+                                     else "train")
+            else:
+                assignment[group] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
     return [assignment[r.group] for r in records]
 
 

@@ -41,13 +41,12 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def extract_features(features_model, records, run: Path, image_size: int, batch_size: int):
-    """Pooled backbone features of every record, cached per chunk under ``run/features``.
+def extract_features(features_model, records, cache: Path, image_size: int, batch_size: int):
+    """Pooled backbone features of every record, cached per chunk under ``cache``.
 
     Returns:
         (features, ok, errors): float32 (n, dim), a mask of readable images, {path: why}.
     """
-    cache = run / "features"
     cache.mkdir(exist_ok=True)
     parts, oks, errors = [], [], {}
     start = time.time()
@@ -234,13 +233,15 @@ def predict_logits(model, paths, image_size, batch_size) -> tuple[np.ndarray, np
     return np.concatenate(logits), np.concatenate(blurs)
 
 
-def train(config: Config, run: Path, callbacks=()) -> dict:
+def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> dict:
     """Runs the whole pipeline into ``run`` and returns the report.
 
     Rerunning with the same ``run`` reuses its split and feature cache, and resumes stage 2.
 
     Args:
         callbacks: extra Keras callbacks for stage 2 (e.g. to stop it from outside).
+        fold: with ``config.folds``, train on that fold of a cross-validation; ``run`` is then
+            ``<out>/fold_<k>`` and the feature cache is shared in ``<out>/features``.
     """
     from .model import build_model, set_temperature
     from .report import write_report
@@ -256,8 +257,8 @@ def train(config: Config, run: Path, callbacks=()) -> dict:
     problems += [(r.path, f"diagnosis {r.dx!r} has no class in the {config.scheme} scheme")
                  for r in records if r.dx not in dx_index]
     records = [r for r in records if r.dx in dx_index]
-    splits = split_by_group(records, val_fraction=config.val_fraction,
-                            test_fraction=config.test_fraction, seed=config.seed)
+    splits = split_by_group(records, val_fraction=config.val_fraction, test_fraction=config.test_fraction,
+                            seed=config.seed, fold=fold, folds=config.folds)
     write_split(run / "split.csv", records, splits)
     class_ids = labels.class_ids(config.scheme)
     malignant = np.array([c["malignant"] for c in labels.classes_metadata(config.scheme)])
@@ -267,7 +268,8 @@ def train(config: Config, run: Path, callbacks=()) -> dict:
     timings = {}
     t0 = time.time()
     model, features_model = build_model(config, len(class_ids))
-    feats, ok, errors = extract_features(features_model, records, run, config.image_size, config.batch_size)
+    cache = (run.parent if fold is not None else run) / "features"
+    feats, ok, errors = extract_features(features_model, records, cache, config.image_size, config.batch_size)
     timings["features_s"] = time.time() - t0
     problems += sorted(errors.items())
     with (run / "skipped.csv").open("w", newline="") as f:
@@ -342,3 +344,27 @@ def train(config: Config, run: Path, callbacks=()) -> dict:
     shutil.rmtree(run / "backup", ignore_errors=True)
     log(f"exported {run / 'saved_model'}")
     return report
+
+
+def cross_validate(config: Config, out: Path) -> dict:
+    """Grouped, stratified k-fold cross-validation: one full run per fold, then mean ± sd.
+
+    Writes ``<out>/cv_report.json`` and ``cv_report.md``; each fold's run is ``<out>/fold_<k>``.
+    """
+    out = Path(out)
+    reports = [train(config, out / f"fold_{k + 1}", fold=k) for k in range(config.folds)]
+    keys = ("balanced_accuracy", "macro_auc", "macro_f1", "ece")
+    rows = {k: [r["test"][k] for r in reports] for k in keys}
+    rows["malignant_sensitivity"] = [r["test"]["malignant"]["sensitivity"] for r in reports]
+    rows["malignant_specificity"] = [r["test"]["malignant"]["specificity"] for r in reports]
+    summary = {"folds": config.folds, "per_fold": rows,
+               "mean": {k: float(np.mean(v)) for k, v in rows.items()},
+               "sd": {k: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for k, v in rows.items()}}
+    (out / "cv_report.json").write_text(json.dumps(summary, indent=2) + "\n")
+    lines = [f"# {config.folds}-fold cross-validation (grouped by lesion, stratified by class)", "",
+             "| metric | mean ± sd | per fold |", "|---|---|---|"]
+    lines += [f"| {k} | {summary['mean'][k]:.3f} ± {summary['sd'][k]:.3f} | "
+              + ", ".join(f"{v:.3f}" for v in rows[k]) + " |" for k in rows]
+    (out / "cv_report.md").write_text("\n".join(lines) + "\n")
+    log("cross-validation: " + ", ".join(f"{k} {summary['mean'][k]:.3f} ± {summary['sd'][k]:.3f}" for k in rows))
+    return summary
