@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -187,7 +188,8 @@ def stage2(config, model, train_paths, y_train, val_paths, y_val, imbalance, run
         log(f"{best_path.name} was cut off by the interruption; the next epoch replaces it")
         best_path.unlink()
     trainer_model.fit(
-        train_ds, validation_data=val_ds, epochs=config.fine_tune_epochs, verbose=2,
+        # A live progress bar on a terminal; one line per epoch in a log file.
+        train_ds, validation_data=val_ds, epochs=config.fine_tune_epochs, verbose=1 if sys.stdout.isatty() else 2,
         class_weight=class_weights(y_train, num_classes) if imbalance == "class_weight" else None,
         callbacks=[
             validation_balanced_accuracy(trainer_model, val_ds, y_val),

@@ -1,0 +1,28 @@
+"""Label schemes: every HAM10000 diagnosis lands in exactly one class; malignancy is data."""
+
+import pytest
+
+from trainer.labels import DIAGNOSES, MALIGNANT, class_ids, classes_metadata, diagnosis_to_index
+
+
+@pytest.mark.parametrize("scheme", ["dx7", "benign-malignant", "benign-malignant-other"])
+def test_every_diagnosis_has_exactly_one_class(scheme):
+    index = diagnosis_to_index(scheme)
+    assert set(index) == set(DIAGNOSES)
+    assert sorted(set(index.values())) == list(range(len(class_ids(scheme))))
+
+
+def test_malignant_flags_follow_the_diagnoses():
+    assert MALIGNANT == {"mel", "bcc", "akiec"}
+    dx7 = {c["id"]: c["malignant"] for c in classes_metadata("dx7")}
+    assert [k for k, v in dx7.items() if v] == ["akiec", "bcc", "mel"]
+    bm = classes_metadata("benign-malignant")
+    assert [(c["id"], c["malignant"]) for c in bm] == [("benign", False), ("malignant", True)]
+    bmo = {c["id"]: c for c in classes_metadata("benign-malignant-other")}
+    assert bmo["malignant"]["malignant"] and not bmo["other"]["malignant"]
+    assert set(bmo["malignant"]["diagnoses"]) == MALIGNANT
+
+
+def test_unknown_scheme_is_a_clear_error():
+    with pytest.raises(ValueError, match="dx7"):
+        class_ids("dx8")
