@@ -8,7 +8,7 @@ with the same security headers GitHub Pages cannot send (CSP frame-ancestors, no
 
 --isolate adds the cross-origin isolation headers (COOP/COEP). The page still runs TensorFlow.js's
 WebAssembly backend single-threaded: its threaded build starts workers from blob: scripts, which the
-CSP below forbids. Tests build the app with `create_app({"WEB_ROOT": ...})`.
+CSP below forbids (see README, "The web app"). Tests build the app with `create_app({"WEB_ROOT": ...})`.
 """
 import argparse
 from pathlib import Path
@@ -20,7 +20,7 @@ WEB_ROOT = Path(__file__).resolve().parent / "web"
 
 # Same policy as the <meta> tag in web/index.html, plus frame-ancestors, which browsers ignore in <meta>.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; style-src 'self'; "
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; style-src 'self'; "
     "img-src 'self' blob: data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'none'; "
     "frame-ancestors 'none'"
 )

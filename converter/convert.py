@@ -84,6 +84,16 @@ def _metrics(report: dict) -> dict:
             "stage1_test": report.get("stage1_test")}
 
 
+def _nan_to_none(value):
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nan_to_none(v) for v in value]
+    return value
+
+
 def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] = ()) -> dict:
     """Writes the tfjs model and metadata.json for ``run`` into ``out``, replacing what was there.
 
@@ -170,5 +180,6 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
                      "config": json.loads(config.to_json())},
         "licence": LICENCE,
     }
-    (out / "metadata.json").write_text(json.dumps(metadata, indent=1) + "\n")
+    # NaN (e.g. the precision of a class never predicted) is not JSON: write null.
+    (out / "metadata.json").write_text(json.dumps(_nan_to_none(metadata), indent=1, allow_nan=False) + "\n")
     return metadata

@@ -61,7 +61,8 @@ def test_convert_writes_the_contract(tiny_run, tiny_web):
         assert hashlib.sha256((tiny_web / "model" / name).read_bytes()).hexdigest() == digest
     model_json = json.loads((tiny_web / "model" / "model.json").read_text())
     assert meta["outputs"] == {key: out["name"] for key, out in model_json["signature"]["outputs"].items()}
-    assert set(meta["outputs"]) == {"probabilities", "cam"}
+    assert set(meta["outputs"]) == {"probabilities", "cam", "feature_distance"}
+    assert set(meta["scope"]) >= {"distance_threshold", "blur_threshold", "confidence_threshold", "min_side"}
     # float32: the converted graph run by TensorFlow gives what the SavedModel gives, up to the
     # rounding of BatchNorm folded into the convolutions (measured 7e-6).
     for predictor, tolerance in ((Predictor(tiny_web / "model"), 1e-7), (Predictor(tiny_run), 2e-5)):
@@ -132,8 +133,8 @@ def test_cross_validation_reports_mean_and_sd(tmp_path):
     records, _ = read_ham10000([data])
     images, ok, _ = load_batch_arrays([r.path for r in records[:32]], config.image_size, config.image_size)
     weights = make_backbone_weights(tmp_path / "backbone.weights.h5", config, images[ok])
-    config = tiny_config([data], weights=str(weights), fine_tune_epochs=0, folds=2)
+    config = tiny_config([data], weights=str(weights), fine_tune_epochs=0, folds=3)
     summary = cross_validate(config, tmp_path / "cv")
-    assert len(summary["per_fold"]["balanced_accuracy"]) == 2 and summary["sd"]["macro_auc"] >= 0
-    assert (tmp_path / "cv" / "cv_report.md").is_file() and (tmp_path / "cv" / "fold_2" / "report.json").is_file()
+    assert len(summary["per_fold"]["balanced_accuracy"]) == 3 and summary["sd"]["macro_auc"] >= 0
+    assert (tmp_path / "cv" / "cv_report.md").is_file() and (tmp_path / "cv" / "fold_3" / "report.json").is_file()
     assert not (tmp_path / "cv" / "fold_1" / "features").exists()  # one shared feature cache

@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     data.add_argument("--val-fraction", type=float, default=defaults.val_fraction, help="share of lesions for validation")
     data.add_argument("--test-fraction", type=float, default=defaults.test_fraction, help="share of lesions for test")
     data.add_argument("--folds", type=int, default=defaults.folds,
-                      help="K > 1: grouped K-fold cross-validation (one run per fold, then mean ± sd)")
+                      help="K >= 3: grouped K-fold cross-validation (one run per fold, then mean ± sd)")
     model = t.add_argument_group("model")
     model.add_argument("--image-size", type=int, default=defaults.image_size, help="input height and width")
     model.add_argument("--alpha", type=float, default=defaults.alpha, help="MobileNetV2 width multiplier")
@@ -78,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train":
         from .train import train
 
-        if args.folds == 1:
-            raise SystemExit("--folds needs K >= 2")
+        if args.folds in (1, 2):
+            raise SystemExit("--folds needs K >= 3 (one fold tests, the next validates, the rest train)")
         config = Config(
             data=tuple(args.data), dataset=args.format, scheme=args.scheme, image_size=args.image_size, alpha=args.alpha,
             weights=args.weights, dropout=args.dropout, batch_size=args.batch_size,

@@ -9,7 +9,8 @@ nothing outside the graph normalises pixels: not the trainer, not the browser.
 ``temperature`` is 1 until calibration sets it; it is a plain layer so the exported graph
 carries the calibrated probabilities.
 
-The model has a second output, ``cam``: the class activation maps (Zhou et al. 2016). With a
+The model has two more outputs. ``feature_distance`` (see ``FeatureDistance``) says how unlike the
+training images an input is, for the out-of-scope warning. ``cam``: the class activation maps (Zhou et al. 2016). With a
 global-average-pooling + Dense head, class c's logit is the spatial mean of ``W_c · A(i, j) + b_c``
 over the last feature map A, so applying the same Dense layer at every position gives, exactly
 and without gradients, how much each position pushed each class: (h, w, classes) per image.
@@ -18,7 +19,7 @@ and without gradients, how much each position pushed each class: (h, w, classes)
 from __future__ import annotations
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from .config import Config
 
@@ -62,9 +63,39 @@ def build_model(config: Config, num_classes: int) -> tuple[keras.Model, keras.Mo
     scaled = layers.Rescaling(1.0, name="temperature")(logits)
     probabilities = layers.Softmax(name="probabilities")(scaled)
     cam = layers.Identity(name="cam")(dense(feature_map))
-    model = keras.Model(image, {"probabilities": probabilities, "cam": cam}, name="skinlens")
+    distance = FeatureDistance(name="feature_distance")(pooled)
+    model = keras.Model(image, {"probabilities": probabilities, "cam": cam, "feature_distance": distance},
+                        name="skinlens")
     features = keras.Model(image, pooled, name="skinlens_features")
     return model, features
+
+
+class FeatureDistance(layers.Layer):
+    """How unlike the training images an input is: mean over features of ((f - mean) / std)².
+
+    A diagonal Mahalanobis distance of the pooled backbone features, about 1 for a typical
+    training image and far larger for a photo of something else (see trainer/scope.py). The
+    mean and std are fitted after training with ``set_feature_statistics``.
+    """
+
+    def build(self, input_shape):
+        dim = input_shape[-1]
+        self.mean = self.add_weight(shape=(dim,), initializer="zeros", trainable=False, name="mean")
+        self.inv_std = self.add_weight(shape=(dim,), initializer="ones", trainable=False, name="inv_std")
+
+    def call(self, features):
+        return ops.mean(ops.square((features - self.mean) * self.inv_std), axis=-1)
+
+
+def set_feature_statistics(model: keras.Model, features) -> None:
+    """Fits ``feature_distance`` to pooled features of training images (n, dim)."""
+    import numpy as np
+
+    features = np.asarray(features, np.float64)
+    std = features.std(axis=0) + 1e-3  # features that never fire must not divide by zero
+    model.get_layer("feature_distance").set_weights([features.mean(axis=0).astype(np.float32),
+                                                     (1.0 / std).astype(np.float32)])
+    model.predict_function = None
 
 
 def logits_model(model: keras.Model) -> keras.Model:

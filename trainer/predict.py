@@ -88,6 +88,10 @@ class Predictor:
             raise FileNotFoundError(f"{model_dir}: neither a web model folder (model.json + metadata.json) "
                                     "nor a run folder (config.json + saved_model/)")
 
+    def outputs(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        """Every model output (probabilities, cam, feature_distance) for prepared float32 images."""
+        return self._fn(images)
+
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         """Probabilities for a batch of prepared float32 images (n, H, W, 3) in 0..255."""
         return self._fn(images)["probabilities"]

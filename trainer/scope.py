@@ -2,9 +2,11 @@
 
 The browser computes the same numbers from the same model outputs (``web/classifier.js``):
 
-- energy = logsumexp(logits), the logits being the spatial mean of the ``cam`` output. Images
-  unlike the training data tend to get low energy (Liu et al. 2020, "Energy-based
-  out-of-distribution detection"): no class responds strongly.
+- feature distance: the model's ``feature_distance`` output, a diagonal Mahalanobis distance of
+  its pooled features from the training images' (``trainer.model.FeatureDistance``). A photo of
+  something other than a dermoscopic close-up lands far from them. (The energy score,
+  logsumexp of the logits, separated far worse on our out-of-scope set: see
+  benchmarks/scope_separation.py.)
 - blur = variance of the 3×3 Laplacian of the luminance of the H×W model input (0..255): low
   for a blurred or featureless picture.
 - the top class probability: low when no class is confident.
@@ -25,12 +27,6 @@ CONFIDENCE_THRESHOLD = 0.4
 MIN_SIDE = 100
 
 
-def energy(logits: np.ndarray) -> np.ndarray:
-    """logsumexp over classes, per image."""
-    m = logits.max(axis=1, keepdims=True)
-    return (m + np.log(np.exp(logits - m).sum(axis=1, keepdims=True)))[:, 0]
-
-
 def blur(images):
     """Variance of the Laplacian of the luminance, per image.
 
@@ -48,17 +44,17 @@ def blur(images):
     return tf.math.reduce_variance(lap, axis=[1, 2, 3])
 
 
-def fit(val_energy: np.ndarray, val_blur: np.ndarray, val_top_probability: np.ndarray) -> dict:
+def fit(val_distance: np.ndarray, val_blur: np.ndarray, val_top_probability: np.ndarray) -> dict:
     """Thresholds from validation images, and how often each check fires on them."""
-    energy_threshold = float(np.quantile(val_energy, FALSE_ALARM_RATE))
+    distance_threshold = float(np.quantile(val_distance, 1 - FALSE_ALARM_RATE))
     blur_threshold = float(np.quantile(val_blur, FALSE_ALARM_RATE))
     return {
-        "energy_threshold": energy_threshold,
+        "distance_threshold": distance_threshold,
         "blur_threshold": blur_threshold,
         "confidence_threshold": CONFIDENCE_THRESHOLD,
         "min_side": MIN_SIDE,
         "validation_flag_rate": {
-            "energy": float((val_energy < energy_threshold).mean()),
+            "distance": float((val_distance > distance_threshold).mean()),
             "blur": float((val_blur < blur_threshold).mean()),
             "confidence": float((val_top_probability < CONFIDENCE_THRESHOLD).mean()),
         },

@@ -159,6 +159,12 @@ def stage2(config, model, train_paths, y_train, val_paths, y_val, imbalance, run
 
     from .model import logits_model
 
+    done = run / "stage2_done.json"
+    best_path = run / "stage2_best.weights.h5"
+    if done.exists():  # a rerun of a finished run: keep what stage 2 learnt
+        logits_model(model).load_weights(str(best_path))
+        info = json.loads(done.read_text())
+        return info["epochs"], info["best_val_balanced_accuracy"]
     keras.utils.set_random_seed(config.seed)
     backbone = model.get_layer(index=2)
     backbone.trainable = True
@@ -177,7 +183,6 @@ def stage2(config, model, train_paths, y_train, val_paths, y_val, imbalance, run
     val_ds = image_dataset(val_paths, y_val, config.image_size, config.batch_size, training=False)
 
     history = run / "history_stage2.csv"
-    best_path = run / "stage2_best.weights.h5"
     best_so_far = None
     if history.exists() and _readable_h5(best_path):
         # Resuming: the best checkpoint may only be replaced by a better epoch.
@@ -209,7 +214,9 @@ def stage2(config, model, train_paths, y_train, val_paths, y_val, imbalance, run
         trainer_model.load_weights(str(best_path))
     with history.open() as f:
         rows = list(csv.DictReader(f))
-    return len(rows), max(float(r["val_balanced_accuracy"]) for r in rows)
+    best = max(float(r["val_balanced_accuracy"]) for r in rows)
+    done.write_text(json.dumps({"epochs": len(rows), "best_val_balanced_accuracy": best}) + "\n")
+    return len(rows), best
 
 
 def _readable_h5(path: Path) -> bool:
@@ -222,17 +229,30 @@ def _readable_h5(path: Path) -> bool:
         return False
 
 
-def predict_logits(model, paths, image_size, batch_size) -> tuple[np.ndarray, np.ndarray]:
-    """Logits and blur scores for files, through the exact float32 input the exported model gets."""
-    from .model import logits_model
-
-    to_logits = logits_model(model)
+def predict_signals(model, paths, image_size, batch_size) -> dict[str, np.ndarray]:
+    """Logits, feature distance and blur per file, through the exact float32 input the exported
+    model gets. Logits are the spatial mean of the ``cam`` output (exact for this head)."""
     ds = image_dataset(paths, np.zeros(len(paths), np.int32), image_size, batch_size, training=False)
-    logits, blurs = [], []
+    out = {"logits": [], "distance": [], "blur": []}
     for images, _ in ds:
-        logits.append(to_logits(images, training=False).numpy())
-        blurs.append(scope.blur(images).numpy())
-    return np.concatenate(logits), np.concatenate(blurs)
+        result = model(images, training=False)
+        out["logits"].append(np.asarray(result["cam"]).mean(axis=(1, 2)))
+        out["distance"].append(np.asarray(result["feature_distance"]))
+        out["blur"].append(scope.blur(images).numpy())
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def training_features(features_model, feats, part, paths, config, fine_tuned: bool, limit: int = 3000):
+    """Pooled features of training images as the final backbone sees them (for feature_distance).
+
+    Without fine-tuning they are the cached ones; after it, a seeded sample is recomputed.
+    """
+    if not fine_tuned:
+        return feats[part["train"]]
+    chosen = np.random.default_rng(config.seed).permutation(np.nonzero(part["train"])[0])[:limit]
+    ds = image_dataset(paths[chosen], np.zeros(len(chosen), np.int32), config.image_size, config.batch_size,
+                       training=False)
+    return features_model.predict(ds, verbose=0)
 
 
 def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> dict:
@@ -245,7 +265,7 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
         fold: with ``config.folds``, train on that fold of a cross-validation; ``run`` is then
             ``<out>/fold_<k>`` and the feature cache is shared in ``<out>/features``.
     """
-    from .model import build_model, set_temperature
+    from .model import build_model, set_feature_statistics, set_temperature
     from .report import write_report
 
     run = Path(run)
@@ -302,8 +322,11 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
         stage2_info = {"epochs": epochs, "best_val_balanced_accuracy": best, "from_layer": config.fine_tune_from}
         log(f"stage 2: {epochs} epochs, best validation balanced accuracy {best:.3f}")
 
-    # Calibration and the screening threshold: validation only.
-    val_logits, val_blur = predict_logits(model, paths[part["val"]], config.image_size, config.batch_size)
+    set_feature_statistics(model, training_features(features_model, feats, part, paths, config,
+                                                    fine_tuned=stage2_info is not None))
+    # Calibration, the screening threshold and the scope thresholds: validation only.
+    val = predict_signals(model, paths[part["val"]], config.image_size, config.batch_size)
+    val_logits = val["logits"]
     temperature = fit_temperature(val_logits, y[part["val"]])
     val_probs = softmax(val_logits / temperature)
     positive_val = malignant[y[part["val"]]]
@@ -311,7 +334,7 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
     calibration = {"temperature": temperature, "target_sensitivity": config.target_sensitivity,
                    "threshold": threshold,
                    "validation": screening_metrics(y[part["val"]], val_probs, malignant, threshold),
-                   "scope": scope.fit(scope.energy(val_logits), val_blur, val_probs.max(axis=1))}
+                   "scope": scope.fit(val["distance"], val["blur"], val_probs.max(axis=1))}
     (run / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n")
     set_temperature(model, temperature)
     log(f"temperature {temperature:.3f}; malignant threshold {threshold:.4f} "
@@ -320,7 +343,7 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
 
     # The test split, read once.
     test_idx = np.nonzero(part["test"])[0]
-    test_logits, _ = predict_logits(model, paths[test_idx], config.image_size, config.batch_size)
+    test_logits = predict_signals(model, paths[test_idx], config.image_size, config.batch_size)["logits"]
     test_probs = softmax(test_logits / temperature)
     with (run / "predictions_test.csv").open("w", newline="") as f:
         writer = csv.writer(f)

@@ -2,12 +2,16 @@
  * Loads the SkinLens model described by model/metadata.json and classifies pixels with it.
  *
  *   const classifier = await load();               // or load('model/', {backends: ['cpu']})
- *   const {probabilities, top, ms} = await classifier.classifyBitmap(bitmap);
+ *   const {probabilities, top, cam, scope, ms} = await classifier.classifyBitmap(bitmap);
+ *   const {passed, maxDifference} = await selfTest(classifier);
  *
  * Every model file is checked against the sha256 listed in metadata.json before it is used.
  * Needs the global `tf` from the vendored UMD bundles (core, backends, converter). No DOM access.
  */
-import {bitmapToPixels, checkPreprocessContract, preprocess, rgbTensor} from './imaging.js';
+import {bitmapToPixels, checkPreprocessContract, decodeImage, preprocess, rgbTensor} from './imaging.js';
+import {assessScope, checkScreeningContract, fetchMetadata, triage} from './metadata.js';
+
+export {assessScope, triage};
 
 const tf = globalThis.tf;
 
@@ -17,13 +21,27 @@ const WASM_PATH = new URL('vendor/tfjs/', import.meta.url).href;
 /** Revalidate with the server: a model file cached from an older release would fail its checksum. */
 const FETCH_OPTIONS = {cache: 'no-cache'};
 
+/**
+ * Largest |Δp| allowed between this browser and Python on the golden images before the page warns.
+ * The converter records the golden probabilities from the converted graph itself, which the browser
+ * reproduces to float32 rounding (about 1e-6); 1e-3 is far above that and far below a changed answer.
+ */
+export const SELF_TEST_TOLERANCE = 1e-3;
+
+/** The 3×3 Laplacian of the blur check, as a conv2d filter [3, 3, in 1, out 1]. */
+const LAPLACIAN = [[0, 1, 0], [1, -4, 1], [0, 1, 0]];
+/** ITU-R BT.601 luma weights of the blur check. */
+const LUMA = [0.299, 0.587, 0.114];
+
 async function fetchBytes(url) {
   const response = await fetch(url, FETCH_OPTIONS);
   if (!response.ok) throw new Error(`could not download ${url}: HTTP ${response.status}`);
   return response.arrayBuffer();
 }
 
-async function sha256Hex(buffer) {
+/** Hex sha256 of bytes or a string. */
+export async function sha256Hex(buffer) {
+  if (typeof buffer === 'string') buffer = new TextEncoder().encode(buffer);
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', buffer));
   return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
@@ -72,17 +90,59 @@ async function selectBackend(backends) {
   throw new Error(`no TensorFlow.js backend works in this browser (${failures.join('; ')})`);
 }
 
+/** The mean over positions of [h, w, classes] row-major values: one number per class. */
+function spatialMean(values, classes) {
+  const sums = new Array(classes).fill(0);
+  values.forEach((value, i) => {
+    sums[i % classes] += value;
+  });
+  return sums.map((sum) => sum / (values.length / classes));
+}
+
+/** Describes the backend in words, e.g. 'wasm (SIMD, single thread)'. */
+async function describeBackend(name) {
+  if (name !== 'wasm') return name;
+  const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+  return `wasm (${simd ? 'SIMD' : 'no SIMD'}, single thread)`;
+}
+
+/**
+ * The out-of-scope signals of one input, as scalar tensors; call inside tf.tidy.
+ * energy = logsumexp (natural log) of the logits, which are the spatial mean of the class activation
+ * maps; blur = variance of the 3×3 Laplacian ('valid') of the input's luminance 0.299R + 0.587G + 0.114B.
+ *
+ * @param {object} tf the TensorFlow.js namespace.
+ * @param {tf.Tensor4D} input [1, H, W, 3] float32 model input in 0–255.
+ * @param {tf.Tensor4D|null} cam [1, h, w, classes] class activation maps in logit units, or null.
+ * @returns {{energy: tf.Scalar|null, blur: tf.Scalar}}
+ */
+export function scopeSignals(tf, input, cam) {
+  const luminance = tf.sum(tf.mul(input, tf.tensor1d(LUMA)), -1, true);
+  const laplacian = tf.conv2d(luminance, tf.tensor4d(LAPLACIAN.flat(), [3, 3, 1, 1]), 1, 'valid');
+  const blur = tf.moments(laplacian).variance;
+  const energy = cam ? tf.logSumExp(tf.mean(cam, [0, 1, 2])) : null;
+  return {energy, blur};
+}
+
 /**
  * @typedef {object} Prediction
  * @property {number[]} probabilities one per class, in metadata.classes order.
  * @property {{id: string, name: string, probability: number}} top the most probable class.
- * @property {number} ms time taken, in milliseconds.
+ * @property {{height: number, width: number, classes: number, values: Float32Array}|null} cam the class
+ *   activation maps, [h, w, classes] row-major, in logit units; null when the model has no `cam` output.
+ * @property {number[]|null} logits the spatial mean of cam, one per class (before temperature).
+ * @property {{risk: number, threshold: number, band: 'higher'|'lower'}|null} triage see metadata.js triage.
+ * @property {object} scope see metadata.js assessScope: energy, blur, topProbability, minSide, reasons.
+ * @property {number} ms time taken by the model and the checks, in milliseconds.
  */
 
 /**
  * @typedef {object} Classifier
  * @property {object} metadata the model's metadata.json.
- * @property {string} backend the TensorFlow.js backend in use.
+ * @property {string} backend the TensorFlow.js backend in use, e.g. 'wasm'.
+ * @property {string} backendDetail the backend in words, e.g. 'wasm (SIMD, single thread)'.
+ * @property {string} modelSha256 sha256 of the model files' sha256s in name order, whose first 12 hex
+ *   digits end metadata.model.version.
  * @property {function({data: Uint8Array|Uint8ClampedArray, width: number, height: number, channels: number}):
  *   Promise<Prediction>} classifyPixels RGB or RGBA bytes of any size.
  * @property {function(ImageBitmap|HTMLCanvasElement|OffscreenCanvas): Promise<Prediction>} classifyBitmap
@@ -100,43 +160,100 @@ async function selectBackend(backends) {
  */
 export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cpu']} = {}) {
   const base = new URL(baseUrl, globalThis.location.href);
-  const metadata = JSON.parse(new TextDecoder().decode(await fetchBytes(new URL('metadata.json', base))));
-  if (metadata.schema_version !== 1) {
-    throw new Error(`metadata.json has schema_version ${metadata.schema_version}; this page reads version 1`);
-  }
+  const metadata = await fetchMetadata(base);
   if (metadata.model.format !== 'tfjs-graph-model') {
     throw new Error(`metadata.json has model.format ${metadata.model.format}; this page loads tfjs-graph-model`);
   }
   checkPreprocessContract(metadata);
+  checkScreeningContract(metadata);
 
   const [backend, artifacts] = await Promise.all([selectBackend(backends), loadVerifiedArtifacts(base, metadata.model)]);
   const model = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
   const {classes, input, outputs} = metadata;
-  const run = (batch) => model.execute({[input.name]: batch}, outputs.probabilities);
+  const names = outputs.cam ? [outputs.probabilities, outputs.cam] : [outputs.probabilities];
+  /** Probabilities and cam (or null) from one execution, so that both come from the same pass. */
+  const run = (batch) => {
+    const result = model.execute({[input.name]: batch}, names); // a lone tensor when one name is asked for
+    const [probabilities, cam = null] = Array.isArray(result) ? result : [result];
+    return {probabilities, cam};
+  };
 
   // Warm-up: the first run compiles kernels (WebGL shaders, wasm/XNNPACK setup).
   const warmUp = tf.tidy(() => run(tf.zeros([1, input.height, input.width, input.channels])));
-  await warmUp.data();
-  warmUp.dispose();
-  if (warmUp.shape.join() !== `1,${classes.length}`) {
-    throw new Error(`the model outputs shape [${warmUp.shape}] but metadata.json lists ${classes.length} classes`);
+  await warmUp.probabilities.data();
+  const shapes = {probabilities: warmUp.probabilities.shape, cam: warmUp.cam?.shape};
+  tf.dispose(warmUp);
+  if (shapes.probabilities.join() !== `1,${classes.length}`) {
+    throw new Error(`the model outputs shape [${shapes.probabilities}] but metadata.json lists ${classes.length} classes`);
+  }
+  if (shapes.cam && (shapes.cam.length !== 4 || shapes.cam[3] !== classes.length)) {
+    throw new Error(`the model's cam output has shape [${shapes.cam}], not [1, h, w, ${classes.length}]`);
   }
 
   /** Classifies RGB or RGBA bytes of any size (RGBA's alpha ignored: classifyBitmap composites it). */
   async function classifyPixels(pixels) {
     const start = performance.now();
-    const output = tf.tidy(() => run(preprocess(tf, rgbTensor(tf, pixels), metadata)));
-    const probabilities = Array.from(await output.data());
-    output.dispose();
+    const outputs = tf.tidy(() => {
+      const x = preprocess(tf, rgbTensor(tf, pixels), metadata);
+      const {probabilities, cam} = run(x);
+      return {probabilities, cam, ...scopeSignals(tf, x, cam)};
+    });
+    const [values, cam, energy, blur] = await Promise.all(
+      [outputs.probabilities, outputs.cam, outputs.energy, outputs.blur].map((t) => t?.data() ?? null));
+    tf.dispose(outputs);
+    const probabilities = Array.from(values);
     const best = probabilities.indexOf(Math.max(...probabilities));
     const top = {id: classes[best].id, name: classes[best].name, probability: probabilities[best]};
-    return {probabilities, top, ms: performance.now() - start};
+    const [, h, w] = shapes.cam ?? [];
+    const scope = assessScope({energy: energy?.[0] ?? null, blur: blur[0], topProbability: top.probability,
+      minSide: Math.min(pixels.width, pixels.height)}, metadata);
+    return {
+      probabilities, top, logits: cam && spatialMean(cam, classes.length),
+      cam: cam && {height: h, width: w, classes: classes.length, values: cam},
+      triage: triage(probabilities, metadata), scope, ms: performance.now() - start,
+    };
   }
 
+  const fileHashes = Object.keys(metadata.model.files).sort().map((name) => metadata.model.files[name]);
   return {
     metadata,
     backend,
+    backendDetail: await describeBackend(backend),
+    modelSha256: await sha256Hex(fileHashes.join('')),
     classifyPixels,
     classifyBitmap: (source) => classifyPixels(bitmapToPixels(source, metadata.preprocess.alpha_background)),
   };
+}
+
+/**
+ * The self-test: classifies the golden images bundled with the model and compares with the probabilities
+ * Python recorded for them in metadata.json.
+ *
+ * @param {Classifier} classifier
+ * @param {number} [tolerance=SELF_TEST_TOLERANCE]
+ * @returns {Promise<{passed: boolean, maxDifference: number|null, cases: number, tolerance: number,
+ *   error: string|null}>} passed is false when any image differs by more than tolerance or could not be
+ *   checked (error says why); with no golden images, passed is true and cases 0.
+ */
+export async function selfTest(classifier, tolerance = SELF_TEST_TOLERANCE) {
+  const {metadata} = classifier;
+  let maxDifference = null;
+  try {
+    for (const golden of metadata.golden ?? []) {
+      const url = new URL(golden.file, globalThis.location.href);
+      const response = await fetch(url, FETCH_OPTIONS);
+      if (!response.ok) throw new Error(`could not download ${golden.file}: HTTP ${response.status}`);
+      const bytes = await response.arrayBuffer();
+      if (await sha256Hex(bytes) !== golden.sha256) throw new Error(`${golden.file} does not match its sha256`);
+      const bitmap = await decodeImage(new Blob([bytes]), metadata.preprocess);
+      const {probabilities} = await classifier.classifyBitmap(bitmap);
+      bitmap.close();
+      const difference = Math.max(...probabilities.map((p, i) => Math.abs(p - golden.probabilities[i])));
+      maxDifference = Math.max(maxDifference ?? 0, difference);
+    }
+  } catch (error) {
+    return {passed: false, maxDifference, cases: metadata.golden?.length ?? 0, tolerance, error: error.message};
+  }
+  return {passed: maxDifference === null || maxDifference <= tolerance, maxDifference,
+    cases: metadata.golden?.length ?? 0, tolerance, error: null};
 }

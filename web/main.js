@@ -1,60 +1,99 @@
 /**
- * SkinLens page: loads the classifier, then classifies each chosen photo in turn. A file that cannot be
- * read shows its own message and the batch goes on.
+ * SkinLens page: loads the classifier, runs its self-test, registers the service worker for offline use,
+ * then classifies each photo added (chosen, dropped, pasted or taken) in turn. A file that cannot be read
+ * shows its own message and the batch goes on. Results live in this page's memory only.
  *
  * `?backend=cpu` (or webgl, wasm) forces one TensorFlow.js backend, for comparing them.
- * Tests drive the page through `window.skinlens` = {ready, classifier, lastResults, classifyUrl}.
+ * Tests drive the page through `window.skinlens` =
+ *   {ready, classifier, selfTest, readyMs, lastResults, classifyUrl, csv, serviceWorker}.
  */
-import {load} from './classifier.js';
+import {load, selfTest} from './classifier.js';
+import {resultsCsv} from './csv.js';
 import {ImageError, decodeImage} from './imaging.js';
 import * as ui from './ui.js';
+
+const BACKENDS = ['wasm', 'webgl', 'cpu'];
 
 /**
  * @typedef {object} Result
  * @property {string} file the file's name.
  * @property {number[]|null} probabilities in metadata.classes order; null on error.
  * @property {{id: string, name: string, probability: number}|null} top
+ * @property {number[]|null} logits spatial mean of the activation maps (null without a cam output or on error).
+ * @property {{risk: number, threshold: number, band: 'higher'|'lower'}|null} triage null on error or without
+ *   metadata.screening.
+ * @property {{energy: number|null, blur: number, topProbability: number, minSide: number,
+ *   reasons: {check: string, message: string}[]}|null} scope the out-of-scope checks; null on error.
+ * @property {number|null} energy logsumexp of the logits (scope.energy), for comparison with Python.
+ * @property {number|null} blur variance of the Laplacian of the input's luminance (scope.blur).
  * @property {string|null} error a message for the user; null on success.
  * @property {number|null} ms time to classify, decoding excluded.
+ * @property {string} classifiedAt ISO 8601 time.
  */
 
-const skinlens = {ready: null, classifier: null, /** @type {Result[]} */ lastResults: [], classifyUrl};
+const skinlens = {
+  ready: null, classifier: null, selfTest: null, readyMs: null, /** @type {Result[]} */ lastResults: [],
+  classifyUrl, csv, serviceWorker: null,
+};
 window.skinlens = skinlens;
 
 /** Decodes and classifies one file, shows its card, and returns its Result; never throws. */
-async function classifyBlob(name, blob) {
+async function classifyBlob(name, blob, position = {index: 0, total: 1}) {
   const {metadata} = skinlens.classifier;
   let bitmap = null;
+  let cam = null;
   let result;
   try {
     bitmap = await decodeImage(blob, metadata.preprocess);
-    const {probabilities, top, ms} = await skinlens.classifier.classifyBitmap(bitmap);
-    result = {file: name, probabilities, top, error: null, ms};
+    const prediction = await skinlens.classifier.classifyBitmap(bitmap);
+    cam = prediction.cam;
+    const {probabilities, top, logits, triage, scope, ms} = prediction;
+    result = {file: name, probabilities, top, logits, triage, scope, energy: scope.energy, blur: scope.blur,
+      error: null, ms};
   } catch (error) {
     // ImageErrors are the user's file, expected; anything else is a bug worth a stack trace.
     if (!(error instanceof ImageError)) console.error(error);
-    result = {file: name, probabilities: null, top: null, error: error.message, ms: null};
+    result = {file: name, probabilities: null, top: null, logits: null, triage: null, scope: null, energy: null,
+      blur: null, error: error.message, ms: null};
   }
-  ui.showResult(result, metadata.classes, bitmap);
+  result.classifiedAt = new Date().toISOString();
+  ui.showResult(result, metadata, bitmap, cam, position);
   bitmap?.close();
   return result;
 }
 
 function readyMessage() {
-  return `Ready (${skinlens.classifier.backend} backend): choose one or more photos of a skin spot.`;
+  return 'Ready: choose, drop or paste photos of a skin spot.';
 }
 
-/** Classifies a batch of chosen files, one after another, replacing the previous results. */
+/** Classifies a batch of files, one after another, replacing the previous results. */
 async function classifyFiles(files) {
   ui.setBusy(true);
   ui.clearResults();
   skinlens.lastResults = [];
   for (const [index, file] of files.entries()) {
     ui.setStatus('busy', `Classifying ${index + 1} of ${files.length}: ${file.name}`);
-    skinlens.lastResults.push(await classifyBlob(file.name, file));
+    skinlens.lastResults.push(await classifyBlob(file.name, file, {index, total: files.length}));
   }
-  ui.setStatus('ready', readyMessage());
+  const failed = skinlens.lastResults.filter((r) => r.error).length;
+  const done = `Done: ${files.length - failed} of ${files.length} photo${files.length === 1 ? '' : 's'} classified` +
+    (failed ? `, ${failed} could not be read.` : '.');
+  ui.setStatus('ready', `${done} ${readyMessage()}`);
+  ui.announce(done);
   ui.setBusy(false);
+}
+
+/**
+ * The CSV of the last batch, and a file name for it.
+ *
+ * @returns {{text: string, fileName: string}}
+ */
+function csv() {
+  const {metadata, backendDetail, modelSha256} = skinlens.classifier;
+  const text = resultsCsv(skinlens.lastResults, {classes: metadata.classes, modelVersion: metadata.model.version,
+    modelSha256, backend: backendDetail});
+  const stamp = new Date().toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
+  return {text, fileName: `skinlens-results-${stamp}.csv`};
 }
 
 /**
@@ -70,10 +109,37 @@ async function classifyUrl(url) {
   return classifyBlob(url.split('/').pop(), await response.blob());
 }
 
+/**
+ * Registers sw.js, which precaches the app and this model for offline use. Its URL names the model
+ * version, so a new model installs a new worker (and a new cache) while an unchanged one is left alone.
+ */
+async function registerServiceWorker(version) {
+  if (!('serviceWorker' in navigator)) return 'offline use: not supported by this browser';
+  try {
+    const url = `sw.js?model=${encodeURIComponent(version)}`;
+    const registration = await navigator.serviceWorker.register(url, {scope: './'});
+    skinlens.serviceWorker = registration;
+    await navigator.serviceWorker.ready;
+    return 'works offline after this visit';
+  } catch (error) {
+    console.warn('service worker not registered:', error);
+    return 'offline use: unavailable here';
+  }
+}
+
 skinlens.ready = (async () => {
-  const backend = new URLSearchParams(window.location.search).get('backend');
-  skinlens.classifier = await load('model/', backend ? {backends: [backend]} : undefined);
-  ui.showModel(skinlens.classifier.metadata, skinlens.classifier.backend);
+  const requested = new URLSearchParams(window.location.search).get('backend');
+  const backends = BACKENDS.includes(requested) ? [requested] : BACKENDS;
+  skinlens.classifier = await load('model/', {backends});
+  const {metadata, backend, backendDetail} = skinlens.classifier;
+  ui.showModel(metadata, {backend, backendDetail});
+  ui.onExportCsv(csv);
+  registerServiceWorker(metadata.model.version).then(ui.showOffline);
+  ui.setStatus('loading', 'Checking this browser on the reference images…');
+  skinlens.selfTest = await selfTest(skinlens.classifier);
+  ui.showSelfTest(skinlens.selfTest);
+  skinlens.readyMs = performance.now(); // from the start of navigation: model loaded, warmed up and self-tested
+  ui.showReadyTime(skinlens.readyMs);
   ui.setStatus('ready', readyMessage());
   ui.onFilesChosen(classifyFiles);
 })();

@@ -1,9 +1,20 @@
 /**
- * The only SkinLens module that touches the page's DOM: status line, model line, file input, result cards.
+ * The only SkinLens module that touches the page's DOM: status and model lines, the photo inputs
+ * (buttons, drag-and-drop, paste, camera), the batch table and CSV download, and one card per photo.
  * Text from files and metadata goes in through textContent, never as HTML.
  */
+import {heatmapImageData} from './heatmap.js';
+import {screeningFigures} from './metadata.js';
 
-const THUMBNAIL_SIZE = 320; // longest side, in canvas pixels (shown at half that on screen)
+const THUMBNAIL_SIZE = 320; // longest side, in canvas pixels (shown at most at half that on wide screens)
+
+/** Results are announced one by one up to this batch size; beyond it only the summary is. */
+const ANNOUNCE_EACH_UP_TO = 10;
+
+const BANDS = {
+  higher: {label: 'Higher concern', advice: 'have a doctor look at it soon.', symbol: '▲'},
+  lower: {label: 'Lower concern', advice: 'keep an eye on it; see a doctor if it changes.', symbol: '●'},
+};
 
 const byId = (id) => document.getElementById(id);
 
@@ -20,6 +31,11 @@ function percent(probability) {
   return probability < 0.001 ? '<0.1%' : `${(probability * 100).toFixed(1)}%`;
 }
 
+/** "95 of every 100", for sensitivity and specificity in plain words. */
+function ofEvery100(fraction) {
+  return `${Math.round(fraction * 100)} of every 100`;
+}
+
 /**
  * Shows the loading state and message; tests wait on the status element's data-state.
  *
@@ -32,72 +48,259 @@ export function setStatus(state, message) {
   status.textContent = message;
 }
 
+/** Says something to screen readers through the polite live region. */
+export function announce(message) {
+  byId('announcer').textContent = message;
+}
+
 /**
- * Shows which model and TensorFlow.js backend classify the photos.
+ * Shows which model and TensorFlow.js backend classify the photos, and how long loading took.
  *
  * @param {object} metadata model/metadata.json.
- * @param {string} backend e.g. 'wasm'.
+ * @param {{backend: string, backendDetail: string}} info
  */
-export function showModel(metadata, backend) {
+export function showModel(metadata, {backend, backendDetail}) {
   byId('model-name').textContent = metadata.model.name;
   byId('model-version').textContent = metadata.model.version;
   byId('model-backend').textContent = backend;
+  byId('backend-detail').textContent = backendDetail === backend ? '' : backendDetail.slice(backend.length).trim();
+  byId('ready-time').textContent = '…';
+  byId('self-test').textContent = 'self-test running…';
+  byId('offline').textContent = 'offline use: checking…';
   byId('model-info').hidden = false;
 }
 
 /**
- * Enables the file input and calls `handler` with the files each time the user picks some.
+ * Shows how long the page took from navigation to ready.
  *
- * @param {function(File[]): Promise<void>} handler
+ * @param {number} ms
  */
-export function onFilesChosen(handler) {
-  const input = byId('files');
-  input.addEventListener('change', async () => {
-    const files = Array.from(input.files);
-    input.value = ''; // so that choosing the same file again fires `change`
-    if (files.length > 0) await handler(files);
-  });
-  input.disabled = false;
+export function showReadyTime(ms) {
+  byId('ready-time').textContent = `${(ms / 1000).toFixed(1)} s`;
 }
 
 /**
- * Disables the file input while a batch is being classified.
+ * Shows the self-test's outcome: a note when it passed, a warning that cannot be missed when not.
+ *
+ * @param {{passed: boolean, maxDifference: number|null, cases: number, tolerance: number, error: string|null}} test
+ */
+export function showSelfTest(test) {
+  const line = byId('self-test');
+  const warning = byId('self-test-warning');
+  if (test.passed) {
+    line.textContent = test.cases === 0 ? 'no self-test images with this model' :
+      `self-test passed (${test.cases} reference image${test.cases === 1 ? '' : 's'}, ` +
+      `largest difference ${test.maxDifference.toExponential(1)})`;
+    warning.hidden = true;
+    return;
+  }
+  line.textContent = 'self-test FAILED';
+  const detail = test.error ?
+    `the self-test could not run (${test.error})` :
+    `on its reference images, this browser's probabilities differ from the reference by up to ` +
+      `${test.maxDifference.toFixed(4)} (more than the ${test.tolerance} allowed)`;
+  warning.replaceChildren(element('strong', '', 'This browser is not giving reliable results: '),
+    `${detail}. Do not rely on its answers here; try another browser or an up-to-date one.`);
+  warning.hidden = false;
+}
+
+/**
+ * Shows whether the app will work offline after this visit.
+ *
+ * @param {string} message e.g. 'works offline'.
+ */
+export function showOffline(message) {
+  byId('offline').textContent = message;
+}
+
+/**
+ * Enables every way of adding photos and calls `handler` with the files each time some are added:
+ * the two buttons (file chooser, camera), dropping files anywhere on the page, and pasting.
+ *
+ * @param {function(File[]): Promise<void>} handler called with at least one file; never concurrently
+ *   with itself while setBusy(true) is in effect (drops and pastes are ignored then).
+ */
+export function onFilesChosen(handler) {
+  let busy = false;
+  const run = async (files) => {
+    if (busy || files.length === 0) return;
+    busy = true;
+    try {
+      await handler(files);
+    } finally {
+      busy = false;
+    }
+  };
+  for (const [buttonId, inputId] of [['choose', 'files'], ['take-photo', 'camera']]) {
+    const input = byId(inputId);
+    byId(buttonId).addEventListener('click', () => input.click());
+    input.addEventListener('change', () => {
+      const files = Array.from(input.files);
+      input.value = ''; // so that choosing the same file again fires `change`
+      run(files);
+    });
+  }
+
+  // Without preventDefault on the whole document, a photo dropped beside the zone would be opened by
+  // the browser in place of the app.
+  const zone = byId('drop-zone');
+  const hasFiles = (event) => Array.from(event.dataTransfer?.types ?? []).includes('Files');
+  document.addEventListener('dragover', (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = busy ? 'none' : 'copy';
+    zone.classList.add('dragging');
+  });
+  document.addEventListener('dragleave', (event) => {
+    if (event.relatedTarget === null) zone.classList.remove('dragging');
+  });
+  document.addEventListener('drop', (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    zone.classList.remove('dragging');
+    run(Array.from(event.dataTransfer.files));
+  });
+  document.addEventListener('paste', (event) => {
+    const files = Array.from(event.clipboardData?.files ?? []);
+    if (files.length === 0) return;
+    event.preventDefault();
+    // A pasted image is called image.png by every browser: number them so the table tells them apart.
+    run(files.map((file, i) => new File([file], `pasted ${new Date().toLocaleTimeString()} ${i + 1} ${file.name}`,
+      {type: file.type})));
+  });
+  setBusy(false);
+}
+
+/**
+ * Disables the photo inputs while a batch is being classified.
  *
  * @param {boolean} busy
  */
 export function setBusy(busy) {
-  byId('files').disabled = busy;
+  for (const id of ['choose', 'take-photo', 'files', 'camera']) byId(id).disabled = busy;
+  byId('export-csv').disabled = busy;
 }
 
-/** Removes the previous batch's result cards. */
+/** Removes the previous batch's table rows and result cards. */
 export function clearResults() {
   byId('results').replaceChildren();
+  byId('batch-table').tBodies[0].replaceChildren();
+  byId('batch').hidden = true;
 }
 
-/** A canvas showing the decoded photo (EXIF orientation applied, as the model saw it, aspect kept). */
-function thumbnail(bitmap, label) {
+/**
+ * Calls `handler` when the user asks for the CSV.
+ *
+ * @param {function(): {text: string, fileName: string}} handler
+ */
+export function onExportCsv(handler) {
+  byId('export-csv').addEventListener('click', () => {
+    const {text, fileName} = handler();
+    downloadText(text, fileName, 'text/csv');
+  });
+}
+
+/** Saves text as a file through a short-lived blob: URL; nothing is stored by the page. */
+function downloadText(text, fileName, type) {
+  const url = URL.createObjectURL(new Blob([text], {type}));
+  const link = element('a');
+  link.href = url;
+  link.download = fileName;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/** A figure with the photo (as the model saw it: EXIF orientation applied, aspect kept) and its overlay. */
+function photoFigure(bitmap, result, cam, classes) {
   const scale = Math.min(1, THUMBNAIL_SIZE / Math.max(bitmap.width, bitmap.height));
+  const width = Math.max(1, Math.round(bitmap.width * scale));
+  const height = Math.max(1, Math.round(bitmap.height * scale));
+  const figure = element('figure', 'photo');
+  const frame = element('div', 'photo-frame');
   const canvas = element('canvas', 'thumbnail');
-  canvas.width = Math.max(1, Math.round(bitmap.width * scale));
-  canvas.height = Math.max(1, Math.round(bitmap.height * scale));
-  canvas.getContext('2d').drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  Object.assign(canvas, {width, height});
+  canvas.getContext('2d').drawImage(bitmap, 0, 0, width, height);
   canvas.setAttribute('role', 'img');
-  canvas.setAttribute('aria-label', label);
-  return canvas;
+  canvas.setAttribute('aria-label', `Photo ${result.file}`);
+  frame.append(canvas);
+  figure.append(frame);
+  if (!cam || result.error) return figure;
+
+  const topIndex = classes.findIndex((cls) => cls.id === result.top.id);
+  const overlay = element('canvas', 'heatmap');
+  Object.assign(overlay, {width, height});
+  overlay.getContext('2d').putImageData(heatmapImageData(cam, topIndex, width, height), 0, 0);
+  overlay.setAttribute('aria-hidden', 'true');
+  overlay.hidden = true;
+  frame.append(overlay);
+
+  const toggle = element('input', 'heatmap-toggle');
+  toggle.type = 'checkbox';
+  const label = element('label', 'toggle');
+  label.append(toggle, ` Show where the model looked for “${result.top.name}”`);
+  const legend = element('figcaption', 'heatmap-legend');
+  legend.append(element('span', '', 'weak'), element('span', 'scale'), element('span', '', 'strong'));
+  legend.hidden = true;
+  const explanation = element('p', 'heatmap-note',
+    `Activation map of the most likely type (${result.top.name}): bright yellow areas raised its score most, ` +
+    'dark purple least. It shows where the model looked, not where the lesion is.');
+  explanation.hidden = true;
+  toggle.addEventListener('change', () => {
+    overlay.hidden = legend.hidden = explanation.hidden = !toggle.checked;
+    canvas.setAttribute('aria-label', `Photo ${result.file}${toggle.checked ? ', with activation map' : ''}`);
+  });
+  figure.append(label, legend, explanation);
+  return figure;
 }
 
-/** The table of every class in metadata order, the most likely one marked with text as well as style. */
+/** The triage band, its meaning, and the validated figures of its threshold in plain words. */
+function triageBox(triage, metadata) {
+  const band = BANDS[triage.band];
+  const box = element('div', `triage band-${triage.band}`);
+  const heading = element('p', 'band-label');
+  heading.append(element('span', 'band-symbol', band.symbol), ' ', element('strong', '', `${band.label}:`),
+    ` ${band.advice}`);
+  heading.firstChild.setAttribute('aria-hidden', 'true');
+  const cancers = metadata.classes.filter((cls) => metadata.screening.malignant_classes.includes(cls.id));
+  box.append(heading, element('p', 'band-detail',
+    `Risk score ${percent(triage.risk)}: the chance of ${cancers.map((cls) => cls.name).join(', ')} together; ` +
+    `SkinLens says “higher concern” from ${percent(triage.threshold)}.`));
+  const figures = screeningFigures(metadata);
+  if (figures) {
+    const where = figures.split === 'test' ? 'On images it had not seen' : 'On its validation images';
+    box.append(element('p', 'band-detail',
+      `${where}, this check caught ${ofEvery100(figures.sensitivity)} cancers (sensitivity) and cleared ` +
+      `${ofEvery100(figures.specificity)} harmless lesions (specificity).`));
+  }
+  box.append(element('p', 'band-detail', 'A screening aid, not a diagnosis.'));
+  return box;
+}
+
+/** The out-of-scope warning, listing each reason. */
+function scopeWarning(scope) {
+  const box = element('div', 'scope-warning');
+  box.append(element('p', '', 'Check the photo: this result may not be reliable because'));
+  const list = element('ul');
+  for (const reason of scope.reasons) list.append(element('li', '', reason.message));
+  box.append(list);
+  return box;
+}
+
+/** The table of every class in metadata order with its bar and description; the top one marked in words. */
 function probabilityTable(classes, probabilities, topIndex) {
   const table = element('table', 'classes');
-  const caption = element('caption', 'visually-hidden', 'Probability of each type of skin lesion');
-  table.append(caption);
+  table.append(element('caption', 'visually-hidden', 'Probability of each type of skin lesion'));
   classes.forEach((cls, index) => {
     const row = element('tr', index === topIndex ? 'is-top' : '');
-    const name = element('th', 'class-name', cls.name);
+    const name = element('th', 'class-name');
     name.scope = 'row';
-    name.title = cls.description ?? '';
-    if (cls.malignant) name.append(' ', element('span', 'tag', 'malignant'));
-    if (index === topIndex) name.prepend(element('span', 'top-mark', 'Most likely: '));
+    if (index === topIndex) name.append(element('span', 'top-mark', 'Most likely: '));
+    name.append(element('span', 'class-label', cls.name));
+    if (cls.malignant) name.append(' ', element('span', 'tag', 'cancer type'));
+    if (cls.description) name.append(element('span', 'class-description', cls.description));
     const bar = element('meter', 'bar');
     Object.assign(bar, {min: 0, max: 1, value: probabilities[index]});
     bar.setAttribute('aria-label', `${cls.name}: ${percent(probabilities[index])}`);
@@ -109,26 +312,66 @@ function probabilityTable(classes, probabilities, topIndex) {
   return table;
 }
 
+/** One row of the batch table. */
+function batchRow(result) {
+  const row = element('tr', result.error ? 'failed' : '');
+  const cells = result.error ?
+    [result.file, 'Could not classify', '—', result.error, '—'] :
+    [result.file, `${result.top.name} (${percent(result.top.probability)})`,
+      result.triage ? BANDS[result.triage.band].label : 'no threshold',
+      result.scope.reasons.map((reason) => reason.message).join('; ') || '—', `${Math.round(result.ms)} ms`];
+  const headers = Array.from(byId('batch-table').tHead.rows[0].cells, (th) => th.textContent);
+  row.setAttribute('role', 'row'); // kept explicitly: phones show the table as stacked blocks (style.css)
+  cells.forEach((text, i) => {
+    const cell = element(i === 0 ? 'th' : 'td', '', text);
+    if (i === 0) cell.scope = 'row';
+    cell.setAttribute('role', i === 0 ? 'rowheader' : 'cell');
+    cell.dataset.label = headers[i];
+    row.append(cell);
+  });
+  if (result.triage) row.cells[2].classList.add(`band-text-${result.triage.band}`);
+  return row;
+}
+
+/** Short text for screen readers. */
+function summary(result) {
+  if (result.error) return `${result.file}: could not classify: ${result.error}.`;
+  const band = result.triage ? ` ${BANDS[result.triage.band].label}.` : '';
+  const warn = result.scope.reasons.length ? ' Check the photo: the result may not be reliable.' : '';
+  return `${result.file}: most likely ${result.top.name}, ${percent(result.top.probability)}.${band}${warn}`;
+}
+
 /**
- * Adds a result card for one file: thumbnail, file name and every class with its probability,
+ * Adds a row to the batch table and a card for one file: the photo with its activation-map toggle,
+ * the triage band, any out-of-scope warning and every class with its probability and description;
  * or the message saying why the file could not be classified.
  *
- * @param {{file: string, probabilities: number[]|null, top: object|null, error: string|null, ms: number|null}} result
- * @param {object[]} classes metadata.classes.
+ * @param {object} result main.js Result.
+ * @param {object} metadata model/metadata.json.
  * @param {ImageBitmap|null} bitmap the decoded photo, when decoding succeeded.
+ * @param {{height: number, width: number, classes: number, values: Float32Array}|null} cam
+ * @param {{index: number, total: number}} position in the batch, for screen-reader announcements.
  */
-export function showResult(result, classes, bitmap) {
+export function showResult(result, metadata, bitmap, cam, {index, total}) {
+  const {classes} = metadata;
+  byId('batch-table').tBodies[0].append(batchRow(result));
+  byId('batch').hidden = false;
+
   const card = element('article', result.error ? 'result failed' : 'result');
   const body = element('div', 'result-body');
-  body.append(element('h2', 'file-name', result.file));
+  body.append(element('h3', 'file-name', result.file));
   if (result.error) {
     body.append(element('p', 'error', `Could not classify: ${result.error}`));
   } else {
     const topIndex = classes.findIndex((cls) => cls.id === result.top.id);
+    if (result.triage) body.append(triageBox(result.triage, metadata));
+    if (result.scope.reasons.length) body.append(scopeWarning(result.scope));
     body.append(probabilityTable(classes, result.probabilities, topIndex),
       element('p', 'timing', `Classified in ${Math.round(result.ms)} ms`));
   }
-  if (bitmap) card.append(thumbnail(bitmap, `Photo ${result.file}`));
+  if (bitmap) card.append(photoFigure(bitmap, result, cam, classes));
   card.append(body);
   byId('results').append(card);
+  if (total <= ANNOUNCE_EACH_UP_TO) announce(summary(result));
+  else if (index === 0) announce(`Classifying ${total} photos; a summary follows when all are done.`);
 }

@@ -1,0 +1,155 @@
+"""Clinic use in a real Chromium: photos dropped, pasted or chosen as a batch, a results table, a CSV
+made in the page, and nothing left behind in the browser's storage.
+
+    python -m pytest tests/browser/test_clinic.py -q
+"""
+
+import base64
+import csv
+import hashlib
+import io
+from datetime import datetime
+
+import pytest
+
+from browser_helpers import FIXTURES, LESION, WAIT_FOR_RESULTS, open_app
+
+pytestmark = pytest.mark.browser
+
+# Builds a DataTransfer of files in the page and drops it on the drop zone, as a drag from the desktop does.
+DROP = """([files, eventName]) => {
+  const transfer = new DataTransfer();
+  for (const {name, b64} of files) {
+    transfer.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], name));
+  }
+  const zone = document.getElementById('drop-zone');
+  const init = {dataTransfer: transfer, clipboardData: transfer, bubbles: true, cancelable: true};
+  if (eventName === 'paste') {
+    const paste = new ClipboardEvent('paste', init);
+    document.body.dispatchEvent(paste);
+    return paste.defaultPrevented;
+  }
+  const over = new DragEvent('dragover', init);
+  zone.dispatchEvent(over);
+  const drop = new DragEvent('drop', init);
+  zone.dispatchEvent(drop);
+  return over.defaultPrevented && drop.defaultPrevented;
+}"""
+
+# What the page keeps after a batch: web storage, IndexedDB, cookies, and the Cache Storage entries.
+STORAGE = """async () => {
+  const cached = [];
+  for (const name of await caches.keys()) {
+    for (const request of await (await caches.open(name)).keys()) cached.push(request.url);
+  }
+  return {
+    localStorage: localStorage.length, sessionStorage: sessionStorage.length, cookie: document.cookie,
+    indexedDB: (await indexedDB.databases()).map((db) => db.name), cached,
+  };
+}"""
+
+
+def _files(*paths_or_pairs):
+    """[{name, b64}] for DROP, from paths or (name, bytes) pairs."""
+    files = []
+    for item in paths_or_pairs:
+        name, data = item if isinstance(item, tuple) else (item.name, item.read_bytes())
+        files.append({"name": name, "b64": base64.b64encode(data).decode()})
+    return files
+
+
+def _download_csv(page):
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    with open(download.value.path(), newline="", encoding="utf-8") as f:
+        text = f.read()
+    return download.value.suggested_filename, list(csv.DictReader(io.StringIO(text)))
+
+
+def test_drop_three_files_one_not_an_image_then_export_csv(page, app_url, metadata):
+    """The issue's full flow: three files dropped, one not an image → two results and one clear
+    message → a CSV with a row each, made in the page."""
+    open_app(page, app_url)
+    dropped = [LESION, FIXTURES / "not_an_image.jpg", FIXTURES / "ISIC_0024306.jpg"]
+    assert page.evaluate(DROP, [_files(*dropped), "drop"])
+    results = page.evaluate(WAIT_FOR_RESULTS, 3)
+
+    assert [r["file"] for r in results] == [p.name for p in dropped]
+    assert [r["error"] is None for r in results] == [True, False, True]
+    assert results[1]["error"].startswith("not an image SkinLens can read")
+    assert page.locator(".result:not(.failed)").count() == 2
+    failed = page.locator(".result.failed")
+    assert failed.count() == 1 and results[1]["error"] in failed.inner_text()
+    rows = page.locator("#batch-table tbody tr")
+    assert rows.count() == 3 and "Could not classify" in rows.nth(1).inner_text()
+    assert "2 of 3 photos classified, 1 could not be read" in page.inner_text("#status")
+
+    name, table = _download_csv(page)
+    assert name.startswith("skinlens-results-") and name.endswith(".csv")
+    classes = [cls["id"] for cls in metadata["classes"]]
+    expected_columns = (["file", "status", "error"] + [f"p_{c}" for c in classes] +
+                        ["top_class", "top_probability", "malignant_risk", "risk_band", "threshold", "scope_warnings",
+                         "energy", "blur", "model_version", "model_sha256", "backend", "ms", "classified_at"])
+    assert list(table[0]) == expected_columns
+    assert [row["file"] for row in table] == [p.name for p in dropped]
+    assert [row["status"] for row in table] == ["ok", "error", "ok"]
+    assert table[1]["error"] == results[1]["error"] and table[1]["p_nv"] == ""
+
+    files = metadata["model"]["files"]
+    model_sha = hashlib.sha256("".join(files[k] for k in sorted(files)).encode()).hexdigest()
+    assert metadata["model"]["version"].endswith(model_sha[:12])
+    for row, result in zip(table, results):
+        assert row["model_version"] == metadata["model"]["version"]
+        assert row["model_sha256"] == model_sha
+        assert row["backend"].startswith("wasm")
+        datetime.fromisoformat(row["classified_at"])
+        if result["error"]:
+            continue
+        assert [float(row[f"p_{c}"]) for c in classes] == result["probabilities"]  # full precision
+        assert row["top_class"] == result["top"]["id"]
+        assert float(row["energy"] or "nan") == pytest.approx(result["energy"], nan_ok=True)
+        if result["triage"]:
+            assert row["risk_band"] == f"{result['triage']['band']} concern"
+            assert float(row["malignant_risk"]) == result["triage"]["risk"]
+
+
+def test_pasted_image_is_classified(page, app_url):
+    open_app(page, app_url)
+    assert page.evaluate(DROP, [_files(("image.png", (FIXTURES / "png_rgb.png").read_bytes())), "paste"])
+    (result,) = page.evaluate(WAIT_FOR_RESULTS, 1)
+    assert result["error"] is None
+    assert result["file"].startswith("pasted ") and result["file"].endswith(" 1 image.png")
+
+
+def test_csv_defuses_spreadsheet_formulas_in_file_names(page, app_url):
+    open_app(page, app_url)
+    page.evaluate(DROP, [_files(("=HYPERLINK(\"http://x\").jpg", LESION.read_bytes()), ("a,\"b\".jpg", b"text")), "drop"])
+    page.evaluate(WAIT_FOR_RESULTS, 2)
+    _, table = _download_csv(page)
+    assert table[0]["file"] == "'=HYPERLINK(\"http://x\").jpg"
+    assert table[1]["file"] == "a,\"b\".jpg"
+
+
+def test_nothing_is_kept_after_a_batch(page, app_url, metadata):
+    """No image, result or file name in web storage, IndexedDB, cookies or the caches; a new page of the
+    same browser profile starts empty."""
+    open_app(page, app_url)
+    page.evaluate(DROP, [_files(LESION, ("secret-patient-name.jpg", LESION.read_bytes())), "drop"])
+    page.evaluate(WAIT_FOR_RESULTS, 2)
+    _download_csv(page)
+    page.evaluate("navigator.serviceWorker.ready")
+    kept = page.evaluate(STORAGE)
+    assert kept["localStorage"] == kept["sessionStorage"] == 0
+    assert kept["cookie"] == "" and kept["indexedDB"] == []
+    assert kept["cached"], "the service worker precached nothing"
+    assert not [url for url in kept["cached"] if "secret-patient-name" in url or url.startswith("blob:")]
+    app_files = {f"{app_url}{path}" for path in
+                 ["", "index.html", "model/metadata.json", *[f"model/{name}" for name in metadata["model"]["files"]],
+                  *[case["file"] for case in metadata["golden"]]]}
+    assert app_files <= set(kept["cached"])
+
+    fresh = page.context.new_page()
+    open_app(fresh, app_url)
+    assert fresh.evaluate("window.skinlens.lastResults") == []
+    assert fresh.locator(".result").count() == 0 and fresh.is_hidden("#batch")
+    fresh.close()

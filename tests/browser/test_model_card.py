@@ -1,0 +1,70 @@
+"""The model card page (web/model-card.html) shows what metadata.json says, and nothing it does not:
+training data and licence, the test metrics with their intervals, the concern threshold's figures,
+the out-of-scope thresholds, limitations and intended use.
+
+    python -m pytest tests/browser/test_model_card.py -q
+"""
+
+import pytest
+
+from browser_helpers import web_with_metadata
+
+pytestmark = pytest.mark.browser
+
+
+def _percent(value):
+    return f"{value * 100:.1f}%"
+
+
+def _open(page, url):
+    page.goto(f"{url}model-card.html")
+    page.wait_for_selector("#card-status:not([data-state=loading])")
+    assert page.get_attribute("#card-status", "data-state") == "ready", page.inner_text("#card-status")
+    return page.inner_text("main")
+
+
+def test_model_card_shows_the_metadata(page, pages_url, metadata):
+    text = _open(page, pages_url)
+    assert metadata["model"]["version"] in text
+    for value in metadata["licence"].values():
+        assert value in text
+    assert "Intended use" in text and "Limitations" in text and "light-skinned" in text
+    test = metadata["metrics"].get("test")
+    if test:
+        assert f"{test['n']:,} images" in text
+        assert _percent(test["balanced_accuracy"]) in text
+        interval = test.get("intervals_95", {}).get("balanced_accuracy")
+        if interval:
+            assert f"95% interval {_percent(interval[0])}–{_percent(interval[1])}" in text
+        assert page.locator("#class-metrics tbody tr").count() == len(test["per_class"])
+    screening = metadata.get("screening")
+    if screening:
+        assert f"A score of {_percent(screening['threshold'])} or more is “higher concern”" in text
+        assert _percent(screening["validation"]["sensitivity"]) in page.inner_text("#screening-metrics")
+
+
+def test_model_card_without_optional_blocks(page, web_root, serve_web, tmp_path):
+    def strip(metadata):
+        for key in ("screening", "scope"):
+            metadata.pop(key, None)
+        metadata["metrics"] = {}
+        return metadata
+
+    text = _open(page, serve_web(web_with_metadata(web_root, tmp_path / "web", strip)))
+    assert "no test metrics" in text and "no validated threshold" in text
+    assert "no measured out-of-scope thresholds" in text
+
+
+def test_model_card_shows_scope_thresholds_and_measurements(page, web_root, serve_web, tmp_path):
+    def add_scope(metadata):
+        metadata["scope"] = {"energy_threshold": 3.25, "blur_threshold": 41.5, "confidence_threshold": 0.4,
+                             "min_side": 180, "measured": {"energy_auc": 0.913, "n_out_of_scope": 120},
+                             "validation_flag_rate": {"blur": 0.0202}}
+        return metadata
+
+    text = _open(page, serve_web(web_with_metadata(web_root, tmp_path / "web", add_scope)))
+    facts = page.inner_text("#scope-facts")
+    for expected in ("3.25", "41.5", "40.0%", "180 px", "measured: energy auc", "0.913", "120",
+                     "validation flag rate: blur", "2.0%"):
+        assert expected in facts
+    assert "blurred" in text

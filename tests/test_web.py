@@ -1,0 +1,110 @@
+"""web/ as files: what the browser tests cannot see at a glance. Every page carries the same CSP as
+server.py, has no inline script or style and loads nothing by an absolute URL; the service worker
+precaches every file the app loads; no script stores anything; axe-core is a pinned dev dependency
+that is not shipped; the Pages workflow publishes web/.
+"""
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+import server
+
+ROOT = Path(__file__).resolve().parent.parent
+WEB = ROOT / "web"
+PAGES = sorted(WEB.glob("*.html"))
+SCRIPTS = sorted(WEB.glob("*.js"))
+
+
+class _Page(HTMLParser):
+    """Collects a page's CSP meta, scripts, style attributes, event handlers and loaded URLs."""
+
+    def __init__(self):
+        super().__init__()
+        self.csp, self.inline_scripts, self.styles, self.handlers, self.loaded = None, [], [], [], []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "meta" and attrs.get("http-equiv", "").lower() == "content-security-policy":
+            self.csp = attrs["content"]
+        if tag == "script":
+            self._in_script = "src" not in attrs
+            if "src" in attrs:
+                self.loaded.append(attrs["src"])
+        if tag == "link" and attrs.get("rel") in ("stylesheet", "icon", "manifest", "modulepreload"):
+            self.loaded.append(attrs["href"])
+        if tag in ("img", "iframe", "source", "video", "audio") and "src" in attrs:
+            self.loaded.append(attrs["src"])
+        if tag == "style":
+            self.styles.append("<style>")
+        if "style" in attrs:
+            self.styles.append(f"<{tag} style=...>")
+        self.handlers += [f"<{tag} {name}=...>" for name in attrs if name.startswith("on")]
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script and data.strip():
+            self.inline_scripts.append(data.strip()[:40])
+
+
+def _parse(path):
+    page = _Page()
+    page.feed(path.read_text())
+    return page
+
+
+def test_there_are_pages():
+    assert {p.name for p in PAGES} == {"index.html", "model-card.html"}
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p.name)
+def test_pages_carry_the_servers_csp_and_no_inline_code(path):
+    page = _parse(path)
+    # frame-ancestors is ignored in <meta>, so only server.py sends it.
+    assert page.csp == server.CONTENT_SECURITY_POLICY.replace("; frame-ancestors 'none'", "")
+    assert page.inline_scripts == [] and page.styles == [] and page.handlers == []
+    for url in page.loaded:
+        # Relative URLs only: the app must work under a GitHub Pages sub-path; data: is the empty favicon.
+        assert url == "data:," or not re.match(r"^([a-z]+:|/)", url), url
+
+
+def test_service_worker_precaches_every_app_file():
+    source = (WEB / "sw.js").read_text()
+    listed = set(re.findall(r"^\s+'([^']*)',", source[source.index("const APP_FILES"):source.index("];")], re.M))
+    app_files = {p.name for p in WEB.iterdir() if p.suffix in (".html", ".js", ".css") and p.name != "sw.js"}
+    loaded_vendor = {url for page in PAGES for url in _parse(page).loaded if url.startswith("vendor/")}
+    assert app_files | loaded_vendor | {"./"} <= listed
+    assert all((WEB / path).is_file() for path in listed - {"./"}), "sw.js lists a file that does not exist"
+    assert "'vendor/tfjs/tfjs-backend-wasm-simd.wasm'" in source and "'vendor/tfjs/tfjs-backend-wasm.wasm'" in source
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.name)
+def test_scripts_store_nothing(path):
+    source = path.read_text()
+    for api in ("localStorage", "sessionStorage", "indexedDB", "document.cookie", "cache.put", "eval(",
+                "new Function"):
+        assert api not in source, f"{path.name} uses {api}"
+
+
+def test_axe_core_is_a_pinned_dev_dependency_and_not_shipped():
+    package = json.loads((ROOT / "package.json").read_text())
+    version = package["devDependencies"]["axe-core"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version), "pin axe-core exactly"
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    assert lock["packages"]["node_modules/axe-core"]["version"] == version
+    assert "axe-core" not in package.get("dependencies", {})
+    assert not [p for p in WEB.rglob("*") if "axe" in p.name.lower()]
+
+
+def test_pages_workflow_publishes_web():
+    workflow = (ROOT / ".github" / "workflows" / "pages.yml").read_text()
+    assert "actions/upload-pages-artifact" in workflow and "actions/deploy-pages" in workflow
+    assert re.search(r"^\s+path: web/?\s*$", workflow, re.M)
+    assert re.search(r"pages: write", workflow) and re.search(r"id-token: write", workflow)

@@ -1,0 +1,144 @@
+/**
+ * Reads model/metadata.json, the one contract between the Python side and this page, and the pure
+ * rules it defines: the malignant-risk triage band and the out-of-scope checks.
+ *
+ *   const metadata = await fetchMetadata(new URL('model/', location.href));
+ *   const {risk, band} = triage(probabilities, metadata);
+ *
+ * No DOM and no TensorFlow.js: the model card page and the service worker's page use it too.
+ */
+
+/** Revalidate with the server: a metadata.json cached from an older release names older files. */
+const FETCH_OPTIONS = {cache: 'no-cache'};
+
+/**
+ * Parses metadata.json. Python's json module writes NaN (e.g. the precision of a class the model never
+ * predicts) as a bare `NaN`, which JSON.parse rejects: such values outside strings become null.
+ *
+ * @param {string} text
+ * @returns {object}
+ */
+export function parseMetadata(text) {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const patched = text.replace(/([:,[]\s*)-?(?:NaN|Infinity)(?=\s*[,\]}])/g, '$1null');
+    if (patched === text) throw error;
+    return JSON.parse(patched);
+  }
+}
+
+/**
+ * Downloads and parses metadata.json from a model folder.
+ *
+ * @param {URL|string} base the model folder's URL, ending in '/'.
+ * @returns {Promise<object>}
+ * @throws {Error} when it cannot be downloaded or is not a version this page reads.
+ */
+export async function fetchMetadata(base) {
+  const url = new URL('metadata.json', base);
+  const response = await fetch(url, FETCH_OPTIONS);
+  if (!response.ok) throw new Error(`could not download ${url}: HTTP ${response.status}`);
+  const metadata = parseMetadata(await response.text());
+  if (metadata.schema_version !== 1) {
+    throw new Error(`metadata.json has schema_version ${metadata.schema_version}; this page reads version 1`);
+  }
+  return metadata;
+}
+
+/**
+ * The figures of the validated threshold to show users: the test split's, else the validation split's.
+ *
+ * @param {object} metadata
+ * @returns {{split: 'test'|'validation', sensitivity: number, specificity: number, n_malignant: number,
+ *   n_benign: number, auc: number}|null} null when metadata.json has no screening block.
+ */
+export function screeningFigures(metadata) {
+  const screening = metadata.screening;
+  if (!screening) return null;
+  if (screening.test?.sensitivity != null) return {split: 'test', ...screening.test};
+  if (screening.validation?.sensitivity != null) return {split: 'validation', ...screening.validation};
+  return null;
+}
+
+/**
+ * Throws unless metadata.screening (when present) names classes the model has.
+ *
+ * @param {object} metadata
+ */
+export function checkScreeningContract(metadata) {
+  const screening = metadata.screening;
+  if (!screening) return;
+  const ids = new Set(metadata.classes.map((cls) => cls.id));
+  const unknown = screening.malignant_classes.filter((id) => !ids.has(id));
+  if (unknown.length > 0 || typeof screening.threshold !== 'number') {
+    throw new Error(`metadata.json's screening block is not usable (unknown classes: ${unknown.join(', ') || 'none'}; ` +
+      `threshold ${screening.threshold})`);
+  }
+}
+
+/**
+ * The malignant-risk triage of one prediction: the sum of the probabilities of screening.malignant_classes
+ * (already calibrated: the temperature is inside the graph), compared with the validated threshold.
+ *
+ * @param {number[]} probabilities in metadata.classes order.
+ * @param {object} metadata
+ * @returns {{risk: number, threshold: number, band: 'higher'|'lower'}|null} null without a screening block.
+ */
+export function triage(probabilities, metadata) {
+  const screening = metadata.screening;
+  if (!screening) return null;
+  const malignant = new Set(screening.malignant_classes);
+  const risk = metadata.classes.reduce((sum, cls, i) => sum + (malignant.has(cls.id) ? probabilities[i] : 0), 0);
+  return {risk, threshold: screening.threshold, band: risk >= screening.threshold ? 'higher' : 'lower'};
+}
+
+/** The user-facing message of each out-of-scope check. */
+export const SCOPE_MESSAGES = {
+  energy: "this doesn't look like the dermoscopic close-ups the model was trained on",
+  blur: 'the photo looks blurred',
+  confidence: 'no class is confident',
+  size: 'the image is very small',
+};
+
+/**
+ * The thresholds of the out-of-scope checks: metadata.scope when the converter wrote one; otherwise only
+ * the built-in checks, which need no measured threshold: an image whose smaller side is below the model's
+ * input size (so it is enlarged), and a top probability below twice chance (2 / number of classes).
+ *
+ * @param {object} metadata
+ * @returns {{energy_threshold: number|null, blur_threshold: number|null, confidence_threshold: number|null,
+ *   min_side: number|null, source: 'metadata'|'built-in'}}
+ */
+export function scopeThresholds(metadata) {
+  const scope = metadata.scope;
+  if (scope) {
+    return {energy_threshold: scope.energy_threshold ?? null, blur_threshold: scope.blur_threshold ?? null,
+      confidence_threshold: scope.confidence_threshold ?? null, min_side: scope.min_side ?? null, source: 'metadata'};
+  }
+  return {energy_threshold: null, blur_threshold: null, confidence_threshold: 2 / metadata.classes.length,
+    min_side: Math.min(metadata.input.height, metadata.input.width), source: 'built-in'};
+}
+
+/**
+ * Judges whether an input is out of the model's scope. Pure: the signals come from classifier.js
+ * (energy = logsumexp of the logits, blur = variance of the Laplacian of the input's luminance).
+ *
+ * @param {{energy: number|null, blur: number, topProbability: number, minSide: number}} signals
+ *   energy is null when the model has no `cam` output.
+ * @param {object} metadata
+ * @returns {{energy: number|null, blur: number, topProbability: number, minSide: number,
+ *   reasons: {check: 'energy'|'blur'|'confidence'|'size', message: string}[]}} reasons is empty when in scope.
+ */
+export function assessScope({energy, blur, topProbability, minSide}, metadata) {
+  const t = scopeThresholds(metadata);
+  const failed = {
+    energy: energy != null && t.energy_threshold != null && energy < t.energy_threshold,
+    blur: t.blur_threshold != null && blur < t.blur_threshold,
+    confidence: t.confidence_threshold != null && topProbability < t.confidence_threshold,
+    size: t.min_side != null && minSide < t.min_side,
+  };
+  const reasons = Object.keys(failed).filter((check) => failed[check])
+    .map((check) => ({check, message: SCOPE_MESSAGES[check]}));
+  return {energy, blur, topProbability, minSide, reasons};
+}

@@ -1,0 +1,186 @@
+/**
+ * The model card page (model-card.html): training data and licence, test metrics with their 95%
+ * intervals, the screening threshold's figures and the out-of-scope check, all read from
+ * model/metadata.json. Nothing here is a literal figure; a missing figure shows as "n/a".
+ */
+import {fetchMetadata, scopeThresholds, screeningFigures} from './metadata.js';
+
+const byId = (id) => document.getElementById(id);
+
+/** A number for people: fractions as percentages when `asPercent`, else 3 significant digits. */
+function format(value, asPercent = false) {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return 'n/a';
+  if (asPercent) return `${(value * 100).toFixed(1)}%`;
+  return Number.isInteger(value) ? value.toLocaleString('en') : String(Number(value.toPrecision(3)));
+}
+
+/** A value with its 95% interval, e.g. "71.0% (68.2–73.9%)". */
+function withInterval(value, interval, asPercent) {
+  const text = format(value, asPercent);
+  return Array.isArray(interval) ? `${text} (95% interval ${format(interval[0], asPercent)}–${format(interval[1], asPercent)})` : text;
+}
+
+/** Fills a <dl> with [term, description] pairs, skipping those without a description. */
+function facts(list, pairs) {
+  for (const [term, description] of pairs) {
+    if (description === undefined || description === null || description === '') continue;
+    const dt = document.createElement('dt');
+    dt.textContent = term;
+    const dd = document.createElement('dd');
+    dd.textContent = typeof description === 'object' ? JSON.stringify(description) : String(description);
+    list.append(dt, dd);
+  }
+}
+
+/** Fills a <table> with a header row and body rows of text; the first cell of each row is its header. */
+function table(node, caption, header, rows) {
+  const captionNode = node.createCaption();
+  captionNode.textContent = caption;
+  const head = node.createTHead().insertRow();
+  for (const text of header) {
+    const th = document.createElement('th');
+    th.scope = 'col';
+    th.textContent = text;
+    head.append(th);
+  }
+  const body = node.createTBody();
+  for (const cells of rows) {
+    const row = body.insertRow();
+    cells.forEach((text, i) => {
+      const cell = document.createElement(i === 0 ? 'th' : 'td');
+      if (i === 0) cell.scope = 'row';
+      cell.textContent = text;
+      row.append(cell);
+    });
+  }
+}
+
+function showModel(metadata) {
+  const {model, input, classes} = metadata;
+  facts(byId('model-facts'), [
+    ['Name and version', `${model.name} ${model.version}`],
+    ['Architecture', `${model.backbone?.architecture ?? 'n/a'} (alpha ${model.backbone?.alpha ?? 'n/a'}), ` +
+      `${input.width}×${input.height} input`],
+    ['Classes', classes.map((cls) => `${cls.name}${cls.malignant ? ' (cancer type)' : ''}`).join('; ')],
+    ['Weights', `${model.quantization} quantization, ${format(model.total_bytes / 1e6)} MB` +
+      (model.quantization_max_abs_diff != null ?
+        `; largest probability change from the float32 model on the reference images: ${format(model.quantization_max_abs_diff)}` : '')],
+  ]);
+}
+
+function showTraining(metadata) {
+  const training = metadata.training ?? {};
+  const config = training.config ?? {};
+  facts(byId('training-facts'), [
+    ['Data', (training.data ?? []).join(', ')],
+    ['Split', training.split],
+    ['Class imbalance', training.imbalance?.chosen ?? config.imbalance],
+    ['Fine-tuning', training.stage2 ? `${training.stage2.epochs} epochs from layer ${training.stage2.from_layer}` : null],
+    ['Image size', config.image_size ? `${config.image_size} px` : null],
+    ['Seed', config.seed],
+  ]);
+  const licence = metadata.licence ?? {};
+  facts(byId('licence-facts'), [['Model licence', licence.model], ['Data', licence.data], ['Backbone', licence.backbone]]);
+}
+
+function showMetrics(metadata) {
+  const test = metadata.metrics?.test;
+  if (!test) {
+    byId('eval-intro').textContent = 'metadata.json holds no test metrics for this model.';
+    return;
+  }
+  const ci = test.intervals_95 ?? {};
+  byId('eval-intro').textContent = `Held-out test split: ${format(test.n)} images` +
+    (test.n_lesions ? ` of ${format(test.n_lesions)} lesions` : '') + ' never used in training or tuning.';
+  // The head-only model's figures, beside the fine-tuned one's; a model without stage 2 *is* that model.
+  const stage1 = metadata.training?.stage2 ? metadata.metrics?.stage1_test : null;
+  // [label, key in metrics.test (and stage1_test, intervals_95), shown as a percentage]
+  const summary = [
+    ['Accuracy', 'accuracy', true],
+    ['Balanced accuracy (mean sensitivity over classes)', 'balanced_accuracy', true],
+    ['Macro F1', 'macro_f1', false],
+    ['Macro AUC', 'macro_auc', false],
+    ['Expected calibration error', 'ece', false],
+    ['Expected calibration error before temperature scaling', 'ece_before_temperature', false],
+  ];
+  const rows = summary.map(([label, key, asPercent]) => [label, withInterval(test[key], ci[key], asPercent),
+    ...(stage1 ? [format(stage1[key], asPercent)] : [])]);
+  table(byId('summary-metrics'), 'Test-split summary',
+    stage1 ? ['Metric', 'Shipped model', 'Head only, before fine-tuning'] : ['Metric', 'Value'], rows);
+
+  const names = Object.fromEntries(metadata.classes.map((cls) => [cls.id, cls.name]));
+  table(byId('class-metrics'), 'Per class, test split',
+    ['Class', 'Precision', 'Sensitivity', 'Specificity', 'F1', 'AUC', 'Images'],
+    Object.entries(test.per_class ?? {}).map(([id, m]) => [names[id] ?? id, format(m.precision, true),
+      format(m.sensitivity, true), format(m.specificity, true), format(m.f1), format(m.auc), format(m.support)]));
+}
+
+function showScreening(metadata) {
+  const screening = metadata.screening;
+  const figures = screeningFigures(metadata);
+  if (!screening || !figures) {
+    byId('screening-intro').textContent = 'This model has no validated threshold: results show no concern level.';
+    return;
+  }
+  const names = screening.malignant_classes.map((id) => metadata.classes.find((cls) => cls.id === id)?.name ?? id);
+  byId('screening-intro').textContent = `The risk score is the sum of the probabilities of ${names.join(', ')}. ` +
+    `A score of ${format(screening.threshold, true)} or more is “higher concern”. The threshold was chosen on the ` +
+    `validation split to catch ${format(screening.target_sensitivity, true)} of cancers` +
+    (screening.temperature ? `; probabilities are calibrated by temperature scaling (T = ${format(screening.temperature)}).` : '.');
+  const ci = metadata.metrics?.test?.intervals_95 ?? {};
+  const row = (label, split, intervals = {}) => split ? [label,
+    withInterval(split.sensitivity, intervals.sensitivity, true), withInterval(split.specificity, intervals.specificity, true),
+    withInterval(split.auc, intervals.auc), `${format(split.n_malignant)} / ${format(split.n_benign)}`] : null;
+  table(byId('screening-metrics'), 'Cancer versus harmless, at the threshold',
+    ['Split', 'Sensitivity (cancers caught)', 'Specificity (harmless cleared)', 'AUC', 'Cancers / harmless'],
+    [row('Validation', screening.validation),
+      row('Test', screening.test, {sensitivity: ci.malignant_sensitivity, specificity: ci.malignant_specificity,
+        auc: ci.malignant_auc})].filter(Boolean));
+}
+
+/** [term, text] for every entry of the scope block beyond its four thresholds (e.g. measured, flag rates). */
+function measurements(scope) {
+  const thresholds = new Set(['energy_threshold', 'blur_threshold', 'confidence_threshold', 'min_side']);
+  const words = (key) => key.replaceAll('_', ' ');
+  const text = (key, value) => (typeof value === 'number' ? format(value, /rate|fraction/.test(key)) :
+    JSON.stringify(value));
+  return Object.entries(scope ?? {}).filter(([key]) => !thresholds.has(key)).flatMap(([key, value]) =>
+    (value && typeof value === 'object' && !Array.isArray(value) ?
+      Object.entries(value).map(([inner, v]) => [`${words(key)}: ${words(inner)}`, text(key, v)]) :
+      [[words(key), text(key, value)]]));
+}
+
+function showScope(metadata) {
+  const t = scopeThresholds(metadata);
+  byId('scope-intro').textContent = t.source === 'metadata' ?
+    'Each result warns when the photo looks out of scope: not like a dermoscopic close-up (low energy, the ' +
+    'log-sum-exp of the logits), blurred (low variance of the Laplacian), no confident class, or very small.' :
+    'This model has no measured out-of-scope thresholds: results warn only when no class is confident ' +
+    'and when the image is smaller than the model\'s input.';
+  facts(byId('scope-facts'), [
+    ['Energy threshold', t.energy_threshold != null ? format(t.energy_threshold) : null],
+    ['Blur threshold', t.blur_threshold != null ? format(t.blur_threshold) : null],
+    ['Confidence threshold', format(t.confidence_threshold, true)],
+    ['Smallest side', t.min_side != null ? `${t.min_side} px` : null],
+    ...measurements(metadata.scope),
+  ]);
+}
+
+async function main() {
+  const status = byId('card-status');
+  try {
+    const metadata = await fetchMetadata(new URL('model/', document.baseURI));
+    showModel(metadata);
+    showTraining(metadata);
+    showMetrics(metadata);
+    showScreening(metadata);
+    showScope(metadata);
+    status.textContent = `Model ${metadata.model.version}.`;
+    status.dataset.state = 'ready';
+  } catch (error) {
+    status.textContent = `Could not read the model's metadata: ${error.message}`;
+    status.dataset.state = 'error';
+  }
+}
+
+main();
