@@ -64,14 +64,29 @@ def signature_names(model_json: dict) -> tuple[str, dict[str, str]]:
     return inp["name"], {key: out["name"] for key, out in sig["outputs"].items()}
 
 
-def _screening(report: dict) -> dict | None:
+def _screening(report: dict, temperature: float | None) -> dict | None:
     """The triage rule for the browser: which classes add up to the malignant risk, and where to flag."""
     calibration = report.get("calibration")
     if not calibration:
         return None
     return {"malignant_classes": report["malignant_classes"], "threshold": calibration["threshold"],
-            "temperature": calibration["temperature"], "target_sensitivity": calibration["target_sensitivity"],
+            "temperature": temperature or calibration["temperature"], "temperature_fitted": calibration["temperature"],
+            "target_sensitivity": calibration["target_sensitivity"],
             "validation": calibration["validation"], "test": report["test"]["malignant"]}
+
+
+def effective_temperature(outputs: dict) -> float | None:
+    """The temperature the converted graph applies, read off its outputs for one image.
+
+    Quantization rounds the baked-in 1/T like any other weight (float16: to ~5e-4), so the
+    browser must be told the T it actually gets: log(p_i / p_j) = (logit_i - logit_j) / T.
+    """
+    if "cam" not in outputs:
+        return None
+    logits = outputs["cam"][0].mean(axis=(0, 1)).astype(np.float64)
+    logp = np.log(outputs["probabilities"][0].astype(np.float64))
+    i, j = int(np.argmax(logits)), int(np.argmin(logits))
+    return float((logits[i] - logits[j]) / (logp[i] - logp[j])) if logits[i] > logits[j] else None
 
 
 def _metrics(report: dict) -> dict:
@@ -118,6 +133,8 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
         # the quantization. How far quantization moved them from the float32 model is recorded.
         converted = tfjs_graph_function(staged)
         reference = [converted(x[None])["probabilities"][0] for x in images]
+        probe = images[0] if images else np.full((config.image_size, config.image_size, 3), 128, np.float32)
+        temperature = effective_temperature(converted(probe[None]))
         drift = max((float(np.abs(p - float32.probabilities(x[None])[0]).max())
                      for p, x in zip(reference, images)), default=None)
         if out.exists():
@@ -170,7 +187,7 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
         "label_scheme": config.scheme,
         "classes": labels.classes_metadata(config.scheme),
         "golden": cases,
-        "screening": _screening(report),
+        "screening": _screening(report, temperature),
         # Out-of-scope checks: formulas in trainer/scope.py, thresholds fitted on validation.
         "scope": report.get("calibration", {}).get("scope"),
         "metrics": _metrics(report),

@@ -123,16 +123,11 @@ def test_evaluate_rescores_the_test_split_and_other_data(tiny_run, tmp_path):
 
 
 def test_cross_validation_reports_mean_and_sd(tmp_path):
-    from tiny_model import make_backbone_weights, make_dataset, tiny_config
+    from tiny_model import tiny_config, tiny_setup
 
-    from trainer.data import load_batch_arrays, read_ham10000
     from trainer.train import cross_validate
 
-    data = make_dataset(tmp_path / "ham")
-    config = tiny_config([data])
-    records, _ = read_ham10000([data])
-    images, ok, _ = load_batch_arrays([r.path for r in records[:32]], config.image_size, config.image_size)
-    weights = make_backbone_weights(tmp_path / "backbone.weights.h5", config, images[ok])
+    data, weights = tiny_setup(tmp_path)
     config = tiny_config([data], weights=str(weights), fine_tune_epochs=0, folds=3)
     summary = cross_validate(config, tmp_path / "cv")
     assert len(summary["per_fold"]["balanced_accuracy"]) == 3 and summary["sd"]["macro_auc"] >= 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tiny_model import make_backbone_weights, make_dataset, tiny_config
+from tiny_model import tiny_setup
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,13 +22,7 @@ def _epochs(history: Path) -> list[int]:
 
 
 def test_killed_run_resumes_where_it_stopped(tmp_path):
-    from trainer.data import load_batch_arrays, read_ham10000
-
-    data = make_dataset(tmp_path / "ham")
-    config = tiny_config([data])
-    records, _ = read_ham10000([data])
-    images, ok, _ = load_batch_arrays([r.path for r in records[:32]], config.image_size, config.image_size)
-    weights = make_backbone_weights(tmp_path / "backbone.weights.h5", config, images[ok])
+    data, weights = tiny_setup(tmp_path)
     run = tmp_path / "run"
     command = [sys.executable, "-m", "trainer", "train", "--data", str(data), "--image-size", "96",
                "--alpha", "0.35", "--weights", str(weights), "--head-epochs", "2", "--batch-size", "16",

@@ -76,19 +76,26 @@ def make_backbone_weights(path, config: Config, images: np.ndarray):
     return path
 
 
-def train_tiny(workdir) -> "Path":
-    """Dataset -> calibrated backbone -> ``trainer.train`` run folder; returns the run folder."""
+def tiny_setup(workdir):
+    """(synthetic dataset folder, BatchNorm-calibrated backbone weights file) under ``workdir``."""
     from pathlib import Path
 
     from trainer.data import load_batch_arrays, read_ham10000
-    from trainer.train import train
 
     workdir = Path(workdir)
     data = make_dataset(workdir / "ham")
     config = tiny_config([data])
     records, _ = read_ham10000([data])
     images, ok, _ = load_batch_arrays([r.path for r in records[:32]], config.image_size, config.image_size)
-    weights = make_backbone_weights(workdir / "backbone.weights.h5", config, images[ok])
-    config = tiny_config([data], weights=str(weights))
-    train(config, workdir / "run")
-    return workdir / "run"
+    return data, make_backbone_weights(workdir / "backbone.weights.h5", config, images[ok])
+
+
+def train_tiny(workdir):
+    """Dataset -> calibrated backbone -> ``trainer.train`` run folder; returns the run folder."""
+    from pathlib import Path
+
+    from trainer.train import train
+
+    data, weights = tiny_setup(workdir)
+    train(tiny_config([data], weights=str(weights)), Path(workdir) / "run")
+    return Path(workdir) / "run"

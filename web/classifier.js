@@ -107,21 +107,17 @@ async function describeBackend(name) {
 }
 
 /**
- * The out-of-scope signals of one input, as scalar tensors; call inside tf.tidy.
- * energy = logsumexp (natural log) of the logits, which are the spatial mean of the class activation
- * maps; blur = variance of the 3×3 Laplacian ('valid') of the input's luminance 0.299R + 0.587G + 0.114B.
+ * The blur signal of one input, as a scalar tensor; call inside tf.tidy: the variance of the 3×3
+ * Laplacian ('valid') of the input's luminance 0.299R + 0.587G + 0.114B (trainer/scope.py's `blur`).
  *
  * @param {object} tf the TensorFlow.js namespace.
  * @param {tf.Tensor4D} input [1, H, W, 3] float32 model input in 0–255.
- * @param {tf.Tensor4D|null} cam [1, h, w, classes] class activation maps in logit units, or null.
- * @returns {{energy: tf.Scalar|null, blur: tf.Scalar}}
+ * @returns {tf.Scalar}
  */
-export function scopeSignals(tf, input, cam) {
+function laplacianVariance(tf, input) {
   const luminance = tf.sum(tf.mul(input, tf.tensor1d(LUMA)), -1, true);
   const laplacian = tf.conv2d(luminance, tf.tensor4d(LAPLACIAN.flat(), [3, 3, 1, 1]), 1, 'valid');
-  const blur = tf.moments(laplacian).variance;
-  const energy = cam ? tf.logSumExp(tf.mean(cam, [0, 1, 2])) : null;
-  return {energy, blur};
+  return tf.moments(laplacian).variance;
 }
 
 /**
@@ -132,7 +128,7 @@ export function scopeSignals(tf, input, cam) {
  *   activation maps, [h, w, classes] row-major, in logit units; null when the model has no `cam` output.
  * @property {number[]|null} logits the spatial mean of cam, one per class (before temperature).
  * @property {{risk: number, threshold: number, band: 'higher'|'lower'}|null} triage see metadata.js triage.
- * @property {object} scope see metadata.js assessScope: energy, blur, topProbability, minSide, reasons.
+ * @property {object} scope see metadata.js assessScope: distance, blur, topProbability, minSide, reasons.
  * @property {number} ms time taken by the model and the checks, in milliseconds.
  */
 
@@ -170,18 +166,21 @@ export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cp
   const [backend, artifacts] = await Promise.all([selectBackend(backends), loadVerifiedArtifacts(base, metadata.model)]);
   const model = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
   const {classes, input, outputs} = metadata;
-  const names = outputs.cam ? [outputs.probabilities, outputs.cam] : [outputs.probabilities];
-  /** Probabilities and cam (or null) from one execution, so that both come from the same pass. */
+  // cam and feature_distance are optional: a model without them gets no heatmap and no distance check.
+  const keys = ['probabilities', 'cam', 'feature_distance'].filter((key) => outputs[key]);
+  /** Every output the page uses, from one execution so that all come from the same pass; absent ones null. */
   const run = (batch) => {
-    const result = model.execute({[input.name]: batch}, names); // a lone tensor when one name is asked for
-    const [probabilities, cam = null] = Array.isArray(result) ? result : [result];
-    return {probabilities, cam};
+    const result = model.execute({[input.name]: batch}, keys.map((key) => outputs[key]));
+    const tensors = Array.isArray(result) ? result : [result]; // a lone tensor when one name is asked for
+    const byKey = Object.fromEntries(keys.map((key, i) => [key, tensors[i]]));
+    return {probabilities: byKey.probabilities, cam: byKey.cam ?? null, distance: byKey.feature_distance ?? null};
   };
 
   // Warm-up: the first run compiles kernels (WebGL shaders, wasm/XNNPACK setup).
   const warmUp = tf.tidy(() => run(tf.zeros([1, input.height, input.width, input.channels])));
   await warmUp.probabilities.data();
-  const shapes = {probabilities: warmUp.probabilities.shape, cam: warmUp.cam?.shape};
+  const shapes = {probabilities: warmUp.probabilities.shape, cam: warmUp.cam?.shape,
+    distance: warmUp.distance?.shape};
   tf.dispose(warmUp);
   if (shapes.probabilities.join() !== `1,${classes.length}`) {
     throw new Error(`the model outputs shape [${shapes.probabilities}] but metadata.json lists ${classes.length} classes`);
@@ -189,23 +188,25 @@ export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cp
   if (shapes.cam && (shapes.cam.length !== 4 || shapes.cam[3] !== classes.length)) {
     throw new Error(`the model's cam output has shape [${shapes.cam}], not [1, h, w, ${classes.length}]`);
   }
+  if (shapes.distance && shapes.distance.join() !== '1') {
+    throw new Error(`the model's feature_distance output has shape [${shapes.distance}], not [1]`);
+  }
 
   /** Classifies RGB or RGBA bytes of any size (RGBA's alpha ignored: classifyBitmap composites it). */
   async function classifyPixels(pixels) {
     const start = performance.now();
     const outputs = tf.tidy(() => {
       const x = preprocess(tf, rgbTensor(tf, pixels), metadata);
-      const {probabilities, cam} = run(x);
-      return {probabilities, cam, ...scopeSignals(tf, x, cam)};
+      return {...run(x), blur: laplacianVariance(tf, x)};
     });
-    const [values, cam, energy, blur] = await Promise.all(
-      [outputs.probabilities, outputs.cam, outputs.energy, outputs.blur].map((t) => t?.data() ?? null));
+    const [values, cam, distance, blur] = await Promise.all(
+      [outputs.probabilities, outputs.cam, outputs.distance, outputs.blur].map((t) => t?.data() ?? null));
     tf.dispose(outputs);
     const probabilities = Array.from(values);
     const best = probabilities.indexOf(Math.max(...probabilities));
     const top = {id: classes[best].id, name: classes[best].name, probability: probabilities[best]};
     const [, h, w] = shapes.cam ?? [];
-    const scope = assessScope({energy: energy?.[0] ?? null, blur: blur[0], topProbability: top.probability,
+    const scope = assessScope({distance: distance?.[0] ?? null, blur: blur[0], topProbability: top.probability,
       minSide: Math.min(pixels.width, pixels.height)}, metadata);
     return {
       probabilities, top, logits: cam && spatialMean(cam, classes.length),

@@ -20,7 +20,7 @@ function cell(value) {
  * The CSV text for a batch of results.
  *
  * Columns: file, status, error, p_<class id> for every class, top_class, top_probability,
- * malignant_risk, risk_band, threshold, scope_warnings, energy, blur, model_version, model_sha256,
+ * malignant_risk, risk_band, threshold, scope_warnings, distance, blur, model_version, model_sha256,
  * backend, ms, classified_at.
  *
  * @param {object[]} results main.js Result objects.
@@ -29,7 +29,7 @@ function cell(value) {
  */
 export function resultsCsv(results, {classes, modelVersion, modelSha256, backend}) {
   const header = ['file', 'status', 'error', ...classes.map((cls) => `p_${cls.id}`), 'top_class', 'top_probability',
-    'malignant_risk', 'risk_band', 'threshold', 'scope_warnings', 'energy', 'blur', 'model_version', 'model_sha256',
+    'malignant_risk', 'risk_band', 'threshold', 'scope_warnings', 'distance', 'blur', 'model_version', 'model_sha256',
     'backend', 'ms', 'classified_at'];
   const rows = results.map((r) => {
     const ok = r.error === null;
@@ -37,7 +37,7 @@ export function resultsCsv(results, {classes, modelVersion, modelSha256, backend
       ...classes.map((_, i) => (ok ? r.probabilities[i] : null)),
       r.top?.id, r.top?.probability, r.triage?.risk,
       r.triage ? `${r.triage.band} concern` : null, r.triage?.threshold,
-      r.scope?.reasons.map((reason) => reason.check).join(' '), r.energy, r.blur,
+      r.scope?.reasons.map((reason) => reason.check).join(' '), r.distance, r.blur,
       modelVersion, modelSha256, backend, r.ms === null ? null : Math.round(r.ms * 10) / 10, r.classifiedAt];
   });
   return [header, ...rows].map((row) => row.map(cell).join(',')).join('\r\n') + '\r\n';

@@ -22,9 +22,10 @@ const BACKENDS = ['wasm', 'webgl', 'cpu'];
  * @property {number[]|null} logits spatial mean of the activation maps (null without a cam output or on error).
  * @property {{risk: number, threshold: number, band: 'higher'|'lower'}|null} triage null on error or without
  *   metadata.screening.
- * @property {{energy: number|null, blur: number, topProbability: number, minSide: number,
+ * @property {{distance: number|null, blur: number, topProbability: number, minSide: number,
  *   reasons: {check: string, message: string}[]}|null} scope the out-of-scope checks; null on error.
- * @property {number|null} energy logsumexp of the logits (scope.energy), for comparison with Python.
+ * @property {number|null} distance the model's feature_distance output (scope.distance), for comparison with
+ *   Python; null without that output or on error.
  * @property {number|null} blur variance of the Laplacian of the input's luminance (scope.blur).
  * @property {string|null} error a message for the user; null on success.
  * @property {number|null} ms time to classify, decoding excluded.
@@ -48,12 +49,12 @@ async function classifyBlob(name, blob, position = {index: 0, total: 1}) {
     const prediction = await skinlens.classifier.classifyBitmap(bitmap);
     cam = prediction.cam;
     const {probabilities, top, logits, triage, scope, ms} = prediction;
-    result = {file: name, probabilities, top, logits, triage, scope, energy: scope.energy, blur: scope.blur,
+    result = {file: name, probabilities, top, logits, triage, scope, distance: scope.distance, blur: scope.blur,
       error: null, ms};
   } catch (error) {
     // ImageErrors are the user's file, expected; anything else is a bug worth a stack trace.
     if (!(error instanceof ImageError)) console.error(error);
-    result = {file: name, probabilities: null, top: null, logits: null, triage: null, scope: null, energy: null,
+    result = {file: name, probabilities: null, top: null, logits: null, triage: null, scope: null, distance: null,
       blur: null, error: error.message, ms: null};
   }
   result.classifiedAt = new Date().toISOString();

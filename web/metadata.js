@@ -95,7 +95,7 @@ export function triage(probabilities, metadata) {
 
 /** The user-facing message of each out-of-scope check. */
 export const SCOPE_MESSAGES = {
-  energy: "this doesn't look like the dermoscopic close-ups the model was trained on",
+  distance: "this doesn't look like the dermoscopic close-ups the model was trained on",
   blur: 'the photo looks blurred',
   confidence: 'no class is confident',
   size: 'the image is very small',
@@ -107,38 +107,40 @@ export const SCOPE_MESSAGES = {
  * input size (so it is enlarged), and a top probability below twice chance (2 / number of classes).
  *
  * @param {object} metadata
- * @returns {{energy_threshold: number|null, blur_threshold: number|null, confidence_threshold: number|null,
+ * @returns {{distance_threshold: number|null, blur_threshold: number|null, confidence_threshold: number|null,
  *   min_side: number|null, source: 'metadata'|'built-in'}}
  */
 export function scopeThresholds(metadata) {
   const scope = metadata.scope;
   if (scope) {
-    return {energy_threshold: scope.energy_threshold ?? null, blur_threshold: scope.blur_threshold ?? null,
+    return {distance_threshold: scope.distance_threshold ?? null, blur_threshold: scope.blur_threshold ?? null,
       confidence_threshold: scope.confidence_threshold ?? null, min_side: scope.min_side ?? null, source: 'metadata'};
   }
-  return {energy_threshold: null, blur_threshold: null, confidence_threshold: 2 / metadata.classes.length,
+  return {distance_threshold: null, blur_threshold: null, confidence_threshold: 2 / metadata.classes.length,
     min_side: Math.min(metadata.input.height, metadata.input.width), source: 'built-in'};
 }
 
 /**
  * Judges whether an input is out of the model's scope. Pure: the signals come from classifier.js
- * (energy = logsumexp of the logits, blur = variance of the Laplacian of the input's luminance).
+ * (distance = the model's `feature_distance` output, a diagonal Mahalanobis distance of its pooled
+ * features from the training images', about 1 for those; blur = variance of the Laplacian of the
+ * input's luminance).
  *
- * @param {{energy: number|null, blur: number, topProbability: number, minSide: number}} signals
- *   energy is null when the model has no `cam` output.
+ * @param {{distance: number|null, blur: number, topProbability: number, minSide: number}} signals
+ *   distance is null when the model has no `feature_distance` output.
  * @param {object} metadata
- * @returns {{energy: number|null, blur: number, topProbability: number, minSide: number,
- *   reasons: {check: 'energy'|'blur'|'confidence'|'size', message: string}[]}} reasons is empty when in scope.
+ * @returns {{distance: number|null, blur: number, topProbability: number, minSide: number,
+ *   reasons: {check: 'distance'|'blur'|'confidence'|'size', message: string}[]}} reasons is empty when in scope.
  */
-export function assessScope({energy, blur, topProbability, minSide}, metadata) {
+export function assessScope({distance, blur, topProbability, minSide}, metadata) {
   const t = scopeThresholds(metadata);
   const failed = {
-    energy: energy != null && t.energy_threshold != null && energy < t.energy_threshold,
+    distance: distance != null && t.distance_threshold != null && distance > t.distance_threshold,
     blur: t.blur_threshold != null && blur < t.blur_threshold,
     confidence: t.confidence_threshold != null && topProbability < t.confidence_threshold,
     size: t.min_side != null && minSide < t.min_side,
   };
   const reasons = Object.keys(failed).filter((check) => failed[check])
     .map((check) => ({check, message: SCOPE_MESSAGES[check]}));
-  return {energy, blur, topProbability, minSide, reasons};
+  return {distance, blur, topProbability, minSide, reasons};
 }

@@ -140,7 +140,7 @@ function showScreening(metadata) {
 
 /** [term, text] for every entry of the scope block beyond its four thresholds (e.g. measured, flag rates). */
 function measurements(scope) {
-  const thresholds = new Set(['energy_threshold', 'blur_threshold', 'confidence_threshold', 'min_side']);
+  const thresholds = new Set(['distance_threshold', 'blur_threshold', 'confidence_threshold', 'min_side']);
   const words = (key) => key.replaceAll('_', ' ');
   const text = (key, value) => (typeof value === 'number' ? format(value, /rate|fraction/.test(key)) :
     JSON.stringify(value));
@@ -153,12 +153,13 @@ function measurements(scope) {
 function showScope(metadata) {
   const t = scopeThresholds(metadata);
   byId('scope-intro').textContent = t.source === 'metadata' ?
-    'Each result warns when the photo looks out of scope: not like a dermoscopic close-up (low energy, the ' +
-    'log-sum-exp of the logits), blurred (low variance of the Laplacian), no confident class, or very small.' :
+    'Each result warns when the photo looks out of scope: not like a dermoscopic close-up (a large feature ' +
+    'distance: the model\'s features far from those of its training images, where it is about 1), blurred (low ' +
+    'variance of the Laplacian), no confident class, or very small.' :
     'This model has no measured out-of-scope thresholds: results warn only when no class is confident ' +
     'and when the image is smaller than the model\'s input.';
   facts(byId('scope-facts'), [
-    ['Energy threshold', t.energy_threshold != null ? format(t.energy_threshold) : null],
+    ['Feature distance threshold', t.distance_threshold != null ? format(t.distance_threshold) : null],
     ['Blur threshold', t.blur_threshold != null ? format(t.blur_threshold) : null],
     ['Confidence threshold', format(t.confidence_threshold, true)],
     ['Smallest side', t.min_side != null ? `${t.min_side} px` : null],

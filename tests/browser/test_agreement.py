@@ -6,16 +6,14 @@ float32 test model (random BatchNorm-calibrated backbone, so its outputs vary fr
 and the model shipped in web/model/.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from browser_helpers import FIXTURES, choose, open_app
 
 from trainer.predict import Predictor
 
 pytestmark = pytest.mark.browser
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "images"
 IMAGES = ["ISIC_0024306.jpg", "ISIC_0024310.jpg", "ISIC_0024331.jpg", "png_rgb.png", "exif_rotated.jpg",
           "alpha.png", "grayscale.jpg", "gray16.png", "cmyk.jpg", "palette.png", "large_3200x2400.jpg"]
 
@@ -39,26 +37,12 @@ CLASSIFY_TENSORS = """async ([tensors, size]) => {
   return out;
 }"""
 
-WAIT_FOR_RESULTS = """async (count) => {
-  const done = () => window.skinlens.lastResults.length >= count &&
-    document.getElementById('status').dataset.state === 'ready';
-  while (!done()) await new Promise((resolve) => setTimeout(resolve, 50));
-  return window.skinlens.lastResults;
-}"""
-
-
 @pytest.fixture(params=["tiny float32", "shipped"])
 def model_site(request):
     """(site URL, web model folder) for each model under test."""
     if request.param == "tiny float32":
         return request.getfixturevalue("tiny_url"), request.getfixturevalue("tiny_root") / "model"
     return request.getfixturevalue("app_url"), request.getfixturevalue("web_root") / "model"
-
-
-def open_app(page, url):
-    page.goto(url)
-    page.wait_for_selector("#status:not([data-state=loading])")
-    assert page.get_attribute("#status", "data-state") == "ready", page.inner_text("#status")
 
 
 def test_same_input_tensors_give_the_same_probabilities(page, model_site):
@@ -83,8 +67,7 @@ def test_files_give_the_same_top_class_and_probabilities(page, model_site):
     url, model_dir = model_site
     predictor = Predictor(model_dir)
     open_app(page, url)
-    page.set_input_files("#files", [FIXTURES / name for name in IMAGES])
-    results = page.evaluate(WAIT_FOR_RESULTS, len(IMAGES))
+    results = choose(page, [FIXTURES / name for name in IMAGES])
     worst = 0.0
     for name, result, (_, expected, error) in zip(IMAGES, results, predictor.predict_files(
             [str(FIXTURES / name) for name in IMAGES])):

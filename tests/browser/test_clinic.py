@@ -89,7 +89,7 @@ def test_drop_three_files_one_not_an_image_then_export_csv(page, app_url, metada
     classes = [cls["id"] for cls in metadata["classes"]]
     expected_columns = (["file", "status", "error"] + [f"p_{c}" for c in classes] +
                         ["top_class", "top_probability", "malignant_risk", "risk_band", "threshold", "scope_warnings",
-                         "energy", "blur", "model_version", "model_sha256", "backend", "ms", "classified_at"])
+                         "distance", "blur", "model_version", "model_sha256", "backend", "ms", "classified_at"])
     assert list(table[0]) == expected_columns
     assert [row["file"] for row in table] == [p.name for p in dropped]
     assert [row["status"] for row in table] == ["ok", "error", "ok"]
@@ -107,7 +107,7 @@ def test_drop_three_files_one_not_an_image_then_export_csv(page, app_url, metada
             continue
         assert [float(row[f"p_{c}"]) for c in classes] == result["probabilities"]  # full precision
         assert row["top_class"] == result["top"]["id"]
-        assert float(row["energy"] or "nan") == pytest.approx(result["energy"], nan_ok=True)
+        assert (float(row["distance"]) if row["distance"] else None) == result["distance"]  # full precision
         if result["triage"]:
             assert row["risk_band"] == f"{result['triage']['band']} concern"
             assert float(row["malignant_risk"]) == result["triage"]["risk"]

@@ -57,14 +57,15 @@ def test_model_card_without_optional_blocks(page, web_root, serve_web, tmp_path)
 
 def test_model_card_shows_scope_thresholds_and_measurements(page, web_root, serve_web, tmp_path):
     def add_scope(metadata):
-        metadata["scope"] = {"energy_threshold": 3.25, "blur_threshold": 41.5, "confidence_threshold": 0.4,
-                             "min_side": 180, "measured": {"energy_auc": 0.913, "n_out_of_scope": 120},
-                             "validation_flag_rate": {"blur": 0.0202}}
+        metadata["scope"] = {"distance_threshold": 3.25, "blur_threshold": 41.5, "confidence_threshold": 0.4,
+                             "min_side": 180, "measured": {"distance_auc": 0.913, "n_out_of_scope": 120},
+                             "validation_flag_rate": {"distance": 0.0198, "blur": 0.0202, "confidence": 0.113}}
         return metadata
 
     text = _open(page, serve_web(web_with_metadata(web_root, tmp_path / "web", add_scope)))
     facts = page.inner_text("#scope-facts")
-    for expected in ("3.25", "41.5", "40.0%", "180 px", "measured: energy auc", "0.913", "120",
-                     "validation flag rate: blur", "2.0%"):
+    for expected in ("Feature distance threshold", "3.25", "41.5", "40.0%", "180 px", "measured: distance auc",
+                     "0.913", "120", "validation flag rate: distance", "2.0%", "validation flag rate: confidence",
+                     "11.3%"):
         assert expected in facts
-    assert "blurred" in text
+    assert "feature distance" in text and "blurred" in text
