@@ -11,10 +11,12 @@ WebAssembly backend single-threaded: its threaded build starts workers from blob
 CSP below forbids (see README, "The web app"). Tests build the app with `create_app({"WEB_ROOT": ...})`.
 """
 import argparse
+import contextlib
+import threading
 from pathlib import Path
 
 from flask import Flask, send_from_directory
-from werkzeug.serving import run_simple
+from werkzeug.serving import make_server, run_simple
 
 WEB_ROOT = Path(__file__).resolve().parent / "web"
 
@@ -78,6 +80,20 @@ def create_app(test_config=None):
         return response
 
     return app
+
+
+@contextlib.contextmanager
+def serving(app):
+    """Runs ``app`` on a free port of 127.0.0.1 in a background thread (tests, benchmarks); yields its URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
 
 
 def parse_args(argv=None):

@@ -12,11 +12,9 @@ A benchmark, not a test: it asserts nothing. Timings on a busy machine are noisy
 """
 
 import argparse
-import contextlib
 import os
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -25,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from server import WEB_ROOT, create_app  # noqa: E402
+from server import WEB_ROOT, create_app, serving  # noqa: E402
 
 # Times classifyPixels on the same 224×224 input: `warmup` untimed runs, then `runs` timed ones.
 TIME_IN_PAGE = """async ([values, size, warmup, runs]) => {
@@ -36,21 +34,6 @@ TIME_IN_PAGE = """async ([values, size, warmup, runs]) => {
   for (let i = 0; i < runs; i++) times.push((await classifier.classifyPixels(pixels)).ms);
   return times;
 }"""
-
-
-@contextlib.contextmanager
-def serving(web_root):
-    """server.py's app on a free local port; yields its URL."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, create_app({"WEB_ROOT": str(web_root)}), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/"
-    finally:
-        server.shutdown()
-        thread.join()
 
 
 def browser_timings(url, backends, pixels, warmup, runs, chromium):
@@ -119,7 +102,7 @@ def main(argv=None):
     x = prepare(args.image, size, size)
     pixels = np.round(x).astype(np.uint8)
 
-    with serving(args.web) as url:
+    with serving(create_app({"WEB_ROOT": str(args.web)})) as url:
         browser, version = browser_timings(url, args.backends, pixels, args.warmup, args.runs, args.chromium)
     python = python_timings(args.web / "model", pixels.astype(np.float32), args.warmup, args.runs)
     python_median = statistics.median(python)

@@ -43,9 +43,10 @@ def main(argv=None) -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
-    from bench_browser import browser_timings, python_timings, serving
+    from bench_browser import browser_timings, python_timings
 
     from converter.convert import convert
+    from server import create_app, serving
     from trainer import labels
     from trainer.config import Config
     from trainer.data import image_dataset
@@ -80,7 +81,7 @@ def main(argv=None) -> None:
                 s = screening_metrics(y, probs, malignant, threshold)
                 x = prepare(lesion, config.image_size, config.image_size)
                 pixels = np.round(x).astype(np.uint8)
-                with serving(root) as url:
+                with serving(create_app({"WEB_ROOT": str(root)})) as url:
                     browser, _ = browser_timings(url, ["wasm"], pixels, 3, args.runs_per_timing, "/usr/bin/chromium")
                 wasm = browser["wasm"]
                 rows.append({

@@ -20,20 +20,9 @@ import numpy as np
 from . import labels
 from .config import Config
 from .data import image_dataset, read_dataset, read_split
+from .evaluate import softmax
+from .predict import Predictor
 from .report import write_report
-
-
-def _serve(run: Path):
-    import tensorflow as tf
-
-    serve = tf.saved_model.load(str(run / "saved_model")).signatures["serving_default"]
-    name = next(iter(serve.structured_input_signature[1]))
-    return lambda images: {k: v.numpy() for k, v in serve(**{name: images}).items()}
-
-
-def _softmax(z):
-    z = z - z.max(axis=1, keepdims=True)
-    return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
 
 
 def cam_on_lesion(cam: np.ndarray, mask: np.ndarray) -> tuple[float, float, bool]:
@@ -76,12 +65,12 @@ def evaluate(run: str | Path, data: list[str] | None = None, fmt: str = "auto",
         name = "report"
     records = [r for r in records if r.dx in dx_index]
     y = np.array([dx_index[r.dx] for r in records])
-    serve = _serve(run)
+    serve = Predictor(run).outputs
     probs, logits, kept, localisation = [], [], [], []
     ds = image_dataset([r.path for r in records], y, config.image_size, config.batch_size, training=False,
                        with_index=True)
     for images, _, indices in ds:
-        out = serve(images)
+        out = serve(images.numpy())
         probs.append(out["probabilities"])
         logits.append(out["cam"].mean(axis=(1, 2)))
         kept.append(indices.numpy())
@@ -105,7 +94,7 @@ def evaluate(run: str | Path, data: list[str] | None = None, fmt: str = "auto",
             "n": len(localisation), "share_of_map_on_lesion": float(np.nanmean(inside)),
             "share_of_image_that_is_lesion": float(area.mean()), "peak_on_lesion": float(peak.mean()),
         }
-    return write_report(run, y=y, probs=probs, uncalibrated=_softmax(logits), groups=[r.group for r in records],
+    return write_report(run, y=y, probs=probs, uncalibrated=softmax(logits), groups=[r.group for r in records],
                         sources=[r.source for r in records], image_ids=[r.image_id for r in records],
                         class_ids=class_ids, malignant=malignant,
                         calibration=calibration, extra=extra, name=name, bootstrap=bootstrap)

@@ -10,6 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (n, classes) logits."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
 def confusion(y: np.ndarray, pred: np.ndarray, num_classes: int) -> np.ndarray:
     """Counts, rows = true class, columns = predicted class."""
     m = np.zeros((num_classes, num_classes), np.int64)

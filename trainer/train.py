@@ -33,7 +33,7 @@ import numpy as np
 from . import labels, scope
 from .config import Config
 from .data import SPLITS, image_dataset, load_batch_arrays, read_dataset, split_by_group, write_split
-from .evaluate import choose_threshold, fit_temperature, malignant_risk, screening_metrics
+from .evaluate import choose_threshold, fit_temperature, malignant_risk, screening_metrics, softmax
 
 CHUNK = 512
 
@@ -79,12 +79,6 @@ def class_weights(y: np.ndarray, num_classes: int) -> dict[int, float]:
 
 def balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean([(pred[y == c] == c).mean() for c in np.unique(y)]))
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def train_head(config: Config, imbalance: str, x_train, y_train, x_val, y_val, num_classes: int, log_path: Path):

@@ -16,20 +16,13 @@ import os
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from werkzeug.serving import make_server
 
-from server import WEB_ROOT, create_app
+from browser_helpers import checked_page
+from server import WEB_ROOT, create_app, serving
 
 PAGES_PREFIX = "/skinlens/"
-CSP_LISTENER = """
-window.__cspViolations = [];
-document.addEventListener('securitypolicyviolation', (event) => {
-  window.__cspViolations.push(`${event.violatedDirective} blocked ${event.blockedURI || 'inline'}`);
-});
-"""
 
 
 def overlay_web(dest: Path, overlay: Path) -> Path:
@@ -56,24 +49,10 @@ def metadata(web_root):
     return json.loads((web_root / "model" / "metadata.json").read_text())
 
 
-@contextlib.contextmanager
-def _serving(app):
-    """Runs a WSGI app on a free local port in a background thread; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/"
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
-
-
 @pytest.fixture(scope="session")
 def app_url(web_root):
     """Base URL of server.py's app serving the web root."""
-    with _serving(create_app({"WEB_ROOT": str(web_root)})) as url:
+    with serving(create_app({"WEB_ROOT": str(web_root)})) as url:
         yield url
 
 
@@ -86,7 +65,7 @@ def tiny_root(tiny_web, tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_url(tiny_root):
     """Base URL of server.py's app serving web/ with the tiny float32 model."""
-    with _serving(create_app({"WEB_ROOT": str(tiny_root)})) as url:
+    with serving(create_app({"WEB_ROOT": str(tiny_root)})) as url:
         yield url
 
 
@@ -94,7 +73,7 @@ def tiny_url(tiny_root):
 def serve_web():
     """Serves another folder with server.py's app for one test: serve_web(folder) -> base URL."""
     with contextlib.ExitStack() as stack:
-        yield lambda folder: stack.enter_context(_serving(create_app({"WEB_ROOT": str(folder)})))
+        yield lambda folder: stack.enter_context(serving(create_app({"WEB_ROOT": str(folder)})))
 
 
 class _PagesHandler(SimpleHTTPRequestHandler):
@@ -144,21 +123,6 @@ def browser():
 @pytest.fixture
 def page(browser):
     """A fresh page; at teardown, fails on any console error, page error, CSP violation or request that
-    left the origin of the page's own navigations."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.add_init_script(CSP_LISTENER)
-    page = context.new_page()
-    requests, errors = [], []
-    page.on("request", lambda request: requests.append(request))
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
-    yield page
-
-    violations = page.evaluate("window.__cspViolations") if not page.is_closed() else []
-    origins = {urlsplit(r.url)[:2] for r in requests if r.is_navigation_request()}
-    foreign = [r.url for r in requests
-               if urlsplit(r.url).scheme not in ("data", "blob") and urlsplit(r.url)[:2] not in origins]
-    context.close()
-    assert not errors, f"console errors: {errors}"
-    assert not violations, f"CSP violations: {violations}"
-    assert not foreign, f"requests to another origin: {foreign}"
+    left the origin of the page's own navigations (see browser_helpers.checked_page)."""
+    with checked_page(browser, viewport={"width": 1280, "height": 900}) as page:
+        yield page

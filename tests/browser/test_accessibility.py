@@ -32,11 +32,10 @@ def axe_url(web_root, tmp_path_factory):
     """The app with axe-core copied beside it, so the CSP's script-src 'self' admits it."""
     if not AXE.is_file():
         pytest.skip("axe-core is not installed: run `npm ci`")
-    from conftest import _serving
-    from server import create_app
+    from server import create_app, serving
 
     root = web_with_file(web_root, tmp_path_factory.mktemp("axe") / "web", AXE, "axe.min.js")
-    with _serving(create_app({"WEB_ROOT": str(root)})) as url:
+    with serving(create_app({"WEB_ROOT": str(root)})) as url:
         yield url
 
 
