@@ -65,7 +65,7 @@ def main(argv=None) -> None:
             threshold = json.loads((run / "calibration.json").read_text())["threshold"]
             paths, dxs = split_images(run, args.split)
             y = np.array([labels.diagnosis_to_index(config.scheme)[d] for d in dxs])
-            ds = image_dataset(paths, y, config.image_size, 32, training=False)
+            ds = image_dataset(paths, y, config.image_size, 32)
             reference = None
             for quantize in args.quantize:
                 root = Path(tmp) / f"{run.name}-{quantize}"

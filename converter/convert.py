@@ -71,29 +71,42 @@ def _screening(report: dict, temperature: float | None) -> dict | None:
         return None
     return {"malignant_classes": report["malignant_classes"], "threshold": calibration["threshold"],
             "temperature": temperature or calibration["temperature"], "temperature_fitted": calibration["temperature"],
+            "class_bias": calibration.get("class_bias"),
             "target_sensitivity": calibration["target_sensitivity"],
             "validation": calibration["validation"], "test": report["test"]["malignant"]}
 
 
-def effective_temperature(outputs: dict) -> float | None:
+def effective_temperature(outputs: dict, class_bias=None) -> float | None:
     """The temperature the converted graph applies, read off its outputs for one image.
 
     Quantization rounds the baked-in 1/T like any other weight (float16: to ~5e-4), so the
-    browser must be told the T it actually gets: log(p_i / p_j) = (logit_i - logit_j) / T.
+    browser must be told the T it actually gets: log p = logits / T + bias + const, solved for
+    1/T by least squares over the classes (the bias as float16 rounds it).
     """
     if "cam" not in outputs:
         return None
     logits = outputs["cam"][0].mean(axis=(0, 1)).astype(np.float64)
-    logp = np.log(outputs["probabilities"][0].astype(np.float64))
-    i, j = int(np.argmax(logits)), int(np.argmin(logits))
-    return float((logits[i] - logits[j]) / (logp[i] - logp[j])) if logits[i] > logits[j] else None
+    logp = np.log(np.maximum(outputs["probabilities"][0].astype(np.float64), 1e-300))
+    if class_bias is not None:
+        logp = logp - np.asarray(class_bias, np.float16).astype(np.float64)
+    dl, dp = logits - logits.mean(), logp - logp.mean()
+    scale = float(np.sum(dl * dp) / np.sum(dl * dl)) if np.sum(dl * dl) > 0 else 0.0
+    return 1.0 / scale if scale > 0 else None
+
+
+def _decision(report: dict) -> dict | None:
+    decision = (report.get("calibration") or {}).get("decision")
+    if not decision:
+        return None
+    return {"rule": decision["rule"], "class_log_weights": decision["class_log_weights"], "tau": decision["tau"]}
 
 
 def _metrics(report: dict) -> dict:
     """The test-split summary the model card shows (no confusion matrix or per-source detail)."""
     if "test" not in report:
         return {}
-    keep = ("n", "n_lesions", "accuracy", "balanced_accuracy", "macro_f1", "macro_auc", "ece",
+    keep = ("n", "n_lesions", "accuracy", "balanced_accuracy", "balanced_accuracy_most_probable", "macro_f1",
+            "macro_auc", "ece",
             "ece_before_temperature", "per_class", "intervals_95")
     return {"test": {k: report["test"][k] for k in keep if k in report["test"]},
             "stage1_test": report.get("stage1_test")}
@@ -134,7 +147,8 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
         converted = tfjs_graph_function(staged)
         reference = [converted(x[None])["probabilities"][0] for x in images]
         probe = images[0] if images else np.full((config.image_size, config.image_size, 3), 128, np.float32)
-        temperature = effective_temperature(converted(probe[None]))
+        temperature = effective_temperature(converted(probe[None]),
+                                            report.get("calibration", {}).get("class_bias"))
         drift = max((float(np.abs(p - float32.probabilities(x[None])[0]).max())
                      for p, x in zip(reference, images)), default=None)
         if out.exists():
@@ -168,6 +182,10 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
             # max |probability change| on the golden images between the float32 model and this one
             "quantization_max_abs_diff": drift,
             "backbone": {"architecture": "MobileNetV2", "alpha": config.alpha},
+            # Test-time augmentation inside the graph: the logits are the mean over this many
+            # dihedral views (flips/transposes) of the input; the cam is aligned with the input.
+            "views": config.tta_views,
+            "colour_constancy": "shades-of-gray-p6" if config.colour_constancy else None,
             "files": files,
             "total_bytes": sum((out / name).stat().st_size for name in files),
         },
@@ -188,6 +206,9 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
         "classes": labels.classes_metadata(config.scheme),
         "golden": cases,
         "screening": _screening(report, temperature),
+        # The type shown for a photo: argmax of log p + class_log_weights (chosen on validation for
+        # balanced accuracy; the probabilities themselves stay calibrated).
+        "decision": _decision(report),
         # Out-of-scope checks: formulas in trainer/scope.py, thresholds fitted on validation.
         "scope": report.get("calibration", {}).get("scope"),
         "metrics": _metrics(report),

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from trainer.evaluate import (auc, bootstrap_intervals, choose_threshold, classification_metrics,
-                              expected_calibration_error, fit_temperature, roc_curve, screening_metrics)
+                              choose_decision, decide, expected_calibration_error, fit_calibration, roc_curve,
+                              screening_metrics)
 
 CLASSES = ["a", "b", "c"]
 
@@ -28,16 +29,36 @@ def test_auc_matches_pairwise_definition_with_ties():
     assert np.trapezoid(tpr, fpr) == pytest.approx(auc(pos, score))
 
 
-def test_temperature_recovers_the_one_that_made_the_data():
+def test_calibration_recovers_the_temperature_and_bias_that_made_the_data():
     rng = np.random.default_rng(1)
     logits = rng.normal(0, 3, (20000, 3))
-    z = logits / 2.5
+    bias = np.array([1.0, -0.4, -0.6])
+    z = logits / 2.5 + bias
     p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     y = np.array([rng.choice(3, p=row) for row in p])
-    assert fit_temperature(logits, y) == pytest.approx(2.5, rel=0.05)
+    temperature, fitted = fit_calibration(logits, y)
+    assert temperature == pytest.approx(2.5, rel=0.05)
+    np.testing.assert_allclose(fitted, bias, atol=0.08)
     assert expected_calibration_error(y, p) < 0.02
     overconfident = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     assert expected_calibration_error(y, overconfident) > 0.05
+
+
+def test_decision_rule_trades_the_majority_class_for_balanced_accuracy():
+    """Probabilities that favour the common class: adjusting by the prior recovers the rare ones."""
+    rng = np.random.default_rng(11)
+    prior = np.array([0.8, 0.1, 0.1])
+    y = rng.choice(3, size=6000, p=prior)
+    evidence = rng.normal(0, 1, (6000, 3)) + 1.2 * np.eye(3)[y]
+    z = evidence + np.log(prior)
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    decision = choose_decision(p, y, prior)
+    assert 0.7 <= decision["tau"] <= 1.3  # the Bayes-optimal rule for balanced accuracy is tau = 1
+    plain = classification_metrics(y, p, CLASSES)["balanced_accuracy"]
+    adjusted = classification_metrics(y, p, CLASSES, decision["class_log_weights"])["balanced_accuracy"]
+    assert adjusted > plain + 0.1
+    assert decision["validation_balanced_accuracy_by_tau"][decision["tau"]] == pytest.approx(adjusted)
+    np.testing.assert_array_equal(decide(p, None), p.argmax(axis=1))
 
 
 def test_threshold_reaches_the_target_sensitivity_and_no_more_than_needed():

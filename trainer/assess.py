@@ -67,7 +67,7 @@ def evaluate(run: str | Path, data: list[str] | None = None, fmt: str = "auto",
     y = np.array([dx_index[r.dx] for r in records])
     serve = Predictor(run).outputs
     probs, logits, kept, localisation = [], [], [], []
-    ds = image_dataset([r.path for r in records], y, config.image_size, config.batch_size, training=False,
+    ds = image_dataset([r.path for r in records], y, config.image_size, config.batch_size,
                        with_index=True)
     for images, _, indices in ds:
         out = serve(images.numpy())

@@ -49,10 +49,18 @@ def _parser() -> argparse.ArgumentParser:
                      help="class-imbalance remedy; auto tries both in stage 1 and keeps the better on validation")
     fit.add_argument("--fine-tune-epochs", type=int, default=defaults.fine_tune_epochs,
                      help="stage 2 epochs (0: head only)")
-    fit.add_argument("--fine-tune-from", default=defaults.fine_tune_from,
-                     help="first backbone layer trained in stage 2 (a block boundary)")
+    fit.add_argument("--cut", default=defaults.cut,
+                     help="stage 2 trains every backbone layer above this one, from its cached outputs "
+                          "(a block's output: block_N_add, or block_N_project_BN where a block has no add)")
+    fit.add_argument("--views", type=int, default=defaults.views,
+                     help="augmented views of each training image cached at --cut (stage 2 draws one per epoch)")
     fit.add_argument("--fine-tune-learning-rate", type=float, default=defaults.fine_tune_learning_rate,
-                     help="stage 2 Adam learning rate")
+                     help="stage 2 peak Adam learning rate (linear warm-up, then cosine decay to 0)")
+    fit.add_argument("--warmup-epochs", type=int, default=defaults.warmup_epochs, help="stage 2 warm-up epochs")
+    fit.add_argument("--tta-views", type=int, default=defaults.tta_views, choices=[1, 2, 4, 8],
+                     help="dihedral views (flips, transposes) the exported model averages")
+    fit.add_argument("--colour-constancy", action="store_true",
+                     help="Shades of Gray (p=6) colour constancy as the model's first layer")
     fit.add_argument("--target-sensitivity", type=float, default=defaults.target_sensitivity,
                      help="malignant sensitivity the screening threshold is chosen for, on validation")
     t.add_argument("--out", required=True, help="run folder to create (or resume)")
@@ -85,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
             weights=args.weights, dropout=args.dropout, batch_size=args.batch_size,
             head_epochs=args.head_epochs, head_learning_rate=args.head_learning_rate, seed=args.seed,
             val_fraction=args.val_fraction, test_fraction=args.test_fraction, imbalance=args.imbalance,
-            fine_tune_epochs=args.fine_tune_epochs, fine_tune_from=args.fine_tune_from,
-            fine_tune_learning_rate=args.fine_tune_learning_rate, target_sensitivity=args.target_sensitivity,
+            fine_tune_epochs=args.fine_tune_epochs, cut=args.cut, views=args.views,
+            fine_tune_learning_rate=args.fine_tune_learning_rate, warmup_epochs=args.warmup_epochs,
+            tta_views=args.tta_views, colour_constancy=args.colour_constancy, target_sensitivity=args.target_sensitivity,
             folds=args.folds,
         )
         if config.folds > 1:

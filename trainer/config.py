@@ -38,8 +38,12 @@ class Config:
     test_fraction: float = 0.15
     imbalance: str = "auto"
     fine_tune_epochs: int = 0
-    fine_tune_from: str = "block_13_expand"
-    fine_tune_learning_rate: float = 1e-4
+    cut: str = "block_5_add"
+    views: int = 6
+    fine_tune_learning_rate: float = 2e-4
+    warmup_epochs: int = 1
+    tta_views: int = 8
+    colour_constancy: bool = False
     target_sensitivity: float = 0.95
     folds: int = 0
     alpha_background: tuple[int, int, int] = ALPHA_BACKGROUND

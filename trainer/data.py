@@ -318,35 +318,61 @@ def load_batch_arrays(paths: list[str], height: int, width: int, workers: int = 
 
 
 def augmenter(seed: int):
-    """The training augmentation, applied to batches of 0..255 images.
+    """The training augmentation: a function from a batch of 0..255 images to an augmented batch.
 
-    Lesions have no "up": both flips and any rotation are label-preserving. Zoom and crop stand
-    in for different dermatoscope distances; the colour jitter for different cameras and lights.
+    Stronger than a photo app would need, as the ISIC 2018-2020 winners trained: lesions have no
+    "up", so all 8 flips/transposes and any rotation keep the label; zoom stands in for dermatoscope
+    distance; colour jitter for cameras and lights; blur, lost resolution and noise for phone
+    optics and HAM10000's upscaled 200x150 copies; cutout (a square filled with the image's mean
+    colour) for hair, rulers and bubbles hiding part of a lesion.
     """
     import keras
+    import tensorflow as tf
 
-    return keras.Sequential([
+    geometry = keras.Sequential([
         keras.layers.RandomFlip("horizontal_and_vertical", seed=seed),
         keras.layers.RandomRotation(0.5, fill_mode="reflect", seed=seed + 1),
-        keras.layers.RandomZoom((-0.25, 0.1), fill_mode="reflect", seed=seed + 2),
-        keras.layers.RandomColorJitter(value_range=(0, 255), brightness_factor=0.1, contrast_factor=0.15,
-                                       saturation_factor=(0.4, 0.6), hue_factor=0.03, seed=seed + 3),
-    ], name="augment")
+        keras.layers.RandomZoom((-0.3, 0.2), fill_mode="reflect", seed=seed + 2),
+    ], name="geometry")
+    colour = keras.layers.RandomColorJitter(value_range=(0, 255), brightness_factor=0.15, contrast_factor=0.2,
+                                            saturation_factor=(0.3, 0.7), hue_factor=0.04, seed=seed + 3)
+    rng = tf.random.Generator.from_seed(seed + 4)
+
+    def per_image(n, p):
+        return tf.reshape(rng.uniform([n]) < p, [n, 1, 1, 1])
+
+    def augment(images):
+        images = tf.convert_to_tensor(images, tf.float32)
+        n, size = tf.shape(images)[0], images.shape[1]
+        images = tf.where(per_image(n, 0.5), tf.transpose(images, [0, 2, 1, 3]), images)
+        images = colour(geometry(images, training=True), training=True)
+        # Lost detail: down to 40-100% of the resolution and back up, per batch.
+        small = tf.cast(tf.round(rng.uniform([], 0.4, 1.0) * size), tf.int32)
+        blurred = tf.image.resize(tf.image.resize(images, [small, small], antialias=True), [size, size])
+        images = tf.where(per_image(n, 0.5), blurred, images)
+        noise = rng.normal(tf.shape(images)) * rng.uniform([n, 1, 1, 1], 0.0, 8.0)
+        images = tf.where(per_image(n, 0.3), images + noise, images)
+        # Cutout: one square of 10-30% of the side, at a random place.
+        side = rng.uniform([n, 1, 1], 0.1, 0.3) * size
+        cy, cx = rng.uniform([n, 1, 1], 0, size), rng.uniform([n, 1, 1], 0, size)
+        grid = tf.range(size, dtype=tf.float32)
+        inside = ((tf.abs(grid[None, :, None] - cy) < side / 2) & (tf.abs(grid[None, None, :] - cx) < side / 2))
+        inside = inside[..., None] & per_image(n, 0.5)
+        images = tf.where(inside, tf.reduce_mean(images, axis=[1, 2], keepdims=True), images)
+        return tf.clip_by_value(images, 0.0, 255.0)
+
+    return augment
 
 
-def image_dataset(paths: list[str], y: np.ndarray, size: int, batch_size: int, *, training: bool,
-                  seed: int = 0, balanced: bool = False, with_index: bool = False):
-    """A ``tf.data`` pipeline: parallel decode with ``load_rgb``, the shared resize, cache, batches.
+def image_dataset(paths: list[str], y: np.ndarray, size: int, batch_size: int, *, with_index: bool = False):
+    """A ``tf.data`` pipeline for evaluation: parallel decode with ``load_rgb``, the shared resize, batches.
 
-    A file that cannot be read is dropped, never fatal (with ``with_index`` the caller sees which).
+    The images are exactly the float32 input the exported model gets. A file that cannot be read
+    is dropped, never fatal (with ``with_index`` the caller sees which).
 
     Args:
         paths, y: image files and their class indices.
-        training: shuffle and augment; images are cached as uint8 (1/4 of the memory) since the
-            augmentation perturbs them far more than the rounding does. Evaluation keeps float32,
-            exactly the input the exported model gets.
-        balanced: draw every class equally often (an epoch still has ``len(paths)`` images).
-        with_index: (evaluation) also yield each image's position in ``paths``.
+        with_index: also yield each image's position in ``paths``.
 
     Returns:
         a ``tf.data.Dataset`` of (images (b, size, size, 3) float32 0..255, labels (b,)[, indices (b,)]).
@@ -365,43 +391,11 @@ def image_dataset(paths: list[str], y: np.ndarray, size: int, batch_size: int, *
         image, ok = tf.numpy_function(load, [path], [tf.uint8, tf.bool], stateful=False)
         image.set_shape([None, None, 3])
         ok.set_shape([])
-        image = resize(image, size, size)
-        return (tf.cast(tf.round(image), tf.uint8) if training else image), label, index, ok
-
-    def readable(image, label, index, ok):
-        return ok
-
-    def drop_ok(image, label, index, ok):
-        return image, label, index
-
-    def drop_index(image, label, index):
-        return image, label
-
-    def pipeline(indices):
-        ds = tf.data.Dataset.from_tensor_slices((np.asarray(paths)[indices], np.asarray(y, np.int32)[indices],
-                                                 np.asarray(indices, np.int64)))
-        return ds.map(decode, num_parallel_calls=autotune).filter(readable).map(drop_ok).cache()
+        return resize(image, size, size), label, index, ok
 
     everything = np.arange(len(paths))
-    if not training:
-        ds = pipeline(everything)
-        return (ds if with_index else ds.map(drop_index)).batch(batch_size).prefetch(autotune)
-    y = np.asarray(y)
-    if balanced:
-        per_class = [pipeline(everything[y == c]).shuffle(4096, seed=seed + int(c)).repeat() for c in np.unique(y)]
-        ds = tf.data.Dataset.sample_from_datasets(per_class, seed=seed).take(len(paths))
-    else:
-        ds = pipeline(everything).shuffle(min(len(paths), 8192), seed=seed, reshuffle_each_iteration=True)
-    augment = augmenter(seed)
-
-    def augment_batch(images, labels):
-        images = augment(tf.cast(images, tf.float32), training=True)
-        # Half the batches lose detail (down to 45-100% of the resolution, then back up): HAM10000's
-        # 200x150 copies are upscaled while real photos are sharper, and the model must not care.
-        scale = tf.random.uniform([], 0.45, 1.0)
-        small = tf.cast(tf.round(scale * size), tf.int32)
-        blurred = tf.image.resize(tf.image.resize(images, [small, small], antialias=True), [size, size])
-        return tf.where(tf.random.uniform([]) < 0.5, blurred, images), labels
-
-    return (ds.map(drop_index).batch(batch_size)
-              .map(augment_batch, num_parallel_calls=autotune).prefetch(autotune))
+    ds = (tf.data.Dataset.from_tensor_slices((np.asarray(paths), np.asarray(y, np.int32), everything))
+          .map(decode, num_parallel_calls=autotune)
+          .filter(lambda image, label, index, ok: ok)
+          .map(lambda image, label, index, ok: (image, label, index) if with_index else (image, label)))
+    return ds.batch(batch_size).prefetch(autotune)

@@ -53,15 +53,24 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 15) -> 
     return float(ece)
 
 
-def classification_metrics(y: np.ndarray, p: np.ndarray, class_ids: list[str]) -> dict:
+def decide(p: np.ndarray, class_log_weights=None) -> np.ndarray:
+    """The predicted class: argmax of log p + w (w = 0: the most probable class). See choose_decision."""
+    if class_log_weights is None:
+        return p.argmax(axis=1)
+    return (np.log(np.maximum(p, 1e-30)) + np.asarray(class_log_weights)).argmax(axis=1)
+
+
+def classification_metrics(y: np.ndarray, p: np.ndarray, class_ids: list[str], class_log_weights=None) -> dict:
     """The headline and per-class metrics of one set of predictions.
+
+    ``class_log_weights``: the decision rule (``decide``) that picks each image's class.
 
     Returns:
         a JSON-ready dict: accuracy, balanced_accuracy, macro_f1, macro_auc, ece,
         per_class (precision, sensitivity, specificity, f1, auc, support) and confusion.
     """
     k = len(class_ids)
-    pred = p.argmax(axis=1)
+    pred = decide(p, class_log_weights)
     m = confusion(y, pred, k)
     per_class = {}
     for i, cid in enumerate(class_ids):
@@ -99,22 +108,44 @@ def roc_curve(positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.n
     return np.r_[0, fps / max(fps[-1], 1)], np.r_[0, tps / max(tps[-1], 1)]
 
 
-def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
-    """The temperature T minimising the negative log-likelihood of softmax(logits / T) (Guo et al. 2017)."""
-    def nll(log_t):
-        z = logits / np.exp(log_t)
-        z = z - z.max(axis=1, keepdims=True)
-        return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(y)), y]))
+def fit_calibration(logits: np.ndarray, y: np.ndarray, steps: int = 3000) -> tuple[float, np.ndarray]:
+    """Temperature T and per-class bias b minimising the NLL of softmax(logits / T + b) on validation.
 
-    lo, hi = np.log(0.05), np.log(20.0)
-    ratio = (np.sqrt(5) - 1) / 2
-    for _ in range(80):  # golden-section search: NLL is unimodal in log T
-        a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-        if nll(a) < nll(b):
-            hi = b
-        else:
-            lo = a
-    return float(np.exp((lo + hi) / 2))
+    The bias corrects the class prior (stage 2 may train on class-balanced batches, whose logits
+    over-rate rare classes); T corrects over-confidence. Full-batch Adam on log T and b.
+    """
+    logits = np.asarray(logits, np.float64)
+    onehot = np.eye(logits.shape[1])[y]
+    params = np.zeros(logits.shape[1] + 1)  # log(1/T), b
+    m, v = np.zeros_like(params), np.zeros_like(params)
+    for t in range(1, steps + 1):
+        scale, bias = np.exp(params[0]), params[1:]
+        z = logits * scale + bias
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        dz = (p - onehot) / len(y)
+        grad = np.concatenate([[np.sum(dz * logits) * scale], dz.sum(axis=0)])
+        m = 0.9 * m + 0.1 * grad
+        v = 0.999 * v + 0.001 * grad ** 2
+        params -= 0.02 * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-9)
+        params[0] = np.clip(params[0], -np.log(20.0), np.log(20.0))  # 0.05 <= T <= 20
+    bias = params[1:] - params[1:].mean()  # softmax ignores a shared offset
+    return float(np.exp(-params[0])), bias
+
+
+def choose_decision(p: np.ndarray, y: np.ndarray, prior: np.ndarray, taus=np.round(np.arange(0, 1.51, 0.05), 2)) -> dict:
+    """The decision rule maximising balanced accuracy on validation: argmax of log p - tau * log(prior)
+    (logit adjustment, Menon et al. 2021). tau = 0 picks the most probable class; tau = 1 weighs
+    every class as if all were equally common. Ties go to the smaller tau.
+    """
+    prior = np.asarray(prior, float)
+    log_prior = np.log(np.where(prior > 0, prior, 1.0))  # a class never seen in training gets no boost
+    scores = {float(t): float(np.mean([(decide(p, -t * log_prior)[y == c] == c).mean() for c in np.unique(y)]))
+              for t in taus}
+    tau = max(scores, key=lambda t: (round(scores[t], 4), -t))
+    return {"rule": "argmax(log p + class_log_weights)", "tau": tau,
+            "class_log_weights": [float(w) + 0.0 for w in -tau * log_prior],
+            "training_prior": [float(x) for x in prior], "validation_balanced_accuracy_by_tau": scores}
 
 
 def malignant_risk(p: np.ndarray, malignant: np.ndarray) -> np.ndarray:
@@ -145,7 +176,8 @@ def screening_metrics(y: np.ndarray, p: np.ndarray, malignant: np.ndarray, thres
     }
 
 
-def bootstrap_intervals(y, p, groups, class_ids, malignant, threshold, *, n: int = 1000, seed: int = 0) -> dict:
+def bootstrap_intervals(y, p, groups, class_ids, malignant, threshold, *, n: int = 1000, seed: int = 0,
+                        class_log_weights=None) -> dict:
     """95% percentile intervals, resampling lesions (all of a lesion's images together), not images.
 
     Returns:
@@ -159,7 +191,7 @@ def bootstrap_intervals(y, p, groups, class_ids, malignant, threshold, *, n: int
                                "malignant_auc", "malignant_sensitivity", "malignant_specificity")}
     for _ in range(n):
         idx = np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
-        m = classification_metrics(y[idx], p[idx], class_ids)
+        m = classification_metrics(y[idx], p[idx], class_ids, class_log_weights)
         s = screening_metrics(y[idx], p[idx], malignant, threshold)
         for key in ("balanced_accuracy", "macro_auc", "macro_f1", "ece"):
             samples[key].append(m[key])

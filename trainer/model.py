@@ -3,11 +3,17 @@
 The model takes raw RGB in 0..255 (float32, NHWC) and outputs class probabilities, so
 nothing outside the graph normalises pixels: not the trainer, not the browser.
 
-    image (0..255) -> Rescaling(1/127.5, -1) -> MobileNetV2 (no top) -> GlobalAveragePooling
-        -> Dropout -> Dense "logits" -> Rescaling(1/T) "temperature" -> Softmax "probabilities"
+    image (0..255) -> [ShadesOfGray] -> Rescaling(1/127.5, -1) -> DihedralViews(n) -> MobileNetV2 (no top)
+        -> MergeViews(n) -> GlobalAveragePooling -> Dropout -> Dense "logits"
+        -> Rescaling(1/T) "temperature" -> ClassBias "class_bias" -> Softmax "probabilities"
 
-``temperature`` is 1 until calibration sets it; it is a plain layer so the exported graph
-carries the calibrated probabilities.
+``DihedralViews`` is test-time augmentation inside the graph: the backbone sees the image in n of
+its 8 flips/transposes, and ``MergeViews`` turns each view's feature map back to the image's own
+orientation and averages them. The head is linear after pooling, so the logits are exactly the
+mean of the views' logits, and the activation map stays aligned with the photo. Training builds
+the same model with n = 1; the exported one has ``config.tta_views`` and the same weights.
+``temperature`` (1) and ``class_bias`` (0) are set by calibration; they are plain layers so the
+exported graph carries the calibrated probabilities.
 
 The model has two more outputs. ``feature_distance`` (see ``FeatureDistance``) says how unlike the
 training images an input is, for the out-of-scope warning. ``cam``: the class activation maps (Zhou et al. 2016). With a
@@ -41,8 +47,11 @@ def build_backbone(config: Config) -> keras.Model:
     )
 
 
-def build_model(config: Config, num_classes: int) -> tuple[keras.Model, keras.Model]:
+def build_model(config: Config, num_classes: int, views: int = 1) -> tuple[keras.Model, keras.Model]:
     """Builds the classifier and the feature model that shares its backbone.
+
+    Args:
+        views: dihedral views averaged inside the graph (1 for training; ``config.tta_views`` to export).
 
     Returns:
         (model, features): ``model`` maps raw images to probabilities; ``features`` maps raw
@@ -51,16 +60,18 @@ def build_model(config: Config, num_classes: int) -> tuple[keras.Model, keras.Mo
     """
     size = config.image_size
     image = keras.Input((size, size, 3), name="image", dtype="float32")
-    x = layers.Rescaling(1 / 127.5, offset=-1, name="preprocess")(image)
+    x = ShadesOfGray(name="colour_constancy")(image) if config.colour_constancy else image
+    x = layers.Rescaling(1 / 127.5, offset=-1, name="preprocess")(x)
     backbone = build_backbone(config)
-    # training=False keeps BatchNorm in inference mode even while the top layers fine-tune:
-    # updating its statistics on small batches of a new domain would undo what it learnt.
-    feature_map = backbone(x, training=False)
+    # BatchNorm stays in inference mode because stage 2 sets its layers non-trainable (in Keras 3
+    # the outer model's training flag would override training=False here): updating its statistics
+    # on small batches of a new domain would undo what it learnt.
+    feature_map = MergeViews(views, name="merge_views")(backbone(DihedralViews(views, name="views")(x), training=False))
     pooled = layers.GlobalAveragePooling2D(name="pool")(feature_map)
     x = layers.Dropout(config.dropout, name="dropout")(pooled)
     dense = layers.Dense(num_classes, name="logits")
     logits = dense(x)
-    scaled = layers.Rescaling(1.0, name="temperature")(logits)
+    scaled = ClassBias(name="class_bias")(layers.Rescaling(1.0, name="temperature")(logits))
     probabilities = layers.Softmax(name="probabilities")(scaled)
     cam = layers.Identity(name="cam")(dense(feature_map))
     distance = FeatureDistance(name="feature_distance")(pooled)
@@ -68,6 +79,104 @@ def build_model(config: Config, num_classes: int) -> tuple[keras.Model, keras.Mo
                         name="skinlens")
     features = keras.Model(image, pooled, name="skinlens_features")
     return model, features
+
+
+# The 8 symmetries of a square image, as (transpose, flip rows, flip columns): the first 1, 2, 4 or 8
+# are the views a model averages (identity; + mirror; + the other flips; + the transposes).
+DIHEDRAL = ((False, False, False), (False, False, True), (False, True, False), (False, True, True),
+            (True, False, False), (True, False, True), (True, True, False), (True, True, True))
+
+
+def dihedral(x, transpose: bool, flip_rows: bool, flip_cols: bool):
+    """One symmetry of a batch of square NHWC images (transpose first, then the flips)."""
+    if transpose:
+        x = ops.transpose(x, (0, 2, 1, 3))
+    if flip_rows:
+        x = ops.flip(x, axis=1)
+    if flip_cols:
+        x = ops.flip(x, axis=2)
+    return x
+
+
+def undo_dihedral(x, transpose: bool, flip_rows: bool, flip_cols: bool):
+    """The inverse of ``dihedral`` (the flips undone first, then the transpose)."""
+    if flip_cols:
+        x = ops.flip(x, axis=2)
+    if flip_rows:
+        x = ops.flip(x, axis=1)
+    if transpose:
+        x = ops.transpose(x, (0, 2, 1, 3))
+    return x
+
+
+class DihedralViews(layers.Layer):
+    """(b, s, s, c) -> (n * b, s, s, c): the batch in ``n`` dihedral views, view-major."""
+
+    def __init__(self, n: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        if n not in (1, 2, 4, 8):
+            raise ValueError(f"views must be 1, 2, 4 or 8, not {n}")
+        self.n = n
+
+    def call(self, x):
+        if self.n == 1:
+            return x
+        return ops.concatenate([dihedral(x, *d) for d in DIHEDRAL[:self.n]], axis=0)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "n": self.n}
+
+
+class MergeViews(layers.Layer):
+    """(n * b, h, w, c) feature maps of ``DihedralViews`` -> (b, h, w, c): each view turned back, averaged."""
+
+    def __init__(self, n: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.n = n
+
+    def call(self, x):
+        if self.n == 1:
+            return x
+        h, w, c = x.shape[1], x.shape[2], x.shape[3]
+        per_view = ops.reshape(x, (self.n, -1, h, w, c))
+        return ops.mean(ops.stack([undo_dihedral(per_view[i], *DIHEDRAL[i]) for i in range(self.n)]), axis=0)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "n": self.n}
+
+
+class ShadesOfGray(layers.Layer):
+    """Colour constancy (Finlayson & Trezzi 2004, p = 6), per image: each channel is scaled so the
+    illuminant estimated by its 6-norm becomes grey. Input and output in 0..255."""
+
+    def __init__(self, p: float = 6.0, **kwargs):
+        super().__init__(**kwargs)
+        self.p = p
+
+    def call(self, x):
+        unit = x / 255.0
+        illuminant = ops.power(ops.mean(ops.power(unit, self.p), axis=(1, 2), keepdims=True), 1.0 / self.p)
+        gain = ops.mean(illuminant, axis=-1, keepdims=True) / ops.maximum(illuminant, 1e-6)
+        return ops.clip(x * gain, 0.0, 255.0)
+
+    def get_config(self):
+        return {**super().get_config(), "p": self.p}
+
+
+class ClassBias(layers.Layer):
+    """Adds a fixed per-class bias to the logits: the class-prior part of the calibration."""
+
+    def build(self, input_shape):
+        self.bias = self.add_weight(shape=(input_shape[-1],), initializer="zeros", trainable=False, name="bias")
+
+    def call(self, logits):
+        return logits + self.bias
 
 
 class FeatureDistance(layers.Layer):
@@ -111,7 +220,45 @@ def build_head(feature_dim: int, num_classes: int, dropout: float) -> keras.Mode
     return keras.Model(pooled, logits, name="skinlens_head")
 
 
-def set_temperature(model: keras.Model, temperature: float) -> None:
-    """Bakes a calibration temperature into the model (probabilities = softmax(logits / T))."""
+def set_calibration(model: keras.Model, temperature: float, bias) -> None:
+    """Bakes calibration into the model: probabilities = softmax(logits / T + bias)."""
+    import numpy as np
+
     model.get_layer("temperature").scale = 1.0 / float(temperature)
+    model.get_layer("class_bias").set_weights([np.asarray(bias, np.float32)])
     model.predict_function = None  # predict() traced the old scale as a constant
+
+
+def split_backbone(model: keras.Model, cut: str) -> tuple[keras.Model, keras.Model]:
+    """The backbone below and above ``cut`` (a layer whose output is all the layers above it read).
+
+    Both share the backbone's layers: training ``upper`` trains ``model``.
+    """
+    backbone = backbone_of(model)
+    names = [layer.name for layer in backbone.layers]
+    if cut not in names:
+        raise ValueError(f"--cut {cut!r} is not a layer of {backbone.name}")
+    tensor = backbone.get_layer(cut).output
+    lower = keras.Model(backbone.input, tensor, name="below_cut")
+    refusal = f"--cut {cut!r} does not separate the backbone: use a block's output (block_N_add)"
+    try:
+        upper = keras.Model(tensor, backbone.output, name="above_cut")
+    except ValueError as err:  # a cut inside a residual block: the add above it needs more than the cut
+        raise ValueError(refusal) from err
+    if set(names[names.index(cut) + 1:]) - {layer.name for layer in upper.layers}:
+        raise ValueError(refusal)
+    return lower, upper
+
+
+def backbone_of(model: keras.Model) -> keras.Model:
+    """The MobileNetV2 inside ``model`` (its one nested model)."""
+    return next(layer for layer in model.layers if isinstance(layer, keras.Model))
+
+
+def above_cut_model(model: keras.Model, cut: str) -> keras.Model:
+    """Cached features at ``cut`` -> logits, through ``model``'s own layers (what stage 2 trains)."""
+    _, upper = split_backbone(model, cut)
+    features = keras.Input(upper.input.shape[1:], name="cut_features")
+    x = model.get_layer("pool")(upper(features))
+    x = model.get_layer("dropout")(x)
+    return keras.Model(features, model.get_layer("logits")(x), name="skinlens_above_cut")

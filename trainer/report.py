@@ -140,16 +140,19 @@ def write_report(run: Path, *, y, probs, uncalibrated, groups, sources, class_id
     run = Path(run)
     malignant = np.asarray(malignant, bool)
     threshold = calibration["threshold"]
-    test = classification_metrics(y, probs, class_ids)
+    weights = (calibration.get("decision") or {}).get("class_log_weights")
+    test = classification_metrics(y, probs, class_ids, weights)
+    test["balanced_accuracy_most_probable"] = classification_metrics(y, probs, class_ids)["balanced_accuracy"]
     test["ece_before_temperature"] = classification_metrics(y, uncalibrated, class_ids)["ece"]
     test["malignant"] = screening_metrics(y, probs, malignant, threshold)
     test["n_lesions"] = len(set(groups))
-    test["intervals_95"] = bootstrap_intervals(y, probs, groups, class_ids, malignant, threshold, n=bootstrap)
+    test["intervals_95"] = bootstrap_intervals(y, probs, groups, class_ids, malignant, threshold, n=bootstrap,
+                                               class_log_weights=weights)
     sources = np.asarray(sources)
     by_source = {}
     for source in sorted(set(sources)):
         sel = sources == source
-        m = classification_metrics(y[sel], probs[sel], class_ids)
+        m = classification_metrics(y[sel], probs[sel], class_ids, weights)
         by_source[source] = {k: m[k] for k in ("n", "balanced_accuracy", "macro_auc", "ece")}
         by_source[source]["malignant"] = screening_metrics(y[sel], probs[sel], malignant, threshold)
     report = {"classes": class_ids, "malignant_classes": [c for c, m in zip(class_ids, malignant) if m],

@@ -33,7 +33,8 @@ import numpy as np
 from . import labels, scope
 from .config import Config
 from .data import SPLITS, image_dataset, load_batch_arrays, read_dataset, split_by_group, write_split
-from .evaluate import choose_threshold, fit_temperature, malignant_risk, screening_metrics, softmax
+from .evaluate import (choose_decision, choose_threshold, classification_metrics, fit_calibration, malignant_risk,
+                       screening_metrics, softmax)
 
 CHUNK = 512
 
@@ -133,70 +134,101 @@ def stage1(config, feats, y, part, num_classes, run):
     return heads[choice], choice, scores
 
 
-def validation_balanced_accuracy(model, val_ds, y_val):
-    """A callback adding ``val_balanced_accuracy`` to the epoch logs, for the callbacks after it."""
+def validation_callback(model, x_val, y_val):
+    """Adds ``val_loss`` and ``val_balanced_accuracy`` to the epoch logs, for the callbacks after it."""
     import keras
 
     def on_epoch_end(epoch, logs):
-        logs["val_balanced_accuracy"] = balanced_accuracy(y_val, model.predict(val_ds, verbose=0).argmax(axis=1))
+        logits = model.predict(x_val, batch_size=64, verbose=0)
+        logs["val_loss"] = float(-np.mean(np.log(softmax(logits)[np.arange(len(y_val)), y_val] + 1e-12)))
+        logs["val_balanced_accuracy"] = balanced_accuracy(y_val, logits.argmax(axis=1))
 
     return keras.callbacks.LambdaCallback(on_epoch_end=on_epoch_end)
 
 
-def stage2(config, model, train_paths, y_train, val_paths, y_val, imbalance, run, callbacks=()):
-    """Fine-tunes the top of the backbone; resumable from ``run/backup`` after a kill.
+def freeze_for_stage2(model, cut: str):
+    """Makes every backbone layer above ``cut`` trainable except BatchNorm, and returns the model
+    stage 2 trains: cached features at the cut -> logits.
+
+    BatchNorm layers stay non-trainable, which in Keras 3 also keeps them in inference mode: their
+    moving statistics never change (tests/test_model.py checks it after an epoch).
+    """
+    import keras
+
+    from .model import above_cut_model, backbone_of, split_backbone
+
+    backbone = backbone_of(model)
+    _, upper = split_backbone(model, cut)
+    above = {layer.name for layer in upper.layers}
+    backbone.trainable = True
+    for layer in backbone.layers:
+        layer.trainable = layer.name in above and not isinstance(layer, keras.layers.BatchNormalization)
+    return above_cut_model(model, cut)
+
+
+def stage2(config, model, below_cut, train_paths, y_train, val_paths, y_val, imbalance, run, callbacks=()):
+    """Trains everything above ``config.cut`` from cached augmented views; resumable after a kill.
 
     Returns:
         the number of stage-2 epochs completed, and the best validation balanced accuracy.
     """
     import keras
 
-    from .model import logits_model
+    from .data import augmenter
+    from .views import ViewCache, view_batches
 
     done = run / "stage2_done.json"
     best_path = run / "stage2_best.weights.h5"
+    trainer_model = freeze_for_stage2(model, config.cut)
     if done.exists():  # a rerun of a finished run: keep what stage 2 learnt
-        logits_model(model).load_weights(str(best_path))
+        trainer_model.load_weights(str(best_path))
         info = json.loads(done.read_text())
         return info["epochs"], info["best_val_balanced_accuracy"]
-    keras.utils.set_random_seed(config.seed)
-    backbone = model.get_layer(index=2)
-    backbone.trainable = True
-    names = [layer.name for layer in backbone.layers]
-    if config.fine_tune_from not in names:
-        raise ValueError(f"--fine-tune-from {config.fine_tune_from!r} is not a layer of {backbone.name}")
-    start = names.index(config.fine_tune_from)
-    for i, layer in enumerate(backbone.layers):
-        layer.trainable = i >= start and not isinstance(layer, keras.layers.BatchNormalization)
-    trainer_model = logits_model(model)
-    trainer_model.compile(optimizer=keras.optimizers.Adam(config.fine_tune_learning_rate),
-                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    num_classes = model.get_layer("logits").units
-    train_ds = image_dataset(train_paths, y_train, config.image_size, config.batch_size, training=True,
-                             seed=config.seed, balanced=imbalance == "balanced")
-    val_ds = image_dataset(val_paths, y_val, config.image_size, config.batch_size, training=False)
 
+    shape = tuple(below_cut.output.shape[1:])
+    key = {"cut": config.cut, "image_size": config.image_size, "seed": config.seed,
+           "colour_constancy": config.colour_constancy}
+    t0 = time.time()
+    train_cache = ViewCache(run / "views", "train", len(train_paths), config.views, shape, key)
+    train_cache.build(below_cut, train_paths, config.image_size, augment=augmenter(config.seed),
+                      batch_size=config.batch_size, log=log)
+    val_cache = ViewCache(run / "views", "val", len(val_paths), 1, shape, key)
+    val_cache.build(below_cut, val_paths, config.image_size, batch_size=config.batch_size, log=log)
+    log(f"view cache ready ({(time.time() - t0) / 60:.1f} min)")
+    x_val = np.asarray(val_cache.array()[:, 0], np.float32)
+
+    keras.utils.set_random_seed(config.seed)
     history = run / "history_stage2.csv"
+    finished = 0
     best_so_far = None
     if history.exists() and _readable_h5(best_path):
         # Resuming: the best checkpoint may only be replaced by a better epoch.
         with history.open() as f:
             scores = [float(r["val_balanced_accuracy"]) for r in csv.DictReader(f)]
+        finished = len(scores)
         best_so_far = max(scores) if scores else None
     elif best_path.exists():
         log(f"{best_path.name} was cut off by the interruption; the next epoch replaces it")
         best_path.unlink()
+    num_classes = model.get_layer("logits").units
+    batches = view_batches(train_cache.array(), y_train, config.batch_size, seed=config.seed,
+                           balanced=imbalance == "balanced", first_epoch=finished,
+                           class_weight=class_weights(y_train, num_classes) if imbalance == "class_weight" else None)
+    steps = len(batches) * config.fine_tune_epochs
+    warmup = min(len(batches) * config.warmup_epochs, steps - 1)
+    # Linear warm-up to the peak rate, then cosine decay to 0 (as the ISIC/SIIM winners trained).
+    schedule = keras.optimizers.schedules.CosineDecay(0.0, decay_steps=steps - warmup, warmup_steps=warmup,
+                                                      warmup_target=config.fine_tune_learning_rate)
+    trainer_model.compile(optimizer=keras.optimizers.Adam(schedule),
+                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     trainer_model.fit(
         # A live progress bar on a terminal; one line per epoch in a log file.
-        train_ds, validation_data=val_ds, epochs=config.fine_tune_epochs, verbose=1 if sys.stdout.isatty() else 2,
-        class_weight=class_weights(y_train, num_classes) if imbalance == "class_weight" else None,
+        batches, epochs=config.fine_tune_epochs, verbose=1 if sys.stdout.isatty() else 2,
         callbacks=[
-            validation_balanced_accuracy(trainer_model, val_ds, y_val),
+            validation_callback(trainer_model, x_val, y_val),
             keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_balanced_accuracy", mode="max",
                                             save_best_only=True, save_weights_only=True,
                                             initial_value_threshold=best_so_far),
-            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=2),
-            keras.callbacks.EarlyStopping(monitor="val_balanced_accuracy", mode="max", patience=4),
             keras.callbacks.CSVLogger(str(history), append=True),
             *callbacks,
             # Last, so an epoch counts as done only once its checkpoint and log line are written.
@@ -226,7 +258,7 @@ def _readable_h5(path: Path) -> bool:
 def predict_signals(model, paths, image_size, batch_size) -> dict[str, np.ndarray]:
     """Logits, feature distance and blur per file, through the exact float32 input the exported
     model gets. Logits are the spatial mean of the ``cam`` output (exact for this head)."""
-    ds = image_dataset(paths, np.zeros(len(paths), np.int32), image_size, batch_size, training=False)
+    ds = image_dataset(paths, np.zeros(len(paths), np.int32), image_size, batch_size)
     out = {"logits": [], "distance": [], "blur": []}
     for images, _ in ds:
         result = model(images, training=False)
@@ -236,17 +268,19 @@ def predict_signals(model, paths, image_size, batch_size) -> dict[str, np.ndarra
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
-def training_features(features_model, feats, part, paths, config, fine_tuned: bool, limit: int = 3000):
-    """Pooled features of training images as the final backbone sees them (for feature_distance).
+def training_features(features_model, paths, seed: int, limit: int) -> np.ndarray:
+    """Pooled features of a seeded sample of training images, as ``features_model`` sees them
+    (the exported model's views included): what ``feature_distance`` is fitted to."""
+    chosen = np.random.default_rng(seed).permutation(len(paths))[:limit]
+    return features_model.predict(image_dataset(paths[chosen], np.zeros(len(chosen), np.int32),
+                                                features_model.input.shape[1], 32), verbose=0)
 
-    Without fine-tuning they are the cached ones; after it, a seeded sample is recomputed.
-    """
-    if not fine_tuned:
-        return feats[part["train"]]
-    chosen = np.random.default_rng(config.seed).permutation(np.nonzero(part["train"])[0])[:limit]
-    ds = image_dataset(paths[chosen], np.zeros(len(chosen), np.int32), config.image_size, config.batch_size,
-                       training=False)
-    return features_model.predict(ds, verbose=0)
+
+def copy_weights(source, target) -> None:
+    """Copies every layer's weights by name (the models differ only in weightless view layers)."""
+    for layer in source.layers:
+        if layer.weights:
+            target.get_layer(layer.name).set_weights(layer.get_weights())
 
 
 def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> dict:
@@ -259,7 +293,7 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
         fold: with ``config.folds``, train on that fold of a cross-validation; ``run`` is then
             ``<out>/fold_<k>`` and the feature cache is shared in ``<out>/features``.
     """
-    from .model import build_model, set_feature_statistics, set_temperature
+    from .model import build_model, set_calibration, set_feature_statistics
     from .report import write_report
 
     run = Path(run)
@@ -309,36 +343,75 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
 
     stage2_info = None
     if config.fine_tune_epochs > 0:
+        import keras
+
+        from .model import split_backbone
+
         t0 = time.time()
-        epochs, best = stage2(config, model, paths[part["train"]], y[part["train"]],
+        lower, _ = split_backbone(model, config.cut)
+        below_cut = keras.Model(model.input, lower(model.get_layer("preprocess").output), name="skinlens_below_cut")
+        epochs, best = stage2(config, model, below_cut, paths[part["train"]], y[part["train"]],
                               paths[part["val"]], y[part["val"]], imbalance, run, callbacks)
         timings["stage2_s"] = time.time() - t0
-        stage2_info = {"epochs": epochs, "best_val_balanced_accuracy": best, "from_layer": config.fine_tune_from}
+        stage2_info = {"epochs": epochs, "best_val_balanced_accuracy": best, "cut": config.cut,
+                       "views": config.views}
         log(f"stage 2: {epochs} epochs, best validation balanced accuracy {best:.3f}")
 
-    set_feature_statistics(model, training_features(features_model, feats, part, paths, config,
-                                                    fine_tuned=stage2_info is not None))
-    # Calibration, the screening threshold and the scope thresholds: validation only.
-    val = predict_signals(model, paths[part["val"]], config.image_size, config.batch_size)
-    val_logits = val["logits"]
-    temperature = fit_temperature(val_logits, y[part["val"]])
-    val_probs = softmax(val_logits / temperature)
-    positive_val = malignant[y[part["val"]]]
+    # Test-time views on validation: the exported model averages config.tta_views of them; the
+    # others are measured for the record (quality against browser time, README).
+    t0 = time.time()
+    val_idx = np.nonzero(part["val"])[0]
+    by_views = {}
+    for n in sorted({1, 2, 4, 8, config.tta_views}):
+        candidate, _ = build_model(config, len(class_ids), views=n)
+        copy_weights(model, candidate)
+        signals = predict_signals(candidate, paths[val_idx], config.image_size, config.batch_size)
+        by_views[n] = {"signals": signals, "model": candidate}
+        log(f"validation with {n} view(s): balanced accuracy "
+            f"{balanced_accuracy(y[val_idx], signals['logits'].argmax(axis=1)):.3f}")
+    final, final_features = build_model(config, len(class_ids), views=config.tta_views)
+    copy_weights(model, final)
+    timings["views_s"] = time.time() - t0
+
+    # Calibration, the decision rule, the screening threshold and the scope thresholds: validation only.
+    set_feature_statistics(final, training_features(final_features, paths[part["train"]], config.seed,
+                                                    limit=max(1000, 3000 // config.tta_views)))
+    val = predict_signals(final, paths[val_idx], config.image_size, config.batch_size)
+    y_val = y[val_idx]
+    prior = np.bincount(y[part["train"]], minlength=len(class_ids)) / part["train"].sum()
+    temperature, bias = fit_calibration(val["logits"], y_val)
+    val_probs = softmax(val["logits"] / temperature + bias)
+    decision = choose_decision(val_probs, y_val, prior)
+    positive_val = malignant[y_val]
     threshold = choose_threshold(malignant_risk(val_probs, malignant), positive_val, config.target_sensitivity)
-    calibration = {"temperature": temperature, "target_sensitivity": config.target_sensitivity,
-                   "threshold": threshold,
-                   "validation": screening_metrics(y[part["val"]], val_probs, malignant, threshold),
+    view_table = {}
+    for n, entry in by_views.items():
+        t_n, b_n = fit_calibration(entry["signals"]["logits"], y_val)
+        p_n = softmax(entry["signals"]["logits"] / t_n + b_n)
+        m = classification_metrics(y_val, p_n, class_ids, decision["class_log_weights"])
+        view_table[n] = {"balanced_accuracy": m["balanced_accuracy"], "macro_auc": m["macro_auc"], "ece": m["ece"],
+                         "malignant_auc": screening_metrics(y_val, p_n, malignant, threshold)["auc"],
+                         "balanced_accuracy_argmax": classification_metrics(y_val, p_n, class_ids)["balanced_accuracy"]}
+    calibration = {"temperature": temperature, "class_bias": [float(b) for b in bias],
+                   "decision": decision, "target_sensitivity": config.target_sensitivity, "threshold": threshold,
+                   "validation": {**screening_metrics(y_val, val_probs, malignant, threshold),
+                                  **{k: v for k, v in classification_metrics(
+                                      y_val, val_probs, class_ids, decision["class_log_weights"]).items()
+                                     if k in ("balanced_accuracy", "macro_auc", "ece")}},
+                   "validation_by_views": view_table,
                    "scope": scope.fit(val["distance"], val["blur"], val_probs.max(axis=1))}
     (run / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n")
-    set_temperature(model, temperature)
-    log(f"temperature {temperature:.3f}; malignant threshold {threshold:.4f} "
+    set_calibration(final, temperature, bias)
+    model = final
+    log(f"temperature {temperature:.3f}; decision tau {decision['tau']}; malignant threshold {threshold:.4f} "
         f"(validation sensitivity {calibration['validation']['sensitivity']:.3f}, "
-        f"specificity {calibration['validation']['specificity']:.3f})")
+        f"specificity {calibration['validation']['specificity']:.3f}, "
+        f"balanced accuracy {calibration['validation']['balanced_accuracy']:.3f})")
 
     # The test split, read once.
     test_idx = np.nonzero(part["test"])[0]
     test_logits = predict_signals(model, paths[test_idx], config.image_size, config.batch_size)["logits"]
-    test_probs = softmax(test_logits / temperature)
+    test_probs = softmax(test_logits / temperature + bias)
     with (run / "predictions_test.csv").open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["image_id", "group", "source", "label", *class_ids])

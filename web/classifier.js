@@ -9,7 +9,7 @@
  * Needs the global `tf` from the vendored UMD bundles (core, backends, converter). No DOM access.
  */
 import {bitmapToPixels, checkPreprocessContract, decodeImage, preprocess, rgbTensor} from './imaging.js';
-import {assessScope, checkScreeningContract, fetchMetadata, triage} from './metadata.js';
+import {assessScope, checkScreeningContract, decide, fetchMetadata, triage} from './metadata.js';
 
 export {assessScope, triage};
 
@@ -123,7 +123,7 @@ function laplacianVariance(tf, input) {
 /**
  * @typedef {object} Prediction
  * @property {number[]} probabilities one per class, in metadata.classes order.
- * @property {{id: string, name: string, probability: number}} top the most probable class.
+ * @property {{id: string, name: string, probability: number}} top the type shown: see metadata.js decide.
  * @property {{height: number, width: number, classes: number, values: Float32Array}|null} cam the class
  *   activation maps, [h, w, classes] row-major, in logit units; null when the model has no `cam` output.
  * @property {number[]|null} logits the spatial mean of cam, one per class (before temperature).
@@ -203,7 +203,7 @@ export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cp
       [outputs.probabilities, outputs.cam, outputs.distance, outputs.blur].map((t) => t?.data() ?? null));
     tf.dispose(outputs);
     const probabilities = Array.from(values);
-    const best = probabilities.indexOf(Math.max(...probabilities));
+    const best = decide(probabilities, metadata);
     const top = {id: classes[best].id, name: classes[best].name, probability: probabilities[best]};
     const [, h, w] = shapes.cam ?? [];
     const scope = assessScope({distance: distance?.[0] ?? null, blur: blur[0], topProbability: top.probability,

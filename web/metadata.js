@@ -78,6 +78,25 @@ export function checkScreeningContract(metadata) {
 }
 
 /**
+ * The type shown for a photo: the class maximising log p + metadata.decision.class_log_weights.
+ * The weights (logit adjustment, chosen by the trainer on validation for balanced accuracy) stop the
+ * common mole from winning every close call; without a decision block it is the most probable class.
+ *
+ * @param {number[]} probabilities in metadata.classes order.
+ * @param {object} metadata
+ * @returns {number} the index of the class shown.
+ * @throws {Error} if the decision block does not have one finite weight per class.
+ */
+export function decide(probabilities, metadata) {
+  const weights = metadata.decision?.class_log_weights ?? probabilities.map(() => 0);
+  if (weights.length !== probabilities.length || !weights.every(Number.isFinite)) {
+    throw new Error(`metadata.json's decision block needs ${probabilities.length} finite class_log_weights`);
+  }
+  const scores = probabilities.map((p, i) => Math.log(Math.max(p, 1e-30)) + weights[i]);
+  return scores.indexOf(Math.max(...scores));
+}
+
+/**
  * The malignant-risk triage of one prediction: the sum of the probabilities of screening.malignant_classes
  * (already calibrated: the temperature is inside the graph), compared with the validated threshold.
  *

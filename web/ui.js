@@ -245,7 +245,7 @@ function photoFigure(bitmap, result, cam, classes) {
   legend.append(element('span', '', 'weak'), element('span', 'scale'), element('span', '', 'strong'));
   legend.hidden = true;
   const explanation = element('p', 'heatmap-note',
-    `Activation map of the most likely type (${result.top.name}): bright yellow areas raised its score most, ` +
+    `Activation map of the best-matching type (${result.top.name}): bright yellow areas raised its score most, ` +
     'dark purple least. It shows where the model looked, not where the lesion is.');
   explanation.hidden = true;
   toggle.addEventListener('change', () => {
@@ -297,7 +297,7 @@ function probabilityTable(classes, probabilities, topIndex) {
     const row = element('tr', index === topIndex ? 'is-top' : '');
     const name = element('th', 'class-name');
     name.scope = 'row';
-    if (index === topIndex) name.append(element('span', 'top-mark', 'Most likely: '));
+    if (index === topIndex) name.append(element('span', 'top-mark', 'Best match: '));
     name.append(element('span', 'class-label', cls.name));
     if (cls.malignant) name.append(' ', element('span', 'tag', 'cancer type'));
     if (cls.description) name.append(element('span', 'class-description', cls.description));
@@ -338,7 +338,7 @@ function summary(result) {
   if (result.error) return `${result.file}: could not classify: ${result.error}.`;
   const band = result.triage ? ` ${BANDS[result.triage.band].label}.` : '';
   const warn = result.scope.reasons.length ? ' Check the photo: the result may not be reliable.' : '';
-  return `${result.file}: most likely ${result.top.name}, ${percent(result.top.probability)}.${band}${warn}`;
+  return `${result.file}: best match ${result.top.name}, ${percent(result.top.probability)}.${band}${warn}`;
 }
 
 /**

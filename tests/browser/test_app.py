@@ -120,7 +120,7 @@ def test_chosen_photo_shows_every_class(page, site_url, metadata):
         assert cls["name"] in card.inner_text()
     top_row = card.locator("tr.is-top")
     assert top_row.count() == 1 and classes[best]["name"] in top_row.inner_text()
-    assert "most likely" in top_row.inner_text().lower()  # marked in words, not only by colour
+    assert "best match" in top_row.inner_text().lower()  # marked in words, not only by colour
 
 
 def test_classifying_leaks_no_tensors(page, app_url):
