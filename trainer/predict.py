@@ -12,6 +12,7 @@ exact model the browser loads; the converter records them for its golden images.
 from __future__ import annotations
 
 import csv
+import json
 import sys
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from . import labels
 from .config import Config
+from .evaluate import decide
 from .images import ImageError, prepare
 
 
@@ -77,6 +79,7 @@ class Predictor:
             self.class_ids = [c["id"] for c in meta["classes"]]
             self.height, self.width = meta["input"]["height"], meta["input"]["width"]
             self._fn = tfjs_graph_function(model_dir)
+            self.class_log_weights = (meta.get("decision") or {}).get("class_log_weights")
         elif (model_dir / "config.json").is_file() and (model_dir / "saved_model").is_dir():
             config = Config.load(model_dir / "config.json")
             self.class_ids = labels.class_ids(config.scheme)
@@ -84,6 +87,9 @@ class Predictor:
             serve = tf.saved_model.load(str(model_dir / "saved_model")).signatures["serving_default"]
             input_name = next(iter(serve.structured_input_signature[1]))
             self._fn = lambda x: {k: v.numpy() for k, v in serve(**{input_name: tf.constant(x, tf.float32)}).items()}
+            calibration = model_dir / "calibration.json"
+            decision = json.loads(calibration.read_text()).get("decision") if calibration.is_file() else None
+            self.class_log_weights = (decision or {}).get("class_log_weights")
         else:
             raise FileNotFoundError(f"{model_dir}: neither a web model folder (model.json + metadata.json) "
                                     "nor a run folder (config.json + saved_model/)")
@@ -91,6 +97,10 @@ class Predictor:
     def outputs(self, images: np.ndarray) -> dict[str, np.ndarray]:
         """Every model output (probabilities, cam, feature_distance) for prepared float32 images."""
         return self._fn(images)
+
+    def decide(self, probabilities: np.ndarray) -> np.ndarray:
+        """The class index shown for each row of probabilities (the model's decision rule)."""
+        return decide(np.atleast_2d(probabilities), self.class_log_weights)
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         """Probabilities for a batch of prepared float32 images (n, H, W, 3) in 0..255."""
@@ -118,7 +128,7 @@ def main(model_dir: str, images: list[str], csv_path: str | None = None) -> int:
             failed += 1
             print(f"{path}: ERROR {error}", file=sys.stderr)
             continue
-        top = int(np.argmax(probs))
+        top = int(predictor.decide(probs)[0])
         ranked = ", ".join(f"{cid} {p:.6f}" for cid, p in zip(predictor.class_ids, probs))
         print(f"{path}: {predictor.class_ids[top]} ({probs[top]:.4f}) | {ranked}")
     if csv_path:
@@ -129,6 +139,6 @@ def main(model_dir: str, images: list[str], csv_path: str | None = None) -> int:
                 if error:
                     writer.writerow([path, "", *[""] * len(predictor.class_ids), error])
                 else:
-                    writer.writerow([path, predictor.class_ids[int(np.argmax(probs))],
+                    writer.writerow([path, predictor.class_ids[int(predictor.decide(probs)[0])],
                                      *[f"{p:.8f}" for p in probs], ""])
     return 1 if failed == len(results) else 0

@@ -276,6 +276,19 @@ def training_features(features_model, paths, seed: int, limit: int) -> np.ndarra
                                                 features_model.input.shape[1], 32), verbose=0)
 
 
+def pooled_views(features_model, paths, image_size, batch_size) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled features of every file in each of the 8 dihedral views (n, 8, dim), and each file's blur."""
+    from .model import DIHEDRAL, dihedral
+
+    ds = image_dataset(paths, np.zeros(len(paths), np.int32), image_size, batch_size)
+    pooled, blur = [], []
+    for images, _ in ds:
+        pooled.append(np.stack([np.asarray(features_model(dihedral(images, *d), training=False))
+                                for d in DIHEDRAL], axis=1))
+        blur.append(scope.blur(images).numpy())
+    return np.concatenate(pooled), np.concatenate(blur)
+
+
 def copy_weights(source, target) -> None:
     """Copies every layer's weights by name (the models differ only in weightless view layers)."""
     for layer in source.layers:
@@ -340,6 +353,8 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
     head.save_weights(run / "stage1.weights.h5")
     model.get_layer("logits").set_weights(head.get_layer("logits").get_weights())
     stage1_test_logits = head.predict(feats[part["test"]], verbose=0)
+    s1 = classification_metrics(y[part["val"]], softmax(head.predict(feats[part["val"]], verbose=0)), class_ids)
+    stage1_validation = {k: s1[k] for k in ("balanced_accuracy", "macro_auc")}
 
     stage2_info = None
     if config.fine_tune_epochs > 0:
@@ -357,26 +372,23 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
                        "views": config.views}
         log(f"stage 2: {epochs} epochs, best validation balanced accuracy {best:.3f}")
 
-    # Test-time views on validation: the exported model averages config.tta_views of them; the
-    # others are measured for the record (quality against browser time, README).
+    # Test-time views on validation. The exported model averages config.tta_views of the 8 dihedral
+    # views; 1, 2, 4 and 8 are all measured for the record (quality against browser time, README).
+    # The head is linear after pooling, so one pass per view gives every count's logits.
     t0 = time.time()
-    val_idx = np.nonzero(part["val"])[0]
-    by_views = {}
-    for n in sorted({1, 2, 4, 8, config.tta_views}):
-        candidate, _ = build_model(config, len(class_ids), views=n)
-        copy_weights(model, candidate)
-        signals = predict_signals(candidate, paths[val_idx], config.image_size, config.batch_size)
-        by_views[n] = {"signals": signals, "model": candidate}
-        log(f"validation with {n} view(s): balanced accuracy "
-            f"{balanced_accuracy(y[val_idx], signals['logits'].argmax(axis=1)):.3f}")
     final, final_features = build_model(config, len(class_ids), views=config.tta_views)
     copy_weights(model, final)
+    set_feature_statistics(final, training_features(final_features, paths[part["train"]], config.seed,
+                                                    limit=max(1000, 3000 // config.tta_views)))
+    val_idx = np.nonzero(part["val"])[0]
+    pooled_by_view, val_blur = pooled_views(features_model, paths[val_idx], config.image_size, config.batch_size)
+    kernel, head_bias = model.get_layer("logits").get_weights()
+    logits_by_views = {n: pooled_by_view[:, :n].mean(axis=1) @ kernel + head_bias for n in (1, 2, 4, 8)}
+    distance = final.get_layer("feature_distance")(pooled_by_view[:, :config.tta_views].mean(axis=1))
+    val = {"logits": logits_by_views[config.tta_views], "distance": np.asarray(distance), "blur": val_blur}
     timings["views_s"] = time.time() - t0
 
     # Calibration, the decision rule, the screening threshold and the scope thresholds: validation only.
-    set_feature_statistics(final, training_features(final_features, paths[part["train"]], config.seed,
-                                                    limit=max(1000, 3000 // config.tta_views)))
-    val = predict_signals(final, paths[val_idx], config.image_size, config.batch_size)
     y_val = y[val_idx]
     prior = np.bincount(y[part["train"]], minlength=len(class_ids)) / part["train"].sum()
     temperature, bias = fit_calibration(val["logits"], y_val)
@@ -385,9 +397,9 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
     positive_val = malignant[y_val]
     threshold = choose_threshold(malignant_risk(val_probs, malignant), positive_val, config.target_sensitivity)
     view_table = {}
-    for n, entry in by_views.items():
-        t_n, b_n = fit_calibration(entry["signals"]["logits"], y_val)
-        p_n = softmax(entry["signals"]["logits"] / t_n + b_n)
+    for n, logits_n in logits_by_views.items():
+        t_n, b_n = fit_calibration(logits_n, y_val)
+        p_n = softmax(logits_n / t_n + b_n)
         m = classification_metrics(y_val, p_n, class_ids, decision["class_log_weights"])
         view_table[n] = {"balanced_accuracy": m["balanced_accuracy"], "macro_auc": m["macro_auc"], "ece": m["ece"],
                          "malignant_auc": screening_metrics(y_val, p_n, malignant, threshold)["auc"],
@@ -426,16 +438,39 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
         stage1_probs=softmax(stage1_test_logits),
         extra={"skipped": len(problems), "imbalance": {"chosen": imbalance, "validation_balanced_accuracy":
                                                        imbalance_scores},
-               "stage2": stage2_info, "timings_s": timings, "scheme": config.scheme},
+               "stage2": stage2_info, "stage1_validation": stage1_validation, "timings_s": timings,
+               "scheme": config.scheme},
     )
     test = report["test"]
     log(f"test: balanced accuracy {test['balanced_accuracy']:.3f}, macro AUC {test['macro_auc']:.3f}, "
         f"ECE {test['ece']:.3f} (n={test['n']})")
 
+    model.save_weights(str(run / "model.weights.h5"))  # any view count: see rebuild()
     model.export(str(run / "saved_model"), verbose=False)
     shutil.rmtree(run / "backup", ignore_errors=True)
     log(f"exported {run / 'saved_model'}")
     return report
+
+
+def rebuild(run: Path, views: int):
+    """The run's final model with another number of views inside the graph (e.g. to time each).
+
+    From ``model.weights.h5`` when the run wrote it; otherwise (runs before it did) from the
+    backbone weights plus ``stage2_best.weights.h5`` with the calibration of ``calibration.json``,
+    without the feature-distance statistics.
+    """
+    from .model import build_model, set_calibration
+
+    run = Path(run)
+    config = Config.load(run / "config.json")
+    model, _ = build_model(config, len(labels.class_ids(config.scheme)), views=views)
+    if (run / "model.weights.h5").exists():
+        model.load_weights(str(run / "model.weights.h5"))
+        return model
+    freeze_for_stage2(model, config.cut).load_weights(str(run / "stage2_best.weights.h5"))
+    calibration = json.loads((run / "calibration.json").read_text())
+    set_calibration(model, calibration["temperature"], calibration["class_bias"])
+    return model
 
 
 def cross_validate(config: Config, out: Path) -> dict:

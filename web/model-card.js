@@ -75,7 +75,12 @@ function showTraining(metadata) {
     ['Data', (training.data ?? []).join(', ')],
     ['Split', training.split],
     ['Class imbalance', training.imbalance?.chosen ?? config.imbalance],
-    ['Fine-tuning', training.stage2 ? `${training.stage2.epochs} epochs from layer ${training.stage2.from_layer}` : null],
+    ['Fine-tuning', training.stage2 ? `${training.stage2.epochs} epochs of every layer above ${training.stage2.cut}, ` +
+      `from ${training.stage2.views} augmented views of each training photo` : null],
+    ['Views per photo', metadata.model.views > 1 ?
+      `${metadata.model.views} (the photo's flips and turns, averaged inside the model)` : null],
+    ['Type shown', metadata.decision ? 'the best match after weighing rare types up to the common mole ' +
+      `(logit adjustment, tau ${metadata.decision.tau}, chosen on validation)` : 'the most probable type'],
     ['Image size', config.image_size ? `${config.image_size} px` : null],
     ['Seed', config.seed],
   ]);

@@ -313,14 +313,16 @@ def test_result_shows_concern_level_descriptions_and_disclaimer(page, app_url, m
 
 
 def test_activation_map_matches_the_probabilities_and_toggles(page, app_url, metadata):
-    """The cam output's spatial mean is the logits: softmax(logits / temperature) gives the probabilities.
+    """The cam output's spatial mean is the logits: softmax(logits / temperature + class bias) gives the
+    probabilities.
     The overlay is hidden until its labelled checkbox is ticked."""
     if "cam" not in metadata["outputs"]:
         pytest.skip("this model has no cam output")
     open_app(page, app_url)
     (result,) = choose(page, [LESION])
-    temperature = (metadata.get("screening") or {}).get("temperature", 1.0)
-    logits = np.array(result["logits"]) / temperature
+    screening = metadata.get("screening") or {}
+    bias = np.array(screening.get("class_bias") or np.zeros(len(metadata["classes"])), np.float16)  # as quantized
+    logits = np.array(result["logits"]) / screening.get("temperature", 1.0) + bias
     softmax = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
     np.testing.assert_allclose(softmax, result["probabilities"], atol=1e-4)
 
