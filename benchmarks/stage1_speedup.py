@@ -32,7 +32,7 @@ def main(argv=None) -> None:
     from trainer import labels
     from trainer.config import Config
     from trainer.data import load_batch_arrays, read_dataset
-    from trainer.model import build_head, build_model, logits_model
+    from trainer.model import backbone_of, build_head, build_model, logits_model
 
     config = Config(image_size=args.image_size, weights=args.weights, batch_size=args.batch_size)
     records, _ = read_dataset("auto", args.data)
@@ -44,7 +44,7 @@ def main(argv=None) -> None:
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     # Through the frozen backbone: every epoch pays the full forward pass.
-    model.get_layer(index=2).trainable = False
+    backbone_of(model).trainable = False
     end_to_end = logits_model(model)
     end_to_end.compile(optimizer="adam", loss=loss)
     end_to_end.fit(images[:args.batch_size], y[:args.batch_size], epochs=1, verbose=0)  # compile/trace

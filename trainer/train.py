@@ -422,7 +422,10 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
 
     # The test split, read once.
     test_idx = np.nonzero(part["test"])[0]
-    test_logits = predict_signals(model, paths[test_idx], config.image_size, config.batch_size)["logits"]
+    # The exported model runs every image in tta_views views: batches that many times smaller keep
+    # the backbone's batch (and memory) what it is in training; 32 x 8 views needed over 24 GB.
+    test_logits = predict_signals(model, paths[test_idx], config.image_size,
+                                  max(1, config.batch_size // config.tta_views))["logits"]
     test_probs = softmax(test_logits / temperature + bias)
     with (run / "predictions_test.csv").open("w", newline="") as f:
         writer = csv.writer(f)
