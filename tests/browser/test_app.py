@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from browser_helpers import FIXTURES, LESION, choose, open_app, upload, web_with_metadata
+from browser_helpers import CPU_BACKEND_TIMEOUT_MS, FIXTURES, LESION, choose, open_app, upload, web_with_metadata
 from trainer.images import prepare
 
 pytestmark = pytest.mark.browser
@@ -237,7 +237,7 @@ def test_golden_images_match_python(page, app_url, web_root, metadata, backend):
     if not metadata["golden"]:
         pytest.skip("metadata.json lists no golden images")
     page.goto(f"{app_url}?backend={backend}")
-    page.wait_for_selector("#status:not([data-state=loading])")
+    page.wait_for_selector("#status:not([data-state=loading])", timeout=CPU_BACKEND_TIMEOUT_MS)
     if backend == "webgl" and "no TensorFlow.js backend works" in page.inner_text("#status"):
         pytest.skip("this Chromium has no WebGL")
     assert page.get_attribute("#status", "data-state") == "ready", page.inner_text("#status")

@@ -7,7 +7,7 @@ and the CSP is never violated, service worker included; a new model version repl
 
 import pytest
 
-from browser_helpers import FIXTURES, LESION, checked_page, choose, open_app
+from browser_helpers import CPU_BACKEND_TIMEOUT_MS, FIXTURES, LESION, checked_page, choose, open_app
 
 pytestmark = pytest.mark.browser
 
@@ -78,7 +78,7 @@ def test_works_offline_after_one_visit(browser, site_url, metadata):
         page.wait_for_selector("#card-status[data-state=ready]")
         assert version in page.inner_text("#model-facts")
         page.goto(f"{site_url}?backend=cpu")  # the query string does not defeat the cache
-        page.wait_for_selector("#status[data-state=ready]")
+        page.wait_for_selector("#status[data-state=ready]", timeout=CPU_BACKEND_TIMEOUT_MS)
         assert page.inner_text("#model-backend") == "cpu"
     # checked_page has asserted: no console error, no CSP violation, no request to another origin.
 
