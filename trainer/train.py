@@ -1,22 +1,24 @@
-"""Training: lesion-grouped split, stage 1 on cached features, stage 2 fine-tuning, calibration, export.
+"""Training: lesion-grouped split, stage 1 on cached features, stage 2 above a cut, views, calibration, export.
 
     python -m trainer train --data ../shared/data/ham10000 ../shared/data/ham10000-224 \\
         --weights ../shared/weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5 \\
-        --fine-tune-epochs 8 --out runs/full
+        --head-epochs 60 --fine-tune-epochs 10 --out runs/deep
 
 Stage 1 (backbone frozen): its pooled features do not change between epochs, so they are
 computed once, in chunks saved to the run folder, and the head trains on them in seconds per
 epoch instead of minutes. Both imbalance remedies (class weights, balanced sampling) are tried
 here, where it is cheap, and the one with the better validation balanced accuracy is kept.
-Stage 2: the top of the backbone (from ``--fine-tune-from``) trains at a low learning rate with
-augmentation; BatchNorm stays in inference mode. Every epoch is backed up: rerunning the same
-command after a kill resumes from the last finished epoch.
-Then: temperature scaling fitted on validation, a malignant-risk threshold chosen on validation
-for the target sensitivity, and one pass over the test split for the report.
+Stage 2: every layer above ``--cut`` trains, from augmented views cached at the cut
+(``trainer/views.py``), with warm-up then cosine decay; BatchNorm stays in inference mode. The view
+cache resumes by chunk and training by epoch: rerunning the same command after a kill loses neither.
+Then, on validation only: 1, 2, 4 and 8 dihedral views measured, temperature and class bias fitted,
+the decision rule (logit adjustment) and the malignant-risk threshold chosen; and one pass over the
+test split for the report, with the model as exported (``--tta-views`` views inside the graph).
 
-A run folder holds: config.json, split.csv, skipped.csv, features/ (cache), stage1.weights.h5,
-history_stage1.csv, stage2_best.weights.h5, history_stage2.csv, backup/ (while stage 2 runs),
-calibration.json, predictions_test.csv, report.json, report.md, plots/, and saved_model/.
+A run folder holds: config.json, split.csv, skipped.csv, features/ (cache), views/ (cache),
+stage1.weights.h5, history_stage1_*.csv, stage2_best.weights.h5, history_stage2.csv, backup/ (while
+stage 2 runs), calibration.json, predictions_test.csv, report.json, report.md, plots/,
+model.weights.h5 and saved_model/.
 """
 
 from __future__ import annotations
