@@ -67,8 +67,9 @@ def evaluate(run: str | Path, data: list[str] | None = None, fmt: str = "auto",
     y = np.array([dx_index[r.dx] for r in records])
     serve = Predictor(run).outputs
     probs, logits, kept, localisation = [], [], [], []
-    ds = image_dataset([r.path for r in records], y, config.image_size, config.batch_size,
-                       with_index=True)
+    # The model runs each image in tta_views views: smaller batches keep its memory what training's was.
+    ds = image_dataset([r.path for r in records], y, config.image_size,
+                       max(1, config.batch_size // config.tta_views), with_index=True)
     for images, _, indices in ds:
         out = serve(images.numpy())
         probs.append(out["probabilities"])
