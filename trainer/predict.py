@@ -33,7 +33,6 @@ def tfjs_graph_function(model_dir: str | Path):
     Returns:
         a function: float32 images (n, H, W, 3) -> {output key: numpy array}.
     """
-    import json
     import os
 
     import tensorflow as tf
@@ -69,8 +68,6 @@ class Predictor:
     """Loads a web model or run folder once and classifies images with it."""
 
     def __init__(self, model_dir: str | Path):
-        import json
-
         import tensorflow as tf
 
         model_dir = Path(model_dir)
