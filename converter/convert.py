@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer import labels
+from trainer import clinical, labels
 from trainer.config import Config
 from trainer.images import MAX_BYTES, MAX_PIXELS, MIN_SIDE, prepare
 from trainer.predict import Predictor, tfjs_graph_function
@@ -57,11 +57,29 @@ def to_tfjs(saved_model: Path, out: Path, quantize: str) -> None:
                            saved_model_tags="serve", quantization_dtype_map=dtype_map)
 
 
-def signature_names(model_json: dict) -> tuple[str, dict[str, str]]:
-    """(input tensor name, {output key: tensor name}) from model.json's signature."""
+def signature_names(model_json: dict) -> tuple[dict[str, str], dict[str, str]]:
+    """({input key: tensor name}, {output key: tensor name}) from model.json's signature; a model's
+    single input is keyed "image"."""
     sig = model_json["signature"]
-    (inp,) = sig["inputs"].values()
-    return inp["name"], {key: out["name"] for key, out in sig["outputs"].items()}
+    inputs = {key: inp["name"] for key, inp in sig["inputs"].items()}
+    if len(inputs) == 1:
+        inputs = {"image": next(iter(inputs.values()))}
+    return inputs, {key: out["name"] for key, out in sig["outputs"].items()}
+
+
+# The golden case with clinical metadata: the first golden image again, with these answers, so the
+# browser's self-test and tests check the clinical input too.
+GOLDEN_CLINICAL = {"age": 70, "sex": "male", "site": "face"}
+
+
+def _clinical(report: dict, input_name: str | None) -> dict | None:
+    """metadata.json's clinical block: the vector's layout (trainer/clinical.py), its tensor, and the
+    measured comparison with and without it."""
+    if input_name is None:
+        return None
+    info = report.get("clinical") or {}
+    return {**clinical.spec(), "name": input_name, "scale": info.get("scale"),
+            "validation": info.get("validation"), "test": info.get("test"), "coverage": info.get("coverage")}
 
 
 def _screening(report: dict, temperature: float | None) -> dict | None:
@@ -145,30 +163,39 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
         # TensorFlow.js does, so the browser must match them to float32 rounding whatever
         # the quantization. How far quantization moved them from the float32 model is recorded.
         converted = tfjs_graph_function(staged)
-        reference = [converted(x[None])["probabilities"][0] for x in images]
+        staged_inputs, _ = signature_names(json.loads((staged / "model.json").read_text()))
+        # (image index, clinical answers or None) of each golden case
+        plan = [(i, None) for i in range(len(images))]
+        if images and "clinical" in staged_inputs:
+            plan.append((0, GOLDEN_CLINICAL))
+        reference = [converted(images[i][None], None if answers is None else clinical.encode(**answers))
+                     ["probabilities"][0] for i, answers in plan]
         probe = images[0] if images else np.full((config.image_size, config.image_size, 3), 128, np.float32)
         temperature = effective_temperature(converted(probe[None]),
                                             report.get("calibration", {}).get("class_bias"))
-        drift = max((float(np.abs(p - float32.probabilities(x[None])[0]).max())
-                     for p, x in zip(reference, images)), default=None)
+        drift = max((float(np.abs(p - float32.probabilities(
+            images[i][None], None if answers is None else clinical.encode(**answers))[0]).max())
+                     for p, (i, answers) in zip(reference, plan)), default=None)
         if out.exists():
             shutil.rmtree(out)
         shutil.copytree(staged, out)
 
     model_json = json.loads((out / "model.json").read_text())
-    input_name, output_names = signature_names(model_json)
+    input_names, output_names = signature_names(model_json)
     files = {p.name: sha256(p) for p in sorted(out.iterdir()) if p.name != "metadata.json"}
 
     golden_dir = out.parent / "golden"
     cases = []
     if golden:
         golden_dir.mkdir(exist_ok=True)
-    for path, probs in zip(golden, reference):
-        target = golden_dir / Path(path).name
-        if Path(path).resolve() != target.resolve():
-            shutil.copyfile(path, target)
-        cases.append({"file": f"{golden_dir.name}/{target.name}", "sha256": sha256(target),
-                      "probabilities": [float(p) for p in probs]})
+    for (i, answers), probs in zip(plan, reference):
+        target = golden_dir / Path(golden[i]).name
+        if Path(golden[i]).resolve() != target.resolve():
+            shutil.copyfile(golden[i], target)
+        case = {"file": f"{golden_dir.name}/{target.name}", "sha256": sha256(target)}
+        if answers is not None:
+            case["clinical"] = answers
+        cases.append({**case, "probabilities": [float(p) for p in probs]})
 
     version_hash = hashlib.sha256("".join(files[k] for k in sorted(files)).encode()).hexdigest()[:12]
     metadata = {
@@ -189,7 +216,7 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
             "files": files,
             "total_bytes": sum((out / name).stat().st_size for name in files),
         },
-        "input": {"name": input_name, "height": config.image_size, "width": config.image_size,
+        "input": {"name": input_names["image"], "height": config.image_size, "width": config.image_size,
                   "channels": 3, "dtype": "float32", "value_range": [0, 255], "layout": "NHWC"},
         # probabilities: (1, classes). cam: (1, h, w, classes) class activation maps in logit units.
         "outputs": output_names,
@@ -203,6 +230,8 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
             "max_bytes": MAX_BYTES, "max_pixels": MAX_PIXELS, "min_side": MIN_SIDE,
         },
         "label_scheme": config.scheme,
+        # The optional second input: age, sex and body site, and how the browser builds its vector.
+        "clinical": _clinical(report, input_names.get("clinical")),
         "classes": labels.classes_metadata(config.scheme),
         "golden": cases,
         "screening": _screening(report, temperature),

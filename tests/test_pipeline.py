@@ -67,8 +67,16 @@ def test_convert_writes_the_contract(tiny_run, tiny_web):
     # rounding of BatchNorm folded into the convolutions (measured 7e-6).
     for predictor, tolerance in ((Predictor(tiny_web / "model"), 1e-7), (Predictor(tiny_run), 2e-5)):
         for case in meta["golden"]:
-            (_, probs, _), = predictor.predict_files([str(tiny_web / case["file"])])
+            (_, probs, _), = predictor.predict_files([str(tiny_web / case["file"])], case.get("clinical"))
             np.testing.assert_allclose(case["probabilities"], probs, atol=tolerance)
+    # The tiny model takes clinical metadata: one golden case has it, and it changes the answer.
+    spec = meta["clinical"]
+    assert spec["name"] == model_json["signature"]["inputs"]["clinical"]["name"] and spec["size"] == 20
+    assert [f["name"] for f in spec["fields"]] == ["age", "sex", "site"] and spec["scale"] > 0
+    with_answers = [c for c in meta["golden"] if c.get("clinical")]
+    assert len(with_answers) == 1 and len(meta["golden"]) == 3
+    plain = next(c for c in meta["golden"] if c["file"] == with_answers[0]["file"] and not c.get("clinical"))
+    assert np.abs(np.subtract(plain["probabilities"], with_answers[0]["probabilities"])).max() > 1e-3
     assert meta["model"]["quantization_max_abs_diff"] < 2e-5
 
 
@@ -116,9 +124,9 @@ def test_evaluate_rescores_the_test_split_and_other_data(tiny_run, tmp_path):
         mask[15:45, 25:55] = 255  # the synthetic lesions sit in the middle
         Image.fromarray(mask).save(masks / f"{image.stem}_segmentation.png")
     other = evaluate(tiny_run, [str(data)], masks=str(masks), bootstrap=50)
-    assert other["evaluated"]["n"] == 64 and (tiny_run / f"report_{data.name}.md").is_file()
+    assert other["evaluated"]["n"] == 128 and (tiny_run / f"report_{data.name}.md").is_file()
     cam = other["cam_on_lesion"]
-    assert cam["n"] == 16 and 0 <= cam["share_of_map_on_lesion"] <= 1
+    assert cam["n"] == 32 and 0 <= cam["share_of_map_on_lesion"] <= 1
     assert cam["share_of_image_that_is_lesion"] == pytest.approx(30 * 30 / (60 * 80))
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from trainer.config import Config
 
 TINY = dict(image_size=96, alpha=0.35, weights="none", dropout=0.1, batch_size=16, head_epochs=3, seed=7,
-            fine_tune_epochs=2, cut="block_14_add", views=2, tta_views=2)
+            fine_tune_epochs=2, cut="block_14_add", views=2, tta_views=2, clinical=True)
 
 
 def calibrate_batchnorm(backbone, images: np.ndarray) -> None:
@@ -32,7 +32,7 @@ def tiny_config(data_dirs, **overrides) -> Config:
     return Config(data=tuple(str(d) for d in data_dirs), **{**TINY, **overrides})
 
 
-def make_dataset(root, lesions_per_class: int = 8, size=(80, 60)):
+def make_dataset(root, lesions_per_class: int = 16, size=(80, 60)):
     """A HAM10000-layout folder of synthetic lesions: a dark blob whose colour depends on the class.
 
     Two images per lesion; one unreadable file and one missing file are listed in the CSV too,
@@ -62,7 +62,14 @@ def make_dataset(root, lesions_per_class: int = 8, size=(80, 60)):
     with (root / "HAM10000_metadata.csv").open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["lesion_id", "image_id", "dx", "dx_type", "age", "sex", "localization"])
-        writer.writerows([(lesion, image, dx, "histo", "50.0", "female", "back") for lesion, image, dx in rows])
+        # Clinical metadata that says something about the class (age, site half the time) and some that
+        # does not (sex), with gaps.
+        ages = {"nv": 35, "mel": 60, "bkl": 65, "bcc": 70}
+        sites = {"nv": "back", "mel": "face", "bkl": "lower extremity", "bcc": "scalp"}
+        writer.writerows([(lesion, image, dx, "histo", "" if i % 7 == 3 else f"{ages.get(dx, 40) + 5 * (i % 5) - 10:.1f}",
+                           ("male", "female", "unknown")[i % 3],
+                           "unknown" if i % 5 == 4 else sites.get(dx, "back") if i % 2 else sites[("nv", "mel")[i % 4 // 2]])
+                          for i, (lesion, image, dx) in enumerate(rows)])
     return root
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import labels
+from . import clinical, labels
 from .config import Config
 from .data import image_dataset, read_dataset, read_split
 from .evaluate import softmax
@@ -66,14 +66,15 @@ def evaluate(run: str | Path, data: list[str] | None = None, fmt: str = "auto",
     records = [r for r in records if r.dx in dx_index]
     y = np.array([dx_index[r.dx] for r in records])
     serve = Predictor(run).outputs
-    probs, logits, kept, localisation = [], [], [], []
+    # A model with clinical metadata is scored with each record's own age, sex and site, as trained.
+    vectors = clinical.encode_records(records) if config.clinical else None
+    probs, kept, localisation = [], [], []
     # The model runs each image in tta_views views: smaller batches keep its memory what training's was.
     ds = image_dataset([r.path for r in records], y, config.image_size,
                        max(1, config.batch_size // config.tta_views), with_index=True)
     for images, _, indices in ds:
-        out = serve(images.numpy())
+        out = serve(images.numpy(), None if vectors is None else vectors[indices.numpy()])
         probs.append(out["probabilities"])
-        logits.append(out["cam"].mean(axis=(1, 2)))
         kept.append(indices.numpy())
         if masks:
             for cam, p, i in zip(out["cam"], out["probabilities"], indices.numpy()):
@@ -81,21 +82,24 @@ def evaluate(run: str | Path, data: list[str] | None = None, fmt: str = "auto",
                 if mask_path.is_file():
                     mask = np.asarray(Image.open(mask_path).convert("L")) > 127
                     localisation.append(cam_on_lesion(cam[:, :, int(np.argmax(p))], mask))
-    probs, logits, kept = np.concatenate(probs), np.concatenate(logits), np.concatenate(kept)
+    probs, kept = np.concatenate(probs), np.concatenate(kept)
+    # Before calibration: log p = logits / T + bias + a constant per image, solved for the logits.
+    uncalibrated = softmax((np.log(np.maximum(probs, 1e-30)) - np.asarray(calibration["class_bias"]))
+                           * calibration["temperature"])
     unreadable = [records[i].path for i in sorted(set(range(len(records))) - set(kept.tolist()))]
     records, y = [records[i] for i in kept], y[kept]
     extra = {"evaluated": {"data": data or "test split of split.csv", "n": len(records), "unreadable": unreadable}}
     if not data and (run / "report.json").is_file():  # keep what only training knows
         previous = json.loads((run / "report.json").read_text())
         extra.update({k: previous[k] for k in ("skipped", "imbalance", "stage2", "timings_s", "scheme",
-                                               "stage1_test") if k in previous})
+                                               "stage1_test", "clinical") if k in previous})
     if localisation:
         inside, area, peak = map(np.array, zip(*localisation))
         extra["cam_on_lesion"] = {
             "n": len(localisation), "share_of_map_on_lesion": float(np.nanmean(inside)),
             "share_of_image_that_is_lesion": float(area.mean()), "peak_on_lesion": float(peak.mean()),
         }
-    return write_report(run, y=y, probs=probs, uncalibrated=softmax(logits), groups=[r.group for r in records],
+    return write_report(run, y=y, probs=probs, uncalibrated=uncalibrated, groups=[r.group for r in records],
                         sources=[r.source for r in records], image_ids=[r.image_id for r in records],
                         class_ids=class_ids, malignant=malignant,
                         calibration=calibration, extra=extra, name=name, bootstrap=bootstrap)

@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="dihedral views (flips, transposes) the exported model averages")
     fit.add_argument("--colour-constancy", action="store_true",
                      help="Shades of Gray (p=6) colour constancy as the model's first layer")
+    fit.add_argument("--clinical", action="store_true",
+                     help="a second input for age, sex and body site where the dataset has them "
+                          "(HAM10000, ISIC metadata, SIIM-ISIC 2020); each stays optional for the user")
     fit.add_argument("--target-sensitivity", type=float, default=defaults.target_sensitivity,
                      help="malignant sensitivity the screening threshold is chosen for, on validation")
     t.add_argument("--out", required=True, help="run folder to create (or resume)")
@@ -78,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="web model folder (model.json + metadata.json) or run folder")
     p.add_argument("images", nargs="+", help="image files")
     p.add_argument("--csv", help="also write the results to this CSV file")
+    p.add_argument("--age", help="the person's age in years, for a model with clinical metadata (optional)")
+    p.add_argument("--sex", help="male or female (optional)")
+    p.add_argument("--site", help="body site, e.g. back, face, 'lower extremity' (optional)")
     return parser
 
 
@@ -95,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             val_fraction=args.val_fraction, test_fraction=args.test_fraction, imbalance=args.imbalance,
             fine_tune_epochs=args.fine_tune_epochs, cut=args.cut, views=args.views,
             fine_tune_learning_rate=args.fine_tune_learning_rate, warmup_epochs=args.warmup_epochs,
-            tta_views=args.tta_views, colour_constancy=args.colour_constancy, target_sensitivity=args.target_sensitivity,
+            tta_views=args.tta_views, colour_constancy=args.colour_constancy, clinical=args.clinical,
+            target_sensitivity=args.target_sensitivity,
             folds=args.folds,
         )
         if config.folds > 1:
@@ -118,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from .predict import main as predict_main
 
-    return predict_main(args.run, args.images, args.csv)
+    answers = {"age": args.age, "sex": args.sex, "site": args.site}
+    return predict_main(args.run, args.images, args.csv, {k: v for k, v in answers.items() if v is not None})
 
 
 if __name__ == "__main__":

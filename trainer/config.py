@@ -44,6 +44,7 @@ class Config:
     warmup_epochs: int = 1
     tta_views: int = 8
     colour_constancy: bool = False
+    clinical: bool = False
     target_sensitivity: float = 0.95
     folds: int = 0
     alpha_background: tuple[int, int, int] = ALPHA_BACKGROUND

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .clinical import lenient, normalise_age, normalise_sex, normalise_site
 from .images import ImageError, load_rgb, resize
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
@@ -37,6 +38,9 @@ class Record:
     group: str
     dx: str
     source: str
+    age: float | None = None  # clinical metadata where the dataset has it (trainer/clinical.py)
+    sex: str | None = None
+    site: str | None = None
 
 
 class DatasetError(ValueError):
@@ -82,8 +86,25 @@ def read_ham10000(roots: list[str | Path]) -> tuple[list[Record], list[tuple[str
                 if path is None:
                     problems.append((f"{root.name}/{row['image_id']}", "listed in the CSV but no image file found"))
                     continue
-                records.append(Record(str(path), row["image_id"], row["lesion_id"], row["dx"], root.name))
+                records.append(Record(str(path), row["image_id"], row["lesion_id"], row["dx"], root.name,
+                                      **clinical_fields(row)))
     return records, problems
+
+
+# Where each dataset keeps age, sex and body site: HAM10000 (age, sex, localization), the ISIC
+# archive (age_approx, sex, anatom_site_general), SIIM-ISIC 2020 (anatom_site_general_challenge).
+_AGE_COLUMNS = ("age", "age_approx")
+_SEX_COLUMNS = ("sex",)
+_SITE_COLUMNS = ("localization", "anatom_site_general", "anatom_site_general_challenge", "anatom_site")
+
+
+def clinical_fields(row: dict) -> dict:
+    """A CSV row's age, sex and site, normalised (trainer/clinical.py); missing or unknown -> None."""
+    def first(columns):
+        return next((row[c] for c in columns if row.get(c) not in (None, "")), None)
+
+    return {"age": lenient(normalise_age, first(_AGE_COLUMNS)), "sex": lenient(normalise_sex, first(_SEX_COLUMNS)),
+            "site": lenient(normalise_site, first(_SITE_COLUMNS))}
 
 
 # ISIC's names for the HAM10000 diagnoses (one-hot ground-truth columns of ISIC 2018/2019, and the
@@ -130,7 +151,7 @@ def read_isic(roots: list[str | Path]) -> tuple[list[Record], list[tuple[str, st
     onehot = {c.upper() for c in ISIC_DIAGNOSES} | {"AKIEC", "AK", "UNK"}
     for root in map(Path, roots):
         tables = [(p, *_read_csv(p)) for p in sorted(root.glob("*.csv"))]
-        labels, groups = {}, {}
+        labels, groups, clinical = {}, {}, {}
         for path, fields, rows in tables:
             key = _id_column(fields)
             if key is None:
@@ -147,6 +168,9 @@ def read_isic(roots: list[str | Path]) -> tuple[list[Record], list[tuple[str, st
                     labels[row[key]] = row[dx_col].strip().lower()
                 if group_col and row[group_col]:
                     groups[row[key]] = row[group_col]
+                found = {k: v for k, v in clinical_fields(row).items() if v is not None}
+                if found:
+                    clinical.setdefault(row[key], {}).update(found)
         if not labels:
             raise DatasetError(f"{root}: no CSV with an image/isic_id column and a diagnosis "
                                "(one-hot MEL, NV, ... columns or dx/diagnosis/label)")
@@ -157,7 +181,8 @@ def read_isic(roots: list[str | Path]) -> tuple[list[Record], list[tuple[str, st
                 problems.append((f"{root.name}/{image_id}", "listed in the CSV but no image file found"))
                 continue
             dx = ISIC_DIAGNOSES.get(label, label)
-            records.append(Record(str(path), image_id, groups.get(image_id, image_id), dx, root.name))
+            records.append(Record(str(path), image_id, groups.get(image_id, image_id), dx, root.name,
+                                  **clinical.get(image_id, {})))
     return records, problems
 
 
@@ -181,7 +206,8 @@ def read_derm12345(roots: list[str | Path]) -> tuple[list[Record], list[tuple[st
                 continue
             code = row["label"].strip().lower()
             group = row.get("patient_id") or row["isic_id"]
-            records.append(Record(str(image), row["isic_id"], group, DERM12345_DIAGNOSES.get(code, code), root.name))
+            records.append(Record(str(image), row["isic_id"], group, DERM12345_DIAGNOSES.get(code, code), root.name,
+                                  **clinical_fields(row)))
     return records, problems
 
 
@@ -280,16 +306,19 @@ def write_split(path: Path, records: list[Record], splits: list[str]) -> None:
     """Writes ``split.csv``: one row per image, so any evaluation can be reproduced."""
     with Path(path).open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["image_id", "group", "dx", "split", "source", "path"])
+        writer.writerow(["image_id", "group", "dx", "split", "source", "path", "age", "sex", "site"])
         for r, s in zip(records, splits):
-            writer.writerow([r.image_id, r.group, r.dx, s, r.source, r.path])
+            writer.writerow([r.image_id, r.group, r.dx, s, r.source, r.path,
+                             "" if r.age is None else f"{r.age:g}", r.sex or "", r.site or ""])
 
 
 def read_split(path: Path) -> tuple[list[Record], list[str]]:
     """Reads a ``split.csv`` back into records and their splits."""
     with Path(path).open(newline="") as f:
         rows = list(csv.DictReader(f))
-    records = [Record(r["path"], r["image_id"], r["group"], r["dx"], r["source"]) for r in rows]
+    records = [Record(r["path"], r["image_id"], r["group"], r["dx"], r["source"],
+                      lenient(normalise_age, r.get("age")), lenient(normalise_sex, r.get("sex")),
+                      lenient(normalise_site, r.get("site"))) for r in rows]
     return records, [r["split"] for r in rows]
 
 

@@ -15,6 +15,14 @@ the same model with n = 1; the exported one has ``config.tta_views`` and the sam
 ``temperature`` (1) and ``class_bias`` (0) are set by calibration; they are plain layers so the
 exported graph carries the calibrated probabilities.
 
+With ``config.clinical`` the model has a second input, ``clinical``: the vector of age, sex and body
+site (trainer/clinical.py). ``ClinicalOffset`` turns it into a per-class offset added to the logits
+before calibration, exactly 0 when every field is missing, so that a photo alone gets the image
+model's answer:
+
+    image -> ... -> Dense "logits" -+-> Add "with_clinical" -> temperature -> class_bias -> Softmax
+    clinical -> ClinicalOffset -----+
+
 The model has two more outputs. ``feature_distance`` (see ``FeatureDistance``) says how unlike the
 training images an input is, for the out-of-scope warning. ``cam``: the class activation maps (Zhou et al. 2016). With a
 global-average-pooling + Dense head, class c's logit is the spatial mean of ``W_c · A(i, j) + b_c``
@@ -27,6 +35,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from . import clinical
 from .config import Config
 
 BACKBONE = "mobilenetv2"
@@ -71,11 +80,17 @@ def build_model(config: Config, num_classes: int, views: int = 1) -> tuple[keras
     x = layers.Dropout(config.dropout, name="dropout")(pooled)
     dense = layers.Dense(num_classes, name="logits")
     logits = dense(x)
+    inputs = image
+    if config.clinical:
+        clinical_vector = keras.Input((clinical.SIZE,), name="clinical", dtype="float32")
+        offset = ClinicalOffset(num_classes, name="clinical_offset")(clinical_vector)
+        logits = layers.Add(name="with_clinical")([logits, offset])
+        inputs = {"image": image, "clinical": clinical_vector}
     scaled = ClassBias(name="class_bias")(layers.Rescaling(1.0, name="temperature")(logits))
     probabilities = layers.Softmax(name="probabilities")(scaled)
     cam = layers.Identity(name="cam")(dense(feature_map))
     distance = FeatureDistance(name="feature_distance")(pooled)
-    model = keras.Model(image, {"probabilities": probabilities, "cam": cam, "feature_distance": distance},
+    model = keras.Model(inputs, {"probabilities": probabilities, "cam": cam, "feature_distance": distance},
                         name="skinlens")
     features = keras.Model(image, pooled, name="skinlens_features")
     return model, features
@@ -179,6 +194,42 @@ class ClassBias(layers.Layer):
         return logits + self.bias
 
 
+class ClinicalOffset(layers.Layer):
+    """Per-class logit offset from the clinical vector: ``scale * (mlp(v) - mlp(MISSING))``.
+
+    ``mlp`` (Dense-ReLU-Dense) is a classifier of the metadata alone, trained on the training split
+    (``trainer.train.fit_clinical``): its logits minus its logits for a person about whom nothing is
+    known are how much age, sex and site move each class's log-odds, as in Bayes' rule when image
+    and metadata are independent given the diagnosis. ``scale`` (non-trainable) is fitted on
+    validation and shrinks that where they are not. The offset is exactly 0 when every field is
+    missing, so the model then gives the image model's answer.
+    """
+
+    def __init__(self, num_classes: int, hidden: int = 32, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes, self.hidden = num_classes, hidden
+        self.hidden_layer = layers.Dense(hidden, activation="relu", name="hidden")
+        self.output_layer = layers.Dense(num_classes, name="output")
+
+    def build(self, input_shape):
+        self.hidden_layer.build(input_shape)
+        self.output_layer.build((None, self.hidden))
+        self.scale = self.add_weight(shape=(), initializer="ones", trainable=False, name="scale")
+
+    def mlp(self, v):
+        return self.output_layer(self.hidden_layer(v))
+
+    def call(self, v):
+        missing = ops.convert_to_tensor(clinical.MISSING[None], dtype=v.dtype)
+        return self.scale * (self.mlp(v) - self.mlp(missing))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.num_classes)
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes, "hidden": self.hidden}
+
+
 class FeatureDistance(layers.Layer):
     """How unlike the training images an input is: mean over features of ((f - mean) / std)².
 
@@ -207,9 +258,14 @@ def set_feature_statistics(model: keras.Model, features) -> None:
     model.predict_function = None
 
 
+def image_input(model: keras.Model):
+    """The model's image input (its only input, or the one beside ``clinical``)."""
+    return next(t for t in model.inputs if t.name == "image")
+
+
 def logits_model(model: keras.Model) -> keras.Model:
-    """The same layers as ``model``, outputting logits: what stage 2 trains (loss from logits)."""
-    return keras.Model(model.input, model.get_layer("logits").output, name="skinlens_logits")
+    """The same layers as ``model``, outputting the image's logits (loss from logits)."""
+    return keras.Model(image_input(model), model.get_layer("logits").output, name="skinlens_logits")
 
 
 def build_head(feature_dim: int, num_classes: int, dropout: float) -> keras.Model:

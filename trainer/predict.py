@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import labels
+from . import clinical, labels
 from .config import Config
 from .evaluate import decide
 from .images import ImageError, prepare
@@ -31,7 +31,8 @@ def tfjs_graph_function(model_dir: str | Path):
     can execute the very graph TensorFlow.js executes.
 
     Returns:
-        a function: float32 images (n, H, W, 3) -> {output key: numpy array}.
+        a function: (float32 images (n, H, W, 3), clinical vectors (n, size) or None) -> {output key:
+        numpy array}. The vectors are fed only to a model with a clinical input (all missing when None).
     """
     import os
 
@@ -53,15 +54,29 @@ def tfjs_graph_function(model_dir: str | Path):
             node.attr["dtype"].type = tf.as_dtype(weights[node.name].dtype).as_datatype_enum
     wrapped = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
     signature = model_json["signature"]
-    (input_spec,) = signature["inputs"].values()
+    inputs = {key: spec["name"] for key, spec in signature["inputs"].items()}
+    names = [inputs["image"] if "image" in inputs else next(iter(inputs.values()))]
+    if "clinical" in inputs:
+        names.append(inputs["clinical"])
     keys = list(signature["outputs"])
-    fn = wrapped.prune(wrapped.graph.get_tensor_by_name(input_spec["name"]),
+    fn = wrapped.prune([wrapped.graph.get_tensor_by_name(n) for n in names],
                        [wrapped.graph.get_tensor_by_name(signature["outputs"][k]["name"]) for k in keys])
 
-    def run(images: np.ndarray) -> dict[str, np.ndarray]:
-        return {k: v.numpy() for k, v in zip(keys, fn(tf.constant(images, tf.float32)))}
+    def run(images: np.ndarray, vectors: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        feeds = [tf.constant(images, tf.float32)]
+        if len(names) == 2:
+            feeds.append(tf.constant(clinical_batch(vectors, len(images)), tf.float32))
+        return {k: v.numpy() for k, v in zip(keys, fn(*feeds))}
 
     return run
+
+
+def clinical_batch(vectors, n: int) -> np.ndarray:
+    """Clinical vectors for a batch of n images: as given, or all missing."""
+    if vectors is None:
+        return np.tile(clinical.MISSING, (n, 1))
+    vectors = np.atleast_2d(np.asarray(vectors, np.float32))
+    return np.tile(vectors, (n, 1)) if len(vectors) == 1 else vectors
 
 
 class Predictor:
@@ -76,14 +91,23 @@ class Predictor:
             self.class_ids = [c["id"] for c in meta["classes"]]
             self.height, self.width = meta["input"]["height"], meta["input"]["width"]
             self._fn = tfjs_graph_function(model_dir)
+            self.takes_clinical = bool(meta.get("clinical"))
             self.class_log_weights = (meta.get("decision") or {}).get("class_log_weights")
         elif (model_dir / "config.json").is_file() and (model_dir / "saved_model").is_dir():
             config = Config.load(model_dir / "config.json")
             self.class_ids = labels.class_ids(config.scheme)
             self.height = self.width = config.image_size
             serve = tf.saved_model.load(str(model_dir / "saved_model")).signatures["serving_default"]
-            input_name = next(iter(serve.structured_input_signature[1]))
-            self._fn = lambda x: {k: v.numpy() for k, v in serve(**{input_name: tf.constant(x, tf.float32)}).items()}
+            input_names = set(serve.structured_input_signature[1])
+
+            def run(x, vectors=None):
+                feeds = {"image" if "image" in input_names else next(iter(input_names)): tf.constant(x, tf.float32)}
+                if "clinical" in input_names:
+                    feeds["clinical"] = tf.constant(clinical_batch(vectors, len(x)), tf.float32)
+                return {k: v.numpy() for k, v in serve(**feeds).items()}
+
+            self._fn = run
+            self.takes_clinical = "clinical" in input_names
             calibration = model_dir / "calibration.json"
             decision = json.loads(calibration.read_text()).get("decision") if calibration.is_file() else None
             self.class_log_weights = (decision or {}).get("class_log_weights")
@@ -91,20 +115,30 @@ class Predictor:
             raise FileNotFoundError(f"{model_dir}: neither a web model folder (model.json + metadata.json) "
                                     "nor a run folder (config.json + saved_model/)")
 
-    def outputs(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        """Every model output (probabilities, cam, feature_distance) for prepared float32 images."""
-        return self._fn(images)
+    def outputs(self, images: np.ndarray, vectors: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Every model output (probabilities, cam, feature_distance) for prepared float32 images.
+
+        Args:
+            vectors: clinical vectors (trainer/clinical.py ``encode``), one per image or one for all;
+                None is "not given". Ignored by a model without a clinical input.
+        """
+        return self._fn(images, vectors)
 
     def decide(self, probabilities: np.ndarray) -> np.ndarray:
         """The class index shown for each row of probabilities (the model's decision rule)."""
         return decide(np.atleast_2d(probabilities), self.class_log_weights)
 
-    def probabilities(self, images: np.ndarray) -> np.ndarray:
-        """Probabilities for a batch of prepared float32 images (n, H, W, 3) in 0..255."""
-        return self._fn(images)["probabilities"]
+    def probabilities(self, images: np.ndarray, vectors: np.ndarray | None = None) -> np.ndarray:
+        """Probabilities for a batch of prepared float32 images (n, H, W, 3) in 0..255 (see ``outputs``)."""
+        return self._fn(images, vectors)["probabilities"]
 
-    def predict_files(self, paths: list[str]) -> list[tuple[str, np.ndarray | None, str | None]]:
-        """(path, probabilities or None, error message or None) for each file."""
+    def predict_files(self, paths: list[str], answers: dict | None = None) -> list[tuple[str, np.ndarray | None, str | None]]:
+        """(path, probabilities or None, error message or None) for each file.
+
+        Args:
+            answers: clinical metadata for every file, e.g. {"age": 45, "site": "back"} (any left out).
+        """
+        vector = clinical.encode(**answers) if answers else None
         results = []
         for path in paths:
             try:
@@ -112,13 +146,21 @@ class Predictor:
             except ImageError as err:
                 results.append((path, None, str(err)))
                 continue
-            results.append((path, self.probabilities(x[None])[0], None))
+            results.append((path, self.probabilities(x[None], vector)[0], None))
         return results
 
 
-def main(model_dir: str, images: list[str], csv_path: str | None = None) -> int:
+def main(model_dir: str, images: list[str], csv_path: str | None = None, answers: dict | None = None) -> int:
     predictor = Predictor(model_dir)
-    results = predictor.predict_files(images)
+    if answers and not predictor.takes_clinical:
+        print(f"{model_dir}: this model takes no age, sex or body site; they are ignored", file=sys.stderr)
+        answers = None
+    try:
+        clinical.encode(**(answers or {}))
+    except clinical.ClinicalError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    results = predictor.predict_files(images, answers)
     failed = 0
     for path, probs, error in results:
         if error:

@@ -32,11 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import labels, scope
+from . import clinical, labels, scope
 from .config import Config
 from .data import SPLITS, image_dataset, load_batch_arrays, read_dataset, split_by_group, write_split
-from .evaluate import (choose_decision, choose_threshold, classification_metrics, fit_calibration, malignant_risk,
-                       screening_metrics, softmax)
+from .evaluate import (bootstrap_intervals, choose_decision, choose_threshold, classification_metrics,
+                       fit_calibration, malignant_risk, screening_metrics, softmax)
 
 CHUNK = 512
 
@@ -257,17 +257,75 @@ def _readable_h5(path: Path) -> bool:
         return False
 
 
-def predict_signals(model, paths, image_size, batch_size) -> dict[str, np.ndarray]:
-    """Logits, feature distance and blur per file, through the exact float32 input the exported
-    model gets. Logits are the spatial mean of the ``cam`` output (exact for this head)."""
-    ds = image_dataset(paths, np.zeros(len(paths), np.int32), image_size, batch_size)
-    out = {"logits": [], "distance": [], "blur": []}
-    for images, _ in ds:
-        result = model(images, training=False)
+def predict_signals(model, paths, image_size, batch_size, vectors=None) -> dict[str, np.ndarray]:
+    """Probabilities, image logits, feature distance and blur per file, through the exact float32
+    input the exported model gets (and ``vectors``, the clinical input, for a model that takes one).
+    The image logits are the spatial mean of the ``cam`` output (exact for this head), before any
+    clinical offset."""
+    ds = image_dataset(paths, np.arange(len(paths), dtype=np.int32), image_size, batch_size)
+    out = {"probabilities": [], "logits": [], "distance": [], "blur": []}
+    for images, index in ds:
+        result = model(model_inputs(model, images, None if vectors is None else vectors[index.numpy()]),
+                       training=False)
+        out["probabilities"].append(np.asarray(result["probabilities"]))
         out["logits"].append(np.asarray(result["cam"]).mean(axis=(1, 2)))
         out["distance"].append(np.asarray(result["feature_distance"]))
         out["blur"].append(scope.blur(images).numpy())
     return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def model_inputs(model, images, vectors=None):
+    """What ``model`` is called with: the images, plus the clinical vectors (all missing when None)
+    for a model with a clinical input."""
+    if "clinical" not in [t.name for t in model.inputs]:
+        return images
+    if vectors is None:
+        vectors = np.tile(clinical.MISSING, (len(images), 1))
+    return {"image": np.asarray(images, np.float32), "clinical": np.asarray(vectors, np.float32)}
+
+
+# Metadata dropout while the clinical branch trains: a row loses everything with P_ALL, else each
+# field with P_FIELD, so the branch learns what any subset a person fills in says.
+P_ALL, P_FIELD = 0.3, 0.2
+CLINICAL_COPIES, CLINICAL_EPOCHS, CLINICAL_MIN_STEPS = 10, 8, 400
+CLINICAL_SCALES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
+
+
+def fit_clinical(model, vectors, y, seed: int) -> None:
+    """Trains ``model``'s clinical_offset as a classifier of the metadata alone, on the training split,
+    each image's vector seen in ``CLINICAL_COPIES`` random droppings of its fields (see ClinicalOffset)."""
+    import keras
+
+    layer = model.get_layer("clinical_offset")
+    keras.utils.set_random_seed(seed)
+    v = keras.Input((clinical.SIZE,), name="clinical")
+    expert = keras.Model(v, layer.output_layer(keras.layers.Dropout(0.3)(layer.hidden_layer(v))))
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([clinical.drop_fields(vectors, rng, P_ALL, P_FIELD) for _ in range(CLINICAL_COPIES)])
+    expert.compile(optimizer=keras.optimizers.Adam(3e-3),
+                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    steps_per_epoch = int(np.ceil(len(x) / 256))  # small datasets get more epochs, so as many steps
+    expert.fit(x, np.tile(y, CLINICAL_COPIES), batch_size=256, verbose=0, shuffle=True,
+               epochs=max(CLINICAL_EPOCHS, int(np.ceil(CLINICAL_MIN_STEPS / steps_per_epoch))))
+
+
+def clinical_offsets(model, vectors) -> np.ndarray:
+    """The clinical branch's offsets (n, classes) at scale 1."""
+    layer = model.get_layer("clinical_offset")
+    missing = clinical.MISSING[None]
+    return np.asarray(layer.mlp(np.asarray(vectors, np.float32))) - np.asarray(layer.mlp(missing))
+
+
+def choose_clinical_scale(logits, offsets, y) -> tuple[float, dict[float, float]]:
+    """The scale of the clinical offset with the lowest validation NLL once calibration is refitted:
+    1 is Bayes' rule for metadata independent of the image given the class, 0 ignores it."""
+    nll = {}
+    for scale in CLINICAL_SCALES:
+        z = logits + scale * offsets
+        temperature, bias = fit_calibration(z, y)
+        p = softmax(z / temperature + bias)
+        nll[scale] = float(-np.mean(np.log(p[np.arange(len(y)), y] + 1e-12)))
+    return min(nll, key=nll.get), nll
 
 
 def training_features(features_model, paths, seed: int, limit: int) -> np.ndarray:
@@ -362,11 +420,11 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
     if config.fine_tune_epochs > 0:
         import keras
 
-        from .model import split_backbone
+        from .model import image_input, split_backbone
 
         t0 = time.time()
         lower, _ = split_backbone(model, config.cut)
-        below_cut = keras.Model(model.input, lower(model.get_layer("preprocess").output), name="skinlens_below_cut")
+        below_cut = keras.Model(image_input(model), lower(model.get_layer("preprocess").output), name="skinlens_below_cut")
         epochs, best = stage2(config, model, below_cut, paths[part["train"]], y[part["train"]],
                               paths[part["val"]], y[part["val"]], imbalance, run, callbacks)
         timings["stage2_s"] = time.time() - t0
@@ -389,6 +447,23 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
     distance = final.get_layer("feature_distance")(pooled_by_view[:, :config.tta_views].mean(axis=1))
     val = {"logits": logits_by_views[config.tta_views], "distance": np.asarray(distance), "blur": val_blur}
     timings["views_s"] = time.time() - t0
+
+    # Stage 3, with --clinical: the metadata branch, trained on the training split's metadata, its
+    # scale chosen on validation. Everything after it (calibration, decision, threshold) sees the
+    # logits with metadata, as a person who fills in the fields gets them.
+    vectors = clinical.encode_records(records) if config.clinical else None
+    clinical_info = None
+    if config.clinical:
+        fit_clinical(final, vectors[part["train"]], y[part["train"]], config.seed)
+        val_offsets = clinical_offsets(final, vectors[val_idx])
+        scale, nll_by_scale = choose_clinical_scale(val["logits"], val_offsets, y[val_idx])
+        final.get_layer("clinical_offset").scale.assign(scale)
+        val["image_logits"] = val["logits"]
+        val["logits"] = val["logits"] + scale * val_offsets
+        clinical_info = {"scale": scale, "validation_nll_by_scale": nll_by_scale,
+                         "coverage": {s: clinical.coverage([records[i] for i in np.nonzero(part[s])[0]])
+                                      for s in SPLITS}}
+        log(f"clinical branch: scale {scale} (validation NLL by scale {nll_by_scale})")
 
     # Calibration, the decision rule, the screening threshold and the scope thresholds: validation only.
     y_val = y[val_idx]
@@ -426,9 +501,24 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
     test_idx = np.nonzero(part["test"])[0]
     # The exported model runs every image in tta_views views: batches that many times smaller keep
     # the backbone's batch (and memory) what it is in training; 32 x 8 views needed over 24 GB.
-    test_logits = predict_signals(model, paths[test_idx], config.image_size,
-                                  max(1, config.batch_size // config.tta_views))["logits"]
+    signals = predict_signals(model, paths[test_idx], config.image_size,
+                              max(1, config.batch_size // config.tta_views),
+                              None if vectors is None else vectors[test_idx])
+    test_logits = signals["logits"]
+    if config.clinical:
+        test_logits = test_logits + clinical_info["scale"] * clinical_offsets(model, vectors[test_idx])
     test_probs = softmax(test_logits / temperature + bias)
+    # The graph's own probabilities must be these: a check on the offset and calibration in the export.
+    graph_difference = float(np.abs(signals["probabilities"] - test_probs).max()) if len(test_probs) else 0.0
+    if graph_difference > 1e-4:
+        log(f"WARNING: the exported graph's probabilities differ from the report's by {graph_difference:.2g}")
+    if config.clinical:
+        clinical_info.update(compare_clinical(
+            val, y_val, signals["logits"], test_logits - signals["logits"], y[test_idx],
+            [records[i].group for i in test_idx], prior, class_ids, malignant, config.target_sensitivity,
+            calibration))
+        calibration["clinical"] = {"scale": clinical_info["scale"]}
+        (run / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n")
     with (run / "predictions_test.csv").open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["image_id", "group", "source", "label", *class_ids])
@@ -444,7 +534,8 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
         extra={"skipped": len(problems), "imbalance": {"chosen": imbalance, "validation_balanced_accuracy":
                                                        imbalance_scores},
                "stage2": stage2_info, "stage1_validation": stage1_validation, "timings_s": timings,
-               "scheme": config.scheme},
+               "scheme": config.scheme, "clinical": clinical_info,
+               "graph_vs_report_max_abs_difference": graph_difference},
     )
     test = report["test"]
     log(f"test: balanced accuracy {test['balanced_accuracy']:.3f}, macro AUC {test['macro_auc']:.3f}, "
@@ -455,6 +546,42 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
     shutil.rmtree(run / "backup", ignore_errors=True)
     log(f"exported {run / 'saved_model'}")
     return report
+
+
+def compare_clinical(val, y_val, test_image_logits, test_offsets, y_test, groups, prior, class_ids, malignant,
+                     target_sensitivity, calibration) -> dict:
+    """The clinical model with metadata and with every field missing, against the image-only model
+    (the same image weights calibrated, decided and thresholded on validation without metadata).
+
+    Returns:
+        {"validation": {variant: metrics}, "test": {variant: metrics with 95% intervals over lesions}}
+    """
+    temperature, bias = calibration["temperature"], np.asarray(calibration["class_bias"])
+    weights, threshold = calibration["decision"]["class_log_weights"], calibration["threshold"]
+    t_img, b_img = fit_calibration(val["image_logits"], y_val)
+    val_img = softmax(val["image_logits"] / t_img + b_img)
+    d_img = choose_decision(val_img, y_val, prior)["class_log_weights"]
+    th_img = choose_threshold(malignant_risk(val_img, malignant), malignant[y_val], target_sensitivity)
+    variants = {  # name: (validation logits, test logits, temperature, bias, decision weights, threshold)
+        "image_only": (val["image_logits"], test_image_logits, t_img, b_img, d_img, th_img),
+        "with_metadata": (val["logits"], test_image_logits + test_offsets, temperature, bias, weights, threshold),
+        "metadata_missing": (val["image_logits"], test_image_logits, temperature, bias, weights, threshold),
+    }
+
+    def summary(y, p, w, th, groups=None):
+        m = classification_metrics(y, p, class_ids, w)
+        s = screening_metrics(y, p, malignant, th)
+        out = {"balanced_accuracy": m["balanced_accuracy"], "macro_auc": m["macro_auc"], "ece": m["ece"],
+               "malignant_auc": s["auc"], "sensitivity": s["sensitivity"], "specificity": s["specificity"]}
+        if groups is not None:
+            out["intervals_95"] = bootstrap_intervals(y, p, groups, class_ids, malignant, th, class_log_weights=w)
+        return out
+
+    result = {"validation": {}, "test": {}}
+    for name, (zv, zt, t, b, w, th) in variants.items():
+        result["validation"][name] = summary(y_val, softmax(zv / t + b), w, th)
+        result["test"][name] = summary(y_test, softmax(zt / t + b), w, th, groups)
+    return result
 
 
 def rebuild(run: Path, views: int):

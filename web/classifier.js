@@ -9,7 +9,8 @@
  * Needs the global `tf` from the vendored UMD bundles (core, backends, converter). No DOM access.
  */
 import {bitmapToPixels, checkPreprocessContract, decodeImage, preprocess, rgbTensor} from './imaging.js';
-import {assessScope, checkScreeningContract, decide, fetchMetadata, triage} from './metadata.js';
+import {assessScope, checkClinicalContract, checkScreeningContract, clinicalVector, decide, fetchMetadata, triage}
+  from './metadata.js';
 
 export {assessScope, triage};
 
@@ -126,9 +127,12 @@ function laplacianVariance(tf, input) {
  * @property {{id: string, name: string, probability: number}} top the type shown: see metadata.js decide.
  * @property {{height: number, width: number, classes: number, values: Float32Array}|null} cam the class
  *   activation maps, [h, w, classes] row-major, in logit units; null when the model has no `cam` output.
- * @property {number[]|null} logits the spatial mean of cam, one per class (before temperature).
+ * @property {number[]|null} logits the spatial mean of cam, one per class (the image's logits: before the
+ *   clinical offset and the temperature).
  * @property {{risk: number, threshold: number, band: 'higher'|'lower'}|null} triage see metadata.js triage.
  * @property {object} scope see metadata.js assessScope: distance, blur, topProbability, minSide, reasons.
+ * @property {string[]} clinicalUsed the clinical fields the answer used (e.g. ['age', 'site']); empty when none
+ *   were given or the model takes none.
  * @property {number} ms time taken by the model and the checks, in milliseconds.
  */
 
@@ -140,9 +144,10 @@ function laplacianVariance(tf, input) {
  * @property {string} modelSha256 sha256 of the model files' sha256s in name order, whose first 12 hex
  *   digits end metadata.model.version.
  * @property {function({data: Uint8Array|Uint8ClampedArray, width: number, height: number, channels: number}):
- *   Promise<Prediction>} classifyPixels RGB or RGBA bytes of any size.
- * @property {function(ImageBitmap|HTMLCanvasElement|OffscreenCanvas): Promise<Prediction>} classifyBitmap
- *   a decoded image, composited over metadata.preprocess.alpha_background.
+ *   Promise<Prediction>} classifyPixels RGB or RGBA bytes of any size, and optional clinical answers
+ *   ({age, sex, site}: see metadata.js clinicalVector).
+ * @property {function(ImageBitmap|HTMLCanvasElement|OffscreenCanvas, object=): Promise<Prediction>} classifyBitmap
+ *   a decoded image, composited over metadata.preprocess.alpha_background, and optional clinical answers.
  */
 
 /**
@@ -162,15 +167,21 @@ export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cp
   }
   checkPreprocessContract(metadata);
   checkScreeningContract(metadata);
+  checkClinicalContract(metadata);
 
   const [backend, artifacts] = await Promise.all([selectBackend(backends), loadVerifiedArtifacts(base, metadata.model)]);
   const model = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
-  const {classes, input, outputs} = metadata;
+  const {classes, input, outputs, clinical} = metadata;
   // cam and feature_distance are optional: a model without them gets no heatmap and no distance check.
   const keys = ['probabilities', 'cam', 'feature_distance'].filter((key) => outputs[key]);
-  /** Every output the page uses, from one execution so that all come from the same pass; absent ones null. */
-  const run = (batch) => {
-    const result = model.execute({[input.name]: batch}, keys.map((key) => outputs[key]));
+  /**
+   * Every output the page uses, from one execution so that all come from the same pass; absent ones null.
+   * A model with a clinical input gets `vector` (metadata.js clinicalVector), all missing when none is given.
+   */
+  const run = (batch, vector = null) => {
+    const feeds = {[input.name]: batch};
+    if (clinical) feeds[clinical.name] = tf.tensor2d([vector ?? clinicalVector({}, metadata).vector]);
+    const result = model.execute(feeds, keys.map((key) => outputs[key]));
     const tensors = Array.isArray(result) ? result : [result]; // a lone tensor when one name is asked for
     const byKey = Object.fromEntries(keys.map((key, i) => [key, tensors[i]]));
     return {probabilities: byKey.probabilities, cam: byKey.cam ?? null, distance: byKey.feature_distance ?? null};
@@ -192,12 +203,16 @@ export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cp
     throw new Error(`the model's feature_distance output has shape [${shapes.distance}], not [1]`);
   }
 
-  /** Classifies RGB or RGBA bytes of any size (RGBA's alpha ignored: classifyBitmap composites it). */
-  async function classifyPixels(pixels) {
+  /**
+   * Classifies RGB or RGBA bytes of any size (RGBA's alpha ignored: classifyBitmap composites it).
+   * `answers` ({age, sex, site}, any left out) go to a model with a clinical input; others ignore them.
+   */
+  async function classifyPixels(pixels, answers = {}) {
     const start = performance.now();
+    const {vector, used} = clinical ? clinicalVector(answers, metadata) : {vector: null, used: []};
     const outputs = tf.tidy(() => {
       const x = preprocess(tf, rgbTensor(tf, pixels), metadata);
-      return {...run(x), blur: laplacianVariance(tf, x)};
+      return {...run(x, vector), blur: laplacianVariance(tf, x)};
     });
     const [values, cam, distance, blur] = await Promise.all(
       [outputs.probabilities, outputs.cam, outputs.distance, outputs.blur].map((t) => t?.data() ?? null));
@@ -211,7 +226,7 @@ export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cp
     return {
       probabilities, top, logits: cam && spatialMean(cam, classes.length),
       cam: cam && {height: h, width: w, classes: classes.length, values: cam},
-      triage: triage(probabilities, metadata), scope, ms: performance.now() - start,
+      triage: triage(probabilities, metadata), scope, clinicalUsed: used, ms: performance.now() - start,
     };
   }
 
@@ -222,7 +237,8 @@ export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cp
     backendDetail: await describeBackend(backend),
     modelSha256: await sha256Hex(fileHashes.join('')),
     classifyPixels,
-    classifyBitmap: (source) => classifyPixels(bitmapToPixels(source, metadata.preprocess.alpha_background)),
+    classifyBitmap: (source, answers = {}) =>
+      classifyPixels(bitmapToPixels(source, metadata.preprocess.alpha_background), answers),
   };
 }
 
@@ -247,7 +263,7 @@ export async function selfTest(classifier, tolerance = SELF_TEST_TOLERANCE) {
       const bytes = await response.arrayBuffer();
       if (await sha256Hex(bytes) !== golden.sha256) throw new Error(`${golden.file} does not match its sha256`);
       const bitmap = await decodeImage(new Blob([bytes]), metadata.preprocess);
-      const {probabilities} = await classifier.classifyBitmap(bitmap);
+      const {probabilities} = await classifier.classifyBitmap(bitmap, golden.clinical ?? {});
       bitmap.close();
       const difference = Math.max(...probabilities.map((p, i) => Math.abs(p - golden.probabilities[i])));
       maxDifference = Math.max(maxDifference ?? 0, difference);

@@ -27,6 +27,8 @@ const BACKENDS = ['wasm', 'webgl', 'cpu'];
  * @property {number|null} distance the model's feature_distance output (scope.distance), for comparison with
  *   Python; null without that output or on error.
  * @property {number|null} blur variance of the Laplacian of the input's luminance (scope.blur).
+ * @property {{[field: string]: number|string}} clinical the clinical answers this result used.
+ * @property {string[]} clinicalUsed their names, e.g. ['age', 'site'] (empty when none were given).
  * @property {string|null} error a message for the user; null on success.
  * @property {number|null} ms time to classify, decoding excluded.
  * @property {string} classifiedAt ISO 8601 time.
@@ -39,23 +41,24 @@ const skinlens = {
 window.skinlens = skinlens;
 
 /** Decodes and classifies one file, shows its card, and returns its Result; never throws. */
-async function classifyBlob(name, blob, position = {index: 0, total: 1}) {
+async function classifyBlob(name, blob, position = {index: 0, total: 1}, answers = {}) {
   const {metadata} = skinlens.classifier;
   let bitmap = null;
   let cam = null;
   let result;
   try {
     bitmap = await decodeImage(blob, metadata.preprocess);
-    const prediction = await skinlens.classifier.classifyBitmap(bitmap);
+    const prediction = await skinlens.classifier.classifyBitmap(bitmap, answers);
     cam = prediction.cam;
-    const {probabilities, top, logits, triage, scope, ms} = prediction;
+    const {probabilities, top, logits, triage, scope, clinicalUsed, ms} = prediction;
     result = {file: name, probabilities, top, logits, triage, scope, distance: scope.distance, blur: scope.blur,
+      clinical: Object.fromEntries(clinicalUsed.map((field) => [field, answers[field]])), clinicalUsed,
       error: null, ms};
   } catch (error) {
     // ImageErrors are the user's file, expected; anything else is a bug worth a stack trace.
     if (!(error instanceof ImageError)) console.error(error);
     result = {file: name, probabilities: null, top: null, logits: null, triage: null, scope: null, distance: null,
-      blur: null, error: error.message, ms: null};
+      blur: null, clinical: {}, clinicalUsed: [], error: error.message, ms: null};
   }
   result.classifiedAt = new Date().toISOString();
   ui.showResult(result, metadata, bitmap, cam, position);
@@ -69,12 +72,18 @@ function readyMessage() {
 
 /** Classifies a batch of files, one after another, replacing the previous results. */
 async function classifyFiles(files) {
+  // The same answers for the whole batch, read once; they live in this call only.
+  const {answers, error} = ui.clinicalAnswers(skinlens.classifier.metadata.clinical);
+  if (error) {
+    ui.setStatus('ready', `Not classified: ${error}`);
+    return;
+  }
   ui.setBusy(true);
   ui.clearResults();
   skinlens.lastResults = [];
   for (const [index, file] of files.entries()) {
     ui.setStatus('busy', `Classifying ${index + 1} of ${files.length}: ${file.name}`);
-    skinlens.lastResults.push(await classifyBlob(file.name, file, {index, total: files.length}));
+    skinlens.lastResults.push(await classifyBlob(file.name, file, {index, total: files.length}, answers));
   }
   const failed = skinlens.lastResults.filter((r) => r.error).length;
   const done = `Done: ${files.length - failed} of ${files.length} photo${files.length === 1 ? '' : 's'} classified` +
@@ -101,13 +110,14 @@ function csv() {
  * Classifies the image at `url` (same origin) as if it had been chosen, and shows its card.
  *
  * @param {string} url relative to the page, e.g. 'golden/ISIC_0024306.jpg'.
+ * @param {object} [answers] clinical answers, e.g. {age: 70, sex: 'male', site: 'face'}.
  * @returns {Promise<Result>}
  */
-async function classifyUrl(url) {
+async function classifyUrl(url, answers = {}) {
   await skinlens.ready;
   const response = await fetch(url);
   if (!response.ok) throw new Error(`could not download ${url}: HTTP ${response.status}`);
-  return classifyBlob(url.split('/').pop(), await response.blob());
+  return classifyBlob(url.split('/').pop(), await response.blob(), {index: 0, total: 1}, answers);
 }
 
 /**
@@ -134,6 +144,7 @@ skinlens.ready = (async () => {
   skinlens.classifier = await load('model/', {backends});
   const {metadata, backend, backendDetail} = skinlens.classifier;
   ui.showModel(metadata, {backend, backendDetail});
+  ui.showClinical(metadata.clinical ?? null);
   ui.onExportCsv(csv);
   registerServiceWorker(metadata.model.version).then(ui.showOffline);
   ui.setStatus('loading', 'Checking this browser on the reference images…');

@@ -163,3 +163,57 @@ export function assessScope({distance, blur, topProbability, minSide}, metadata)
     .map((check) => ({check, message: SCOPE_MESSAGES[check]}));
   return {distance, blur, topProbability, minSide, reasons};
 }
+
+/**
+ * Throws unless metadata.clinical (when present) describes a vector this page can build: every index
+ * inside `size`, every field a number or a choice.
+ *
+ * @param {object} metadata
+ */
+export function checkClinicalContract(metadata) {
+  const spec = metadata.clinical;
+  if (!spec) return;
+  const inRange = (i) => Number.isInteger(i) && i >= 0 && i < spec.size;
+  const usable = typeof spec.name === 'string' && Number.isInteger(spec.size) && Array.isArray(spec.fields) &&
+    spec.fields.every((field) => inRange(field.missing_index) && (field.kind === 'number' ?
+      inRange(field.index) && Number.isFinite(field.scale) && Number.isFinite(field.min) && Number.isFinite(field.max) :
+      field.kind === 'choice' && Array.isArray(field.values) && field.values.every((v) => inRange(v.index))));
+  if (!usable) throw new Error("metadata.json's clinical block is not one this page can use");
+}
+
+/**
+ * The model's clinical input for a person's answers, built from metadata.clinical alone (the layout is
+ * trainer/clinical.py's): a number field sets value × scale at its index, a choice sets its value's
+ * index to 1, and a field left blank sets its missing_index to 1.
+ *
+ * @param {{[field: string]: number|string|null|undefined}} answers e.g. {age: 45, sex: 'female', site: 'back'};
+ *   a field absent, null or '' is not given.
+ * @param {object} metadata
+ * @returns {{vector: number[], used: string[]}} the vector, and the names of the fields given.
+ * @throws {RangeError} for a value the model does not know (an age out of range, an unknown site).
+ */
+export function clinicalVector(answers, metadata) {
+  const spec = metadata.clinical;
+  const vector = new Array(spec.size).fill(0);
+  const used = [];
+  for (const field of spec.fields) {
+    const value = answers?.[field.name];
+    if (value === undefined || value === null || value === '') {
+      vector[field.missing_index] = 1;
+      continue;
+    }
+    if (field.kind === 'number') {
+      const number = Number(value);
+      if (!Number.isFinite(number) || number < field.min || number > field.max) {
+        throw new RangeError(`${field.label} must be a number from ${field.min} to ${field.max}`);
+      }
+      vector[field.index] = number * field.scale;
+    } else {
+      const choice = field.values.find((v) => v.id === value);
+      if (!choice) throw new RangeError(`${field.label} "${value}" is not one of the choices`);
+      vector[choice.index] = 1;
+    }
+    used.push(field.name);
+  }
+  return {vector, used};
+}

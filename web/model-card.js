@@ -143,6 +143,29 @@ function showScreening(metadata) {
         auc: ci.malignant_auc})].filter(Boolean));
 }
 
+/** The clinical input, and the test split with and without it (metadata.clinical, written by the trainer). */
+function showClinical(metadata) {
+  const clinical = metadata.clinical;
+  if (!clinical) return;
+  byId('clinical-section').hidden = false;
+  const fields = clinical.fields.map((field) => field.label.toLowerCase()).join(', ');
+  byId('clinical-intro').textContent = `The page asks, optionally, for ${fields}. They move each type's odds as ` +
+    'a model of the metadata alone learnt them from the training split (scaled by ' +
+    `${format(clinical.scale)}, chosen on validation); left blank, the answer is the photo's alone. ` +
+    'They never leave the page.';
+  const names = {image_only: 'Photo-only model', with_metadata: 'This model, fields filled in',
+    metadata_missing: 'This model, fields left blank'};
+  const rows = Object.entries(clinical.test ?? {}).map(([key, m]) => {
+    const ci = m.intervals_95 ?? {};
+    return [names[key] ?? key, withInterval(m.balanced_accuracy, ci.balanced_accuracy, true),
+      withInterval(m.malignant_auc, ci.malignant_auc), withInterval(m.specificity, ci.malignant_specificity, true),
+      withInterval(m.sensitivity, ci.malignant_sensitivity, true)];
+  });
+  table(byId('clinical-metrics'), 'Test split: the same photos with and without age, sex and body site',
+    ['Model', 'Balanced accuracy', 'Cancer AUC', 'Specificity (harmless cleared)', 'Sensitivity (cancers caught)'],
+    rows);
+}
+
 /** [term, text] for every entry of the scope block beyond its four thresholds (e.g. measured, flag rates). */
 function measurements(scope) {
   const thresholds = new Set(['distance_threshold', 'blur_threshold', 'confidence_threshold', 'min_side']);
@@ -180,6 +203,7 @@ async function main() {
     showTraining(metadata);
     showMetrics(metadata);
     showScreening(metadata);
+    showClinical(metadata);
     showScope(metadata);
     status.textContent = `Model ${metadata.model.version}.`;
     status.dataset.state = 'ready';

@@ -172,12 +172,93 @@ export function onFilesChosen(handler) {
 }
 
 /**
+ * Shows the optional clinical fields the model takes (metadata.clinical), each with a "not given" choice.
+ * Nothing is filled in for the person and nothing is remembered beyond this page.
+ *
+ * @param {object|null} spec metadata.clinical; null hides the fields.
+ */
+export function showClinical(spec) {
+  const fieldset = byId('clinical');
+  const container = byId('clinical-fields');
+  container.replaceChildren();
+  fieldset.hidden = !spec;
+  if (!spec) return;
+  for (const field of spec.fields) {
+    const id = `clinical-${field.name}`;
+    const wrapper = element('div', 'clinical-field');
+    const label = element('label', '', field.unit ? `${field.label} (${field.unit})` : field.label);
+    label.htmlFor = id;
+    let control;
+    if (field.kind === 'number') {
+      control = element('input');
+      Object.assign(control, {type: 'number', min: field.min, max: field.max, step: 1, inputMode: 'numeric',
+        placeholder: 'not given'});
+    } else {
+      control = element('select');
+      control.append(new Option('not given', ''));
+      for (const value of field.values) control.append(new Option(value.label, value.id));
+    }
+    Object.assign(control, {id, name: field.name, autocomplete: 'off'});
+    wrapper.append(label, control);
+    container.append(wrapper);
+  }
+}
+
+/**
+ * The clinical answers as filled in now, e.g. {age: 45, site: 'back'} (blank fields left out).
+ *
+ * @param {object|null} spec metadata.clinical.
+ * @returns {{answers: object, error: string|null}} error says, in words, which field to correct.
+ */
+export function clinicalAnswers(spec) {
+  const message = byId('clinical-error');
+  const answers = {};
+  let error = null;
+  for (const field of spec?.fields ?? []) {
+    const control = byId(`clinical-${field.name}`);
+    const raw = control.value.trim();
+    if (control.validity?.badInput) error = `${field.label}: please enter a number of ${field.unit ?? 'units'}.`;
+    if (raw === '') continue;
+    if (field.kind === 'number') {
+      const value = Number(raw);
+      if (!Number.isFinite(value) || value < field.min || value > field.max) {
+        error = `${field.label}: please enter a number from ${field.min} to ${field.max}, or leave it blank.`;
+        continue;
+      }
+      answers[field.name] = value;
+    } else {
+      answers[field.name] = raw;
+    }
+  }
+  message.textContent = error ?? '';
+  message.hidden = !error;
+  return {answers, error};
+}
+
+/** The clinical fields a result used, in words, for its card. */
+function clinicalLine(result, metadata) {
+  if (!metadata.clinical) return null;
+  const fields = metadata.clinical.fields;
+  if (!result.clinicalUsed?.length) {
+    return `Age, sex and body site were not given: this answer is from the photo alone.`;
+  }
+  const words = fields.filter((field) => result.clinicalUsed.includes(field.name)).map((field) => {
+    const value = result.clinical[field.name];
+    const shown = field.kind === 'number' ? `${value} ${field.unit ?? ''}`.trim() :
+      field.values.find((v) => v.id === value)?.label ?? value;
+    return `${field.label.toLowerCase()} ${shown}`;
+  });
+  return `This answer used the photo and ${words.join(', ')}.`;
+}
+
+/**
  * Disables the photo inputs while a batch is being classified.
  *
  * @param {boolean} busy
  */
 export function setBusy(busy) {
   for (const id of ['choose', 'take-photo', 'files', 'camera']) byId(id).disabled = busy;
+  for (const control of byId('clinical-fields').querySelectorAll('input, select')) control.disabled = busy;
   byId('export-csv').disabled = busy;
 }
 
@@ -366,8 +447,10 @@ export function showResult(result, metadata, bitmap, cam, {index, total}) {
     const topIndex = classes.findIndex((cls) => cls.id === result.top.id);
     if (result.triage) body.append(triageBox(result.triage, metadata));
     if (result.scope.reasons.length) body.append(scopeWarning(result.scope));
-    body.append(probabilityTable(classes, result.probabilities, topIndex),
-      element('p', 'timing', `Classified in ${Math.round(result.ms)} ms`));
+    body.append(probabilityTable(classes, result.probabilities, topIndex));
+    const clinical = clinicalLine(result, metadata);
+    if (clinical) body.append(element('p', 'clinical-used', clinical));
+    body.append(element('p', 'timing', `Classified in ${Math.round(result.ms)} ms`));
   }
   if (bitmap) card.append(photoFigure(bitmap, result, cam, classes));
   card.append(body);

@@ -9,6 +9,7 @@ and the model shipped in web/model/.
 import numpy as np
 import pytest
 from browser_helpers import FIXTURES, choose, open_app
+from PIL import Image
 
 from trainer.predict import Predictor
 
@@ -79,3 +80,37 @@ def test_files_give_the_same_top_class_and_probabilities(page, model_site):
         assert np.argmax(got) == np.argmax(expected), name
         np.testing.assert_allclose(got, expected, atol=FILE_TOLERANCE, err_msg=name)
     print(f"\n{model_dir}: file max |Δp| = {worst:.2e}")
+
+
+CLASSIFY_WITH_ANSWERS = """async ([values, size, answers]) => {
+  const {classifier} = window.skinlens;
+  const pixels = {data: Uint8Array.from(values), width: size, height: size, channels: 3};
+  const out = [];
+  for (const given of answers) out.push(await classifier.classifyPixels(pixels, given));
+  return out.map((r) => ({probabilities: r.probabilities, used: r.clinicalUsed}));
+}"""
+
+ANSWERS = [{}, {"age": 70}, {"sex": "female", "site": "face"}, {"age": 35, "sex": "male", "site": "lower extremity"},
+           {"age": 85, "sex": "female", "site": "back"}]
+
+
+def test_clinical_answers_give_the_same_probabilities(page, model_site):
+    """The browser builds the clinical vector from metadata.json alone; Python from trainer/clinical.py."""
+    from trainer import clinical
+
+    url, model_dir = model_site
+    predictor = Predictor(model_dir)
+    if not predictor.takes_clinical:
+        pytest.skip("this model takes no clinical metadata")
+    size = predictor.height
+    image = np.asarray(Image.open(FIXTURES / "ISIC_0024306.jpg").convert("RGB").resize((size, size)), np.uint8)
+    open_app(page, url)
+    results = page.evaluate(CLASSIFY_WITH_ANSWERS, [image.ravel().tolist(), size, ANSWERS])
+    browser = np.array([r["probabilities"] for r in results])
+    python = np.concatenate([predictor.probabilities(image[None].astype(np.float32),
+                                                     clinical.encode(**a) if a else None) for a in ANSWERS])
+    print(f"\n{model_dir}: clinical max |Δp| = {np.abs(browser - python).max():.2e}")
+    assert np.abs(python[1:] - python[0]).max() > 1e-3  # the answers do change the probabilities
+    np.testing.assert_allclose(browser, python, atol=TENSOR_TOLERANCE)
+    assert [r["used"] for r in results] == [[], ["age"], ["sex", "site"], ["age", "sex", "site"],
+                                           ["age", "sex", "site"]]

@@ -1,0 +1,99 @@
+"""Age, sex and body site in the page: optional fields built from metadata.json, used for a whole batch,
+said on each card, checked before use, and kept nowhere (no storage, no request, gone on reload).
+
+Runs on the tiny test model (tests/conftest.py), which takes clinical metadata like the shipped one.
+"""
+
+import numpy as np
+import pytest
+from browser_helpers import FIXTURES, choose, open_app, web_with_metadata
+
+from trainer import clinical
+from trainer.predict import Predictor
+
+pytestmark = pytest.mark.browser
+
+PHOTO = FIXTURES / "ISIC_0024306.jpg"
+OTHER = FIXTURES / "ISIC_0024310.jpg"
+# |Δp| between the page and Python for a file (tests/browser/test_agreement.py measures it).
+FILE_TOLERANCE = 2e-4
+
+
+def fill(page, age="", sex="", site=""):
+    page.fill("#clinical-age", str(age))
+    page.select_option("#clinical-sex", sex)
+    page.select_option("#clinical-site", site)
+
+
+def test_fields_are_optional_and_empty(page, tiny_url, tiny_root):
+    open_app(page, tiny_url)
+    assert page.is_visible("#clinical") and "(optional)" in page.inner_text("#clinical legend")
+    assert page.input_value("#clinical-age") == "" and page.input_value("#clinical-sex") == ""
+    sites = page.eval_on_selector_all("#clinical-site option", "options => options.map((o) => o.value)")
+    assert sites == ["", *clinical.SITES]  # from metadata.json: "not given" and every site the model knows
+    assert page.get_attribute("#clinical-age", "autocomplete") == "off"
+    [result] = choose(page, [PHOTO])
+    assert result["clinicalUsed"] == []
+    card = page.inner_text(".result")
+    assert "Age, sex and body site were not given: this answer is from the photo alone." in card
+    (_, expected, _), = Predictor(tiny_root / "model").predict_files([str(PHOTO)])
+    np.testing.assert_allclose(result["probabilities"], expected, atol=FILE_TOLERANCE)
+
+
+def test_answers_are_used_for_the_whole_batch_and_said_on_each_card(page, tiny_url, tiny_root):
+    open_app(page, tiny_url)
+    fill(page, age=70, sex="male", site="face")
+    results = choose(page, [PHOTO, OTHER])
+    assert [r["clinicalUsed"] for r in results] == [["age", "sex", "site"]] * 2
+    predictor = Predictor(tiny_root / "model")
+    answers = {"age": 70, "sex": "male", "site": "face"}
+    for result, (_, expected, _) in zip(results, predictor.predict_files([str(PHOTO), str(OTHER)], answers)):
+        np.testing.assert_allclose(result["probabilities"], expected, atol=FILE_TOLERANCE)
+    (_, photo_alone, _), = predictor.predict_files([str(PHOTO)])
+    assert np.abs(np.subtract(results[0]["probabilities"], photo_alone)).max() > 1e-3
+    for card in page.query_selector_all(".result"):
+        assert "This answer used the photo and age 70 years, sex Male, body site Face." in card.inner_text()
+    # One field only: the card says which.
+    fill(page, site="back")
+    [result] = choose(page, [PHOTO])
+    assert result["clinicalUsed"] == ["site"]
+    assert "This answer used the photo and body site Back." in page.inner_text(".result")
+
+
+@pytest.mark.parametrize("age", ["150", "-3"])
+def test_an_impossible_age_is_refused_with_a_message(page, tiny_url, age):
+    open_app(page, tiny_url)
+    page.fill("#clinical-age", age)
+    page.set_input_files("#files", [PHOTO])
+    page.wait_for_selector("#clinical-error:not([hidden])")
+    assert "Age: please enter a number from 0 to 120, or leave it blank." in page.inner_text("#clinical-error")
+    assert page.inner_text("#status").startswith("Not classified:")
+    assert page.query_selector_all(".result") == []
+    page.fill("#clinical-age", "40")  # corrected, it goes through
+    [result] = choose(page, [PHOTO])
+    assert result["clinicalUsed"] == ["age"] and page.is_hidden("#clinical-error")
+
+
+def test_answers_are_kept_nowhere(page, tiny_url):
+    requests = []
+    page.on("request", lambda request: requests.append(request))
+    open_app(page, tiny_url)
+    fill(page, age=63, sex="female", site="scalp")
+    choose(page, [PHOTO])
+    assert page.evaluate("localStorage.length + sessionStorage.length") == 0
+    assert page.evaluate("document.cookie") == ""
+    sent = [(r.method, r.url, r.post_data) for r in requests]
+    assert all(method == "GET" and post is None for method, _, post in sent), sent
+    assert not [url for _, url, _ in sent if "63" in url or "scalp" in url or "female" in url]
+    page.reload()
+    page.wait_for_selector("#status:not([data-state=loading])")
+    assert page.input_value("#clinical-age") == "" and page.input_value("#clinical-site") == ""
+
+
+def test_a_malformed_clinical_block_is_refused_in_words(page, tiny_root, serve_web, tmp_path):
+    """metadata.json's clinical block is checked before the page builds a vector from it."""
+    root = web_with_metadata(tiny_root, tmp_path / "web", lambda m: {**m, "clinical": {**m["clinical"], "size": 3}})
+    page.goto(serve_web(root))
+    page.wait_for_selector("#status[data-state=error]")
+    assert "clinical block is not one this page can use" in page.inner_text("#status")
+    assert page.is_hidden("#clinical")
