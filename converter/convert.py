@@ -87,7 +87,15 @@ def _screening(report: dict, temperature: float | None) -> dict | None:
     calibration = report.get("calibration")
     if not calibration:
         return None
+    without = None
+    if calibration.get("clinical"):
+        # A model with a clinical input: photos with every field blank have their own threshold.
+        test = (report.get("clinical") or {}).get("test", {}).get("metadata_missing") or {}
+        without = {"threshold": calibration["clinical"]["threshold_without_clinical"],
+                   "validation": calibration["clinical"]["validation_without_clinical"],
+                   "test": {k: test[k] for k in ("sensitivity", "specificity", "malignant_auc") if k in test} or None}
     return {"malignant_classes": report["malignant_classes"], "threshold": calibration["threshold"],
+            "without_clinical": without,
             "temperature": temperature or calibration["temperature"], "temperature_fitted": calibration["temperature"],
             "class_bias": calibration.get("class_bias"),
             "target_sensitivity": calibration["target_sensitivity"],

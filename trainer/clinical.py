@@ -122,14 +122,27 @@ def encode_records(records) -> np.ndarray:
     return np.stack([encode(r.age, r.sex, r.site) for r in records]) if records else np.zeros((0, SIZE), np.float32)
 
 
+FIELDS = {"age": ([AGE], AGE_MISSING), "sex": (list(SEX.values()), SEX_MISSING),
+          "site": (list(SITE.values()), SITE_MISSING)}
+
+
+def only(vectors: np.ndarray, fields) -> np.ndarray:
+    """The vectors with every field not in ``fields`` made missing (what a person filling in just those gives)."""
+    out = np.array(vectors, np.float32, copy=True)
+    for name, (cols, missing) in FIELDS.items():
+        if name not in fields:
+            out[:, cols] = 0
+            out[:, missing] = 1
+    return out
+
+
 def drop_fields(vectors: np.ndarray, rng: np.random.Generator, p_all: float, p_field: float) -> np.ndarray:
     """Training-time dropout of metadata: with ``p_all`` a row loses every field, else each field
     is lost with ``p_field``. A lost field reads exactly as a person leaving it blank."""
     out = np.array(vectors, np.float32, copy=True)
     n = len(out)
     drop_all = rng.random(n) < p_all
-    for cols, missing in (([AGE], AGE_MISSING), (list(SEX.values()), SEX_MISSING),
-                          (list(SITE.values()), SITE_MISSING)):
+    for cols, missing in FIELDS.values():
         lost = drop_all | (rng.random(n) < p_field)
         out[np.ix_(lost, cols + [missing])] = 0
         out[lost, missing] = 1

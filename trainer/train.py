@@ -473,6 +473,29 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
     decision = choose_decision(val_probs, y_val, prior)
     positive_val = malignant[y_val]
     threshold = choose_threshold(malignant_risk(val_probs, malignant), positive_val, config.target_sensitivity)
+    clinical_calibration = None
+    if config.clinical:
+        # With every field left blank the logits are the image's alone, whose risk scores spread
+        # differently under the same calibration: such a photo gets its own threshold, chosen for the
+        # same sensitivity. Any field given uses the main threshold; partly filled-in forms are
+        # measured on validation below.
+        photo_probs = softmax(val["image_logits"] / temperature + bias)
+        photo_threshold = choose_threshold(malignant_risk(photo_probs, malignant), positive_val,
+                                           config.target_sensitivity)
+        partial = {}
+        for fields in (("age",), ("sex",), ("site",), ("age", "sex"), ("age", "site")):
+            z = val["image_logits"] + scale * clinical_offsets(final, clinical.only(vectors[val_idx], fields))
+            p_partial = softmax(z / temperature + bias)
+            partial["+".join(fields)] = {
+                **{k: v for k, v in screening_metrics(y_val, p_partial, malignant, threshold).items()
+                   if k in ("sensitivity", "specificity", "auc")},
+                "balanced_accuracy": classification_metrics(y_val, p_partial, class_ids,
+                                                            decision["class_log_weights"])["balanced_accuracy"]}
+        clinical_calibration = {"scale": scale, "threshold_without_clinical": photo_threshold,
+                                "validation_without_clinical": screening_metrics(y_val, photo_probs, malignant,
+                                                                                 photo_threshold),
+                                "validation_partly_filled_in": partial}
+        clinical_info["validation_partly_filled_in"] = partial
     view_table = {}
     for n, logits_n in logits_by_views.items():
         t_n, b_n = fit_calibration(logits_n, y_val)
@@ -488,7 +511,8 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
                                       y_val, val_probs, class_ids, decision["class_log_weights"]).items()
                                      if k in ("balanced_accuracy", "macro_auc", "ece")}},
                    "validation_by_views": view_table,
-                   "scope": scope.fit(val["distance"], val["blur"], val_probs.max(axis=1))}
+                   "scope": scope.fit(val["distance"], val["blur"], val_probs.max(axis=1)),
+                   "clinical": clinical_calibration}
     (run / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n")
     set_calibration(final, temperature, bias)
     model = final
@@ -517,8 +541,6 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
             val, y_val, signals["logits"], test_logits - signals["logits"], y[test_idx],
             [records[i].group for i in test_idx], prior, class_ids, malignant, config.target_sensitivity,
             calibration))
-        calibration["clinical"] = {"scale": clinical_info["scale"]}
-        (run / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n")
     with (run / "predictions_test.csv").open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["image_id", "group", "source", "label", *class_ids])
@@ -565,7 +587,8 @@ def compare_clinical(val, y_val, test_image_logits, test_offsets, y_test, groups
     variants = {  # name: (validation logits, test logits, temperature, bias, decision weights, threshold)
         "image_only": (val["image_logits"], test_image_logits, t_img, b_img, d_img, th_img),
         "with_metadata": (val["logits"], test_image_logits + test_offsets, temperature, bias, weights, threshold),
-        "metadata_missing": (val["image_logits"], test_image_logits, temperature, bias, weights, threshold),
+        "metadata_missing": (val["image_logits"], test_image_logits, temperature, bias, weights,
+                             calibration["clinical"]["threshold_without_clinical"]),
     }
 
     def summary(y, p, w, th, groups=None):

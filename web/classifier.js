@@ -226,7 +226,7 @@ export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cp
     return {
       probabilities, top, logits: cam && spatialMean(cam, classes.length),
       cam: cam && {height: h, width: w, classes: classes.length, values: cam},
-      triage: triage(probabilities, metadata), scope, clinicalUsed: used, ms: performance.now() - start,
+      triage: triage(probabilities, metadata, used), scope, clinicalUsed: used, ms: performance.now() - start,
     };
   }
 

@@ -50,12 +50,19 @@ export async function fetchMetadata(base) {
  * The figures of the validated threshold to show users: the test split's, else the validation split's.
  *
  * @param {object} metadata
+ * @param {{photoOnly?: boolean}} [options] photoOnly: the figures of the threshold for photos classified with
+ *   every clinical field blank (screening.without_clinical), where the model has one.
  * @returns {{split: 'test'|'validation', sensitivity: number, specificity: number, n_malignant: number,
  *   n_benign: number, auc: number}|null} null when metadata.json has no screening block.
  */
-export function screeningFigures(metadata) {
+export function screeningFigures(metadata, {photoOnly = false} = {}) {
   const screening = metadata.screening;
   if (!screening) return null;
+  const without = screening.without_clinical;
+  if (photoOnly && without) {
+    if (without.test?.sensitivity != null) return {split: 'test', ...without.test};
+    if (without.validation?.sensitivity != null) return {split: 'validation', ...without.validation};
+  }
   if (screening.test?.sensitivity != null) return {split: 'test', ...screening.test};
   if (screening.validation?.sensitivity != null) return {split: 'validation', ...screening.validation};
   return null;
@@ -71,7 +78,9 @@ export function checkScreeningContract(metadata) {
   if (!screening) return;
   const ids = new Set(metadata.classes.map((cls) => cls.id));
   const unknown = screening.malignant_classes.filter((id) => !ids.has(id));
-  if (unknown.length > 0 || typeof screening.threshold !== 'number') {
+  const without = screening.without_clinical;
+  if (unknown.length > 0 || typeof screening.threshold !== 'number' ||
+      (without && typeof without.threshold !== 'number')) {
     throw new Error(`metadata.json's screening block is not usable (unknown classes: ${unknown.join(', ') || 'none'}; ` +
       `threshold ${screening.threshold})`);
   }
@@ -100,16 +109,24 @@ export function decide(probabilities, metadata) {
  * The malignant-risk triage of one prediction: the sum of the probabilities of screening.malignant_classes
  * (already calibrated: the temperature is inside the graph), compared with the validated threshold.
  *
+ * A model with a clinical input has a second threshold, screening.without_clinical.threshold, for photos
+ * classified with every field blank: their risk scores spread differently, and each threshold was chosen on
+ * validation for the same sensitivity.
+ *
  * @param {number[]} probabilities in metadata.classes order.
  * @param {object} metadata
- * @returns {{risk: number, threshold: number, band: 'higher'|'lower'}|null} null without a screening block.
+ * @param {string[]} [clinicalUsed=[]] the clinical fields given (classifier.js Prediction.clinicalUsed).
+ * @returns {{risk: number, threshold: number, band: 'higher'|'lower', photoOnly: boolean}|null} null without
+ *   a screening block; photoOnly says the photo-only threshold was used.
  */
-export function triage(probabilities, metadata) {
+export function triage(probabilities, metadata, clinicalUsed = []) {
   const screening = metadata.screening;
   if (!screening) return null;
   const malignant = new Set(screening.malignant_classes);
   const risk = metadata.classes.reduce((sum, cls, i) => sum + (malignant.has(cls.id) ? probabilities[i] : 0), 0);
-  return {risk, threshold: screening.threshold, band: risk >= screening.threshold ? 'higher' : 'lower'};
+  const photoOnly = Boolean(metadata.clinical && screening.without_clinical) && clinicalUsed.length === 0;
+  const threshold = photoOnly ? screening.without_clinical.threshold : screening.threshold;
+  return {risk, threshold, band: risk >= threshold ? 'higher' : 'lower', photoOnly};
 }
 
 /** The user-facing message of each out-of-scope check. */

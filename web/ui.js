@@ -349,7 +349,7 @@ function triageBox(triage, metadata) {
   box.append(heading, element('p', 'band-detail',
     `Risk score ${percent(triage.risk)}: the chance of ${cancers.map((cls) => cls.name).join(', ')} together; ` +
     `SkinLens says “higher concern” from ${percent(triage.threshold)}.`));
-  const figures = screeningFigures(metadata);
+  const figures = screeningFigures(metadata, {photoOnly: triage.photoOnly});
   if (figures) {
     const where = figures.split === 'test' ? 'On images it had not seen' : 'On its validation images';
     box.append(element('p', 'band-detail',

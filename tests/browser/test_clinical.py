@@ -97,3 +97,22 @@ def test_a_malformed_clinical_block_is_refused_in_words(page, tiny_root, serve_w
     page.wait_for_selector("#status[data-state=error]")
     assert "clinical block is not one this page can use" in page.inner_text("#status")
     assert page.is_hidden("#clinical")
+
+
+def test_each_kind_of_answer_gets_its_own_validated_threshold(page, tiny_url, tiny_root):
+    """Fields left blank: the photo-only threshold and its figures; any field given: the main ones."""
+    import json
+
+    metadata = json.loads((tiny_root / "model" / "metadata.json").read_text())
+    screening = metadata["screening"]
+    assert screening["without_clinical"]["threshold"] != screening["threshold"]
+    open_app(page, tiny_url)
+    [blank] = choose(page, [PHOTO])
+    assert blank["triage"]["threshold"] == screening["without_clinical"]["threshold"] and blank["triage"]["photoOnly"]
+    figures = screening["without_clinical"]["test"]
+    assert f"caught {round(figures['sensitivity'] * 100)} of every 100 cancers" in page.inner_text(".triage")
+    fill(page, age=50)
+    [given] = choose(page, [PHOTO])
+    assert given["triage"]["threshold"] == screening["threshold"] and not given["triage"]["photoOnly"]
+    figures = screening["test"]
+    assert f"caught {round(figures['sensitivity'] * 100)} of every 100 cancers" in page.inner_text(".triage")
