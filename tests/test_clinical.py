@@ -80,9 +80,9 @@ def test_readers_pass_clinical_metadata_through(tmp_path):
     isic = tmp_path / "isic"
     isic.mkdir()
     (isic / "ISIC_9.jpg").write_bytes(b"x")
-    (isic / "train.csv").write_text("image_name,image,patient_id,sex,age_approx,anatom_site_general_challenge,"
-                                    "diagnosis,benign_malignant,target\n"
-                                    "ISIC_9,ISIC_9,IP_1,male,55.0,posterior torso,melanoma,malignant,1\n")
+    (isic / "train.csv").write_text("image_name,patient_id,sex,age_approx,anatom_site_general_challenge,"
+                                    "diagnosis,benign_malignant,target\n"  # SIIM-ISIC 2020's columns
+                                    "ISIC_9,IP_1,male,55.0,posterior torso,melanoma,malignant,1\n")
     (record,), _ = read_isic([isic])
     assert (record.dx, record.group, record.age, record.sex, record.site) == ("mel", "IP_1", 55.0, "male", "back")
 

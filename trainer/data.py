@@ -125,7 +125,7 @@ DERM12345_DIAGNOSES = {
     "bcc": "bcc", "ak": "akiec", "bd": "akiec", "sk": "bkl", "sl": "bkl", "lk": "bkl", "df": "df",
     **{code: "vasc" for code in ("angk", "ha", "la", "pg", "sa")}, "scc": "scc",
 }
-_ID_COLUMNS = ("image", "isic_id", "image_id")
+_ID_COLUMNS = ("image", "isic_id", "image_id", "image_name")  # image_name: SIIM-ISIC 2020
 _DX_COLUMNS = ("dx", "diagnosis", "diagnosis_3", "diagnosis_2", "label")
 
 
