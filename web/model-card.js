@@ -148,7 +148,8 @@ function showClinical(metadata) {
   const clinical = metadata.clinical;
   if (!clinical) return;
   byId('clinical-section').hidden = false;
-  const fields = clinical.fields.map((field) => field.label.toLowerCase()).join(', ');
+  const labels = clinical.fields.map((field) => field.label.toLowerCase());
+  const fields = labels.length > 1 ? `${labels.slice(0, -1).join(', ')} and ${labels.at(-1)}` : labels.join('');
   byId('clinical-intro').textContent = `The page asks, optionally, for ${fields}. They move each type's odds as ` +
     'a model of the metadata alone learnt them from the training split (scaled by ' +
     `${format(clinical.scale)}, chosen on validation); left blank, the answer is the photo's alone. ` +

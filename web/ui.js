@@ -245,7 +245,7 @@ function clinicalLine(result, metadata) {
   const words = fields.filter((field) => result.clinicalUsed.includes(field.name)).map((field) => {
     const value = result.clinical[field.name];
     const shown = field.kind === 'number' ? `${value} ${field.unit ?? ''}`.trim() :
-      field.values.find((v) => v.id === value)?.label ?? value;
+      (field.values.find((v) => v.id === value)?.label ?? value).toLowerCase();
     return `${field.label.toLowerCase()} ${shown}`;
   });
   return `This answer used the photo and ${words.join(', ')}.`;

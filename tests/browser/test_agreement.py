@@ -20,9 +20,11 @@ IMAGES = ["ISIC_0024306.jpg", "ISIC_0024310.jpg", "ISIC_0024331.jpg", "png_rgb.p
 
 # Same float32 input, same graph and weights: only the order of float32 operations differs
 # (XNNPACK in the WASM backend vs oneDNN in TensorFlow). Measured max |Δp| on Debian's Chromium
-# 156 / TF 2.19: 5.2e-6 (tiny float32 model, 2 views), 1.2e-5 (shipped float16 model, 8 views; the
-# one-view model before it: 7.0e-6). Tolerance: ~4x the worst.
-TENSOR_TOLERANCE = 5e-5
+# 156 / TF 2.19: 1.2e-5 (shipped float16 model, 8 views). The tiny test model is calibrated with a
+# temperature of about 0.25, which multiplies logit differences by 4 before the softmax: 5.2e-6 before
+# it took clinical metadata, up to 6.0e-5 since (with answers or without). Tolerance: ~3x the worst; a
+# wrong clinical vector or resize moves probabilities by 1e-3 and more.
+TENSOR_TOLERANCE = 2e-4
 # From files (11 fixtures: JPEG, PNG, EXIF-rotated, alpha, palette, gray, 16-bit, CMYK, 3200x2400):
 # Pillow and Chromium both decode with libjpeg-turbo/libpng, and the resize is the same arithmetic,
 # so the inputs agree to float rounding except a few alpha-edge pixels (±1 level, Skia vs our

@@ -245,7 +245,8 @@ def test_golden_images_match_python(page, app_url, web_root, metadata, backend):
     worst = 0.0
     for golden in metadata["golden"]:
         assert _sha256(web_root / golden["file"]) == golden["sha256"]
-        result = page.evaluate("(url) => window.skinlens.classifyUrl(url)", golden["file"])
+        result = page.evaluate("([url, answers]) => window.skinlens.classifyUrl(url, answers)",
+                               [golden["file"], golden.get("clinical") or {}])
         assert result["error"] is None, result["error"]
         worst = max(worst, float(np.abs(np.subtract(result["probabilities"], golden["probabilities"])).max()))
         np.testing.assert_allclose(result["probabilities"], golden["probabilities"], atol=GOLDEN_TOLERANCE,
