@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 
 from flask import Flask, send_from_directory
-from werkzeug.serving import make_server, run_simple
+from werkzeug.serving import WSGIRequestHandler, make_server, run_simple
 
 WEB_ROOT = Path(__file__).resolve().parent / "web"
 
@@ -26,6 +26,31 @@ CONTENT_SECURITY_POLICY = (
     "img-src 'self' blob: data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'none'; "
     "frame-ancestors 'none'"
 )
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+class RequestHandler(WSGIRequestHandler):
+    """werkzeug's handler, with the security headers on the errors it answers before Flask sees the
+    request (414 URI too long, 431 headers too large, 400 malformed)."""
+
+    _answering_error = False
+
+    def send_error(self, code, message=None, explain=None):
+        self._answering_error = True
+        super().send_error(code, message, explain)
+
+    def end_headers(self):
+        if self._answering_error:
+            for name, value in SECURITY_HEADERS.items():
+                self.send_header(name, value)
+        super().end_headers()
+
 
 # Explicit, because the system MIME tables differ (some lack .wasm, which WebAssembly streaming
 # compilation requires, or call .js application/javascript).
@@ -70,10 +95,9 @@ def create_app(test_config=None):
 
     @app.after_request
     def security_headers(response):
-        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+        response.headers.update(SECURITY_HEADERS)
+        # The HTTP server sends its own Date line; send_file's would make two.
+        response.headers.pop("Date", None)
         if app.config["ISOLATE"]:
             response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
             response.headers["Cross-Origin-Embedder-Policy"] = "require-corp"
@@ -85,7 +109,7 @@ def create_app(test_config=None):
 @contextlib.contextmanager
 def serving(app):
     """Runs ``app`` on a free port of 127.0.0.1 in a background thread (tests, benchmarks); yields its URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=RequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -118,7 +142,8 @@ def main(argv=None):
     args = parse_args(argv)
     app = create_app({"ISOLATE": args.isolate})
     print(f"SkinLens on http://{args.host}:{args.port}/")
-    run_simple(args.host, args.port, app, threaded=True, use_debugger=False, use_reloader=False)
+    run_simple(args.host, args.port, app, threaded=True, use_debugger=False, use_reloader=False,
+               request_handler=RequestHandler)
 
 
 if __name__ == "__main__":

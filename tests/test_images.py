@@ -122,3 +122,15 @@ def _png_bytes(img):
     buf = io.BytesIO()
     img.save(buf, "PNG")
     return buf.getvalue()
+
+
+def test_heif_and_avif_brands_are_told_apart():
+    from trainer.images import AVIF_BRANDS, HEIF_BRANDS
+
+    for brand in HEIF_BRANDS:
+        assert sniff(b"\x00\x00\x00\x1cftyp" + brand.encode() + bytes(4)) == "HEIC"
+    for brand in AVIF_BRANDS:
+        head = b"\x00\x00\x00\x1cftyp" + brand.encode() + bytes(4) + b"mif1miaf" + bytes(64)
+        assert sniff(head) == "AVIF"
+        with pytest.raises(ImageError, match="AVIF images are not supported"):
+            prepare(head, 224, 224)

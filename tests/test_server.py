@@ -128,10 +128,45 @@ def test_no_debug_mode(app, monkeypatch):
     (host, port, served), options = calls[0]
     assert (host, port) == ("127.0.0.1", 8000)
     assert not served.debug
-    assert options == {"threaded": True, "use_debugger": False, "use_reloader": False}
+    assert options == {"threaded": True, "use_debugger": False, "use_reloader": False,
+                       "request_handler": server.RequestHandler}
 
 
 def test_cli_flags():
     args = server.parse_args(["--host", "0.0.0.0", "--port", "9000", "--isolate"])
     assert (args.host, args.port, args.isolate) == ("0.0.0.0", 9000, True)
     assert server.parse_args([]).isolate is False
+
+
+def _raw_response(url: str, request: bytes) -> tuple[str, list[tuple[str, str]]]:
+    """Sends raw bytes to the server behind ``url``; returns the status line and the header lines."""
+    import socket
+    from urllib.parse import urlsplit
+
+    host, port = urlsplit(url).hostname, urlsplit(url).port
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    status, *lines = data.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+    return status, [tuple(part.strip() for part in line.split(":", 1)) for line in lines]
+
+
+@pytest.mark.parametrize("request_bytes, code", [
+    (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", "414"),  # refused before Flask sees it
+    (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n", "431"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "200"),
+    (b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", "404"),
+], ids=["uri-too-long", "headers-too-large", "ok", "not-found"])
+def test_every_answer_has_the_security_headers_and_one_date(web, request_bytes, code):
+    with server.serving(server.create_app({"WEB_ROOT": str(web)})) as url:
+        status, headers = _raw_response(url, request_bytes)
+    assert status.split()[1] == code, status
+    names = [name.lower() for name, _ in headers]
+    for name, value in server.SECURITY_HEADERS.items():
+        assert (name, value) in headers, (code, name)
+    assert names.count("date") == 1, headers

@@ -108,3 +108,12 @@ def test_pages_workflow_publishes_web():
     assert "actions/upload-pages-artifact" in workflow and "actions/deploy-pages" in workflow
     assert re.search(r"^\s+path: web/?\s*$", workflow, re.M)
     assert re.search(r"pages: write", workflow) and re.search(r"id-token: write", workflow)
+
+
+def test_browser_and_python_recognise_the_same_heif_and_avif_brands():
+    from trainer.images import AVIF_BRANDS, HEIF_BRANDS
+
+    source = (WEB / "imaging.js").read_text()
+    for name, brands in (("HEIF_BRANDS", HEIF_BRANDS), ("AVIF_BRANDS", AVIF_BRANDS)):
+        listed = re.search(rf"const {name} = \[([^\]]*)\]", source).group(1)
+        assert re.findall(r"'([^']+)'", listed) == list(brands), name

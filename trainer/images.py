@@ -38,7 +38,10 @@ MIN_SIDE = 32
 
 # Pillow format name -> the name we report; the same set the browser decodes.
 SUPPORTED_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "GIF": "GIF", "WEBP": "WebP", "BMP": "BMP"}
-_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif")
+# Major brands (offset 8 of an ISO-BMFF `ftyp` box): HEIC/HEIF (iPhone photos) and AVIF. web/imaging.js
+# keeps the same two lists (tests/test_web.py checks they agree).
+HEIF_BRANDS = ("heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1")
+AVIF_BRANDS = ("avif", "avis")
 
 
 class ImageError(ValueError):
@@ -52,7 +55,7 @@ def sniff(head: bytes) -> str | None:
         head: at least the first 12 bytes of the file.
 
     Returns:
-        "JPEG", "PNG", "GIF", "WebP", "BMP", "HEIC", or None.
+        "JPEG", "PNG", "GIF", "WebP", "BMP", "HEIC", "AVIF", or None.
     """
     if head.startswith(b"\xff\xd8\xff"):
         return "JPEG"
@@ -64,8 +67,12 @@ def sniff(head: bytes) -> str | None:
         return "WebP"
     if head[:2] == b"BM":
         return "BMP"
-    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
-        return "HEIC"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12].decode("latin-1")
+        if brand in HEIF_BRANDS:
+            return "HEIC"
+        if brand in AVIF_BRANDS:
+            return "AVIF"
     return None
 
 
@@ -124,7 +131,7 @@ def load_rgb(
         uint8 array of shape (height, width, 3), upright per the EXIF orientation.
 
     Raises:
-        ImageError: the file is missing, not an image, an unsupported format (HEIC), corrupt,
+        ImageError: the file is missing, not an image, an unsupported format (HEIC, AVIF), corrupt,
             too large (a decompression bomb) or too small.
     """
     data = _read(source, max_bytes)
@@ -133,6 +140,8 @@ def load_rgb(
     if kind == "HEIC":
         raise ImageError(f"{name}: HEIC/HEIF photos are not supported; export it as JPEG "
                          "(on an iPhone: Settings > Camera > Formats > Most Compatible)")
+    if kind == "AVIF":
+        raise ImageError(f"{name}: AVIF images are not supported; export it as JPEG or PNG")
     if kind is None:
         raise ImageError(f"{name}: not an image SkinLens can read (JPEG, PNG, WebP, BMP or GIF)")
     try:

@@ -20,8 +20,9 @@ export class ImageError extends Error {
   }
 }
 
-/** Brands at offset 8 of an ISO-BMFF `ftyp` box that mean HEIC/HEIF (iPhone photos). */
-const HEIC_BRANDS = ['heic', 'heix', 'mif1', 'msf1', 'hevc'];
+/** Major brands at offset 8 of an ISO-BMFF `ftyp` box: HEIC/HEIF (iPhone photos) and AVIF (trainer/images.py's). */
+const HEIF_BRANDS = ['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'mif1', 'msf1'];
+const AVIF_BRANDS = ['avif', 'avis'];
 
 /** Enough of the file to find the dimensions in the header of nearly every JPEG (EXIF, ICC, …). */
 const HEADER_BYTES = 256 * 1024;
@@ -32,7 +33,7 @@ const MB = 1024 * 1024;
  * Recognises an image format from a file's first bytes (its magic number), whatever its name says.
  *
  * @param {Uint8Array} bytes the start of the file; 12 bytes suffice.
- * @returns {'jpeg'|'png'|'gif'|'webp'|'bmp'|'heic'|null} null when it is none of these.
+ * @returns {'jpeg'|'png'|'gif'|'webp'|'bmp'|'heic'|'avif'|null} null when it is none of these.
  */
 function sniffFormat(bytes) {
   const ascii = (start, end) => String.fromCharCode(...bytes.subarray(start, end));
@@ -41,7 +42,8 @@ function sniffFormat(bytes) {
   if (ascii(0, 6) === 'GIF87a' || ascii(0, 6) === 'GIF89a') return 'gif';
   if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return 'webp';
   if (ascii(0, 2) === 'BM') return 'bmp';
-  if (ascii(4, 8) === 'ftyp' && HEIC_BRANDS.includes(ascii(8, 12))) return 'heic';
+  if (ascii(4, 8) === 'ftyp' && HEIF_BRANDS.includes(ascii(8, 12))) return 'heic';
+  if (ascii(4, 8) === 'ftyp' && AVIF_BRANDS.includes(ascii(8, 12))) return 'avif';
   return null;
 }
 
@@ -134,14 +136,20 @@ function checkSize({width, height}, {max_pixels: maxPixels, min_side: minSide}) 
  */
 export async function decodeImage(blob, preprocess) {
   if (blob.size > preprocess.max_bytes) {
-    throw new ImageError(`this file is ${(blob.size / MB).toFixed(1)} MB; ` +
-      `SkinLens reads images up to ${(preprocess.max_bytes / MB).toFixed(0)} MB`);
+    // As many decimals as it takes for the file's size to read as more than the limit (50.000001 MB).
+    const limit = preprocess.max_bytes / MB;
+    const digits = [1, 2, 3, 4, 5, 6].find((d) => Number((blob.size / MB).toFixed(d)) > limit) ?? 6;
+    throw new ImageError(`this file is ${(blob.size / MB).toFixed(digits)} MB; ` +
+      `SkinLens reads images up to ${Number(limit.toFixed(6))} MB`);
   }
   const head = new Uint8Array(await blob.slice(0, HEADER_BYTES).arrayBuffer());
   const format = sniffFormat(head);
   if (format === 'heic') {
     throw new ImageError("HEIC photos can't be read by this browser: export as JPEG " +
       '(on iPhone: Settings → Camera → Formats → Most Compatible)');
+  }
+  if (format === 'avif') {
+    throw new ImageError('AVIF images are not supported: export it as JPEG or PNG');
   }
   if (format === null) {
     throw new ImageError('not an image SkinLens can read (it reads JPEG, PNG, GIF, WebP and BMP)');

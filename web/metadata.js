@@ -12,37 +12,76 @@
 const FETCH_OPTIONS = {cache: 'no-cache'};
 
 /**
- * Parses metadata.json. Python's json module writes NaN (e.g. the precision of a class the model never
- * predicts) as a bare `NaN`, which JSON.parse rejects: such values outside strings become null.
+ * Parses metadata.json (the converter writes null, never NaN, for a figure that does not exist).
  *
  * @param {string} text
  * @returns {object}
+ * @throws {Error} in words when the text is not JSON.
  */
 export function parseMetadata(text) {
   try {
     return JSON.parse(text);
   } catch (error) {
-    const patched = text.replace(/([:,[]\s*)-?(?:NaN|Infinity)(?=\s*[,\]}])/g, '$1null');
-    if (patched === text) throw error;
-    return JSON.parse(patched);
+    throw new Error(`metadata.json is not valid JSON (${error.message})`);
+  }
+}
+
+/** [path, test, what it must be] for every field this page reads before it can classify anything. */
+const REQUIRED_FIELDS = [
+  ['model.format', (v) => typeof v === 'string', 'a string'],
+  ['model.version', (v) => typeof v === 'string', 'a string'],
+  ['model.model_json', (v) => typeof v === 'string', 'a file name'],
+  ['model.files', (v) => v !== null && typeof v === 'object' && !Array.isArray(v), 'an object of sha256s'],
+  ['input.name', (v) => typeof v === 'string', 'a tensor name'],
+  ['input.height', (v) => Number.isInteger(v) && v > 0, 'a positive whole number'],
+  ['input.width', (v) => Number.isInteger(v) && v > 0, 'a positive whole number'],
+  ['input.channels', (v) => v === 3, '3'],
+  ['outputs.probabilities', (v) => typeof v === 'string', 'a tensor name'],
+  ['preprocess.exif_orientation', (v) => typeof v === 'boolean', 'true or false'],
+  ['preprocess.alpha_background', (v) => Array.isArray(v) && v.length === 3 && v.every(Number.isFinite),
+    'three numbers'],
+  ['preprocess.resize', (v) => v !== null && typeof v === 'object', 'an object'],
+  ['preprocess.max_bytes', (v) => Number.isFinite(v) && v > 0, 'a positive number'],
+  ['preprocess.max_pixels', (v) => Number.isFinite(v) && v > 0, 'a positive number'],
+  ['preprocess.min_side', (v) => Number.isFinite(v) && v >= 0, 'a number'],
+  ['classes', (v) => Array.isArray(v) && v.length > 0 &&
+    v.every((c) => c && typeof c.id === 'string' && typeof c.name === 'string'), 'a list of {id, name}'],
+];
+
+/**
+ * Throws, naming the field, unless metadata.json has every field the page reads, of the right kind.
+ *
+ * @param {object} metadata
+ */
+export function checkMetadata(metadata) {
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
+    throw new Error('metadata.json is not a JSON object');
+  }
+  if (metadata.schema_version !== 1) {
+    throw new Error(`metadata.json has schema_version ${metadata.schema_version}; this page reads version 1`);
+  }
+  for (const [path, valid, what] of REQUIRED_FIELDS) {
+    const value = path.split('.').reduce((node, key) => (node == null ? undefined : node[key]), metadata);
+    if (value === undefined || !valid(value)) {
+      throw new Error(`metadata.json is not usable: ${path} is ${value === undefined ? 'missing' : 'wrong'} ` +
+        `(it must be ${what})`);
+    }
   }
 }
 
 /**
- * Downloads and parses metadata.json from a model folder.
+ * Downloads, parses and checks metadata.json from a model folder.
  *
  * @param {URL|string} base the model folder's URL, ending in '/'.
  * @returns {Promise<object>}
- * @throws {Error} when it cannot be downloaded or is not a version this page reads.
+ * @throws {Error} in words when it cannot be downloaded, is not JSON or lacks a field the page reads.
  */
 export async function fetchMetadata(base) {
   const url = new URL('metadata.json', base);
   const response = await fetch(url, FETCH_OPTIONS);
   if (!response.ok) throw new Error(`could not download ${url}: HTTP ${response.status}`);
   const metadata = parseMetadata(await response.text());
-  if (metadata.schema_version !== 1) {
-    throw new Error(`metadata.json has schema_version ${metadata.schema_version}; this page reads version 1`);
-  }
+  checkMetadata(metadata);
   return metadata;
 }
 

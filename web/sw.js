@@ -41,20 +41,11 @@ const MODEL_VERSION = new URL(self.location.href).searchParams.get('model') ?? '
 const CACHE_PREFIX = 'skinlens-';
 const CACHE = `${CACHE_PREFIX}${MODEL_VERSION}`;
 
-/** Parses metadata.json as metadata.js's parseMetadata does (bare NaN → null); a classic worker cannot import it. */
-function parseMetadata(text) {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    return JSON.parse(text.replace(/([:,[]\s*)-?(?:NaN|Infinity)(?=\s*[,\]}])/g, '$1null'));
-  }
-}
-
 /** Every URL to precache: the app files, then metadata.json and what it lists. */
 async function precacheUrls() {
   const response = await fetch('model/metadata.json', {cache: 'no-cache'});
   if (!response.ok) throw new Error(`model/metadata.json: HTTP ${response.status}`);
-  const metadata = parseMetadata(await response.text());
+  const metadata = JSON.parse(await response.text());
   const modelFiles = Object.keys(metadata.model.files).map((name) => `model/${name}`);
   const golden = (metadata.golden ?? []).map((g) => g.file);
   return [...new Set([...APP_FILES, 'model/metadata.json', ...modelFiles, ...golden])];

@@ -225,10 +225,32 @@ def test_pixel_limit_is_read_from_the_header(page, app_url, metadata, name):
 
 
 def test_byte_limit(page, app_url, metadata):
+    """The size shown is larger than the limit shown, even one byte over (50.0 MB against 50 MB would not be)."""
     open_app(page, app_url)
+    limit = metadata["preprocess"]["max_bytes"]
+    assert limit == 50 * 2**20
+    message = page.evaluate("""async (size) => {
+      const imaging = await import(new URL('imaging.js', document.baseURI).href);
+      const {preprocess} = window.skinlens.classifier.metadata;
+      return imaging.decodeImage(new Blob([new Uint8Array(size)]), preprocess).then(() => null, (e) => e.message);
+    }""", limit + 1)
+    assert message == "this file is 50.000001 MB; SkinLens reads images up to 50 MB", message
     jpeg = _encode(FORMATS["JPEG"])
-    message = decode_error(page, jpeg, {**metadata["preprocess"], "max_bytes": len(jpeg) - 1})
-    assert message.startswith(f"this file is {len(jpeg) / 2**20:.1f} MB; SkinLens reads images up to"), message
+    message = decode_error(page, jpeg, {**metadata["preprocess"], "max_bytes": 2**20})
+    assert message is None  # under the limit: decoded
+    big = jpeg + bytes(3 * 2**20)  # 3 MB of padding after the image
+    message = decode_error(page, big, {**metadata["preprocess"], "max_bytes": 2**20})
+    assert message == f"this file is {len(big) / 2**20:.1f} MB; SkinLens reads images up to 1 MB", message
+
+
+@pytest.mark.parametrize("brand, expected", [("heic", "HEIC photos can't be read"), ("mif1", "HEIC photos can't be read"),
+                                             ("hevx", "HEIC photos can't be read"),
+                                             ("avif", "AVIF images are not supported"),
+                                             ("avis", "AVIF images are not supported")])
+def test_heif_and_avif_are_told_apart(page, app_url, metadata, brand, expected):
+    open_app(page, app_url)
+    head = b"\x00\x00\x00\x1cftyp" + brand.encode() + bytes(4) + b"mif1miaf" + bytes(64)
+    assert decode_error(page, head, metadata["preprocess"]).startswith(expected)
 
 
 @pytest.mark.parametrize("backend", ["wasm", "webgl", "cpu"])
@@ -358,3 +380,20 @@ def test_heatmap_upsamples_like_tensorflow_and_uses_viridis(page, app_url):
 
 def _sha256(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: {**m, "preprocess": {k: v for k, v in m["preprocess"].items() if k != "exif_orientation"}},
+     "metadata.json is not usable: preprocess.exif_orientation is missing (it must be true or false)"),
+    (lambda m: {**m, "input": {**m["input"], "height": "224"}},
+     "metadata.json is not usable: input.height is wrong (it must be a positive whole number)"),
+    (lambda m: {**m, "classes": []}, "metadata.json is not usable: classes is wrong (it must be a list of {id, name})"),
+    (lambda m: {**m, "screening": {**m["screening"], "threshold": float("nan")}}, "metadata.json is not valid JSON"),
+], ids=["missing-field", "wrong-type", "no-classes", "bare-NaN"])
+def test_malformed_metadata_is_refused_in_words(page, web_root, serve_web, tmp_path, edit, message):
+    """A broken metadata.json names the field, never shows a JavaScript error's text."""
+    page.goto(serve_web(web_with_metadata(web_root, tmp_path / "web", edit)))
+    page.wait_for_selector("#status[data-state=error]")
+    status = page.inner_text("#status")
+    assert status.startswith(f"SkinLens could not start: {message}"), status
+    assert "undefined" not in status and "Cannot read" not in status
