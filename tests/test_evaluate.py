@@ -90,3 +90,48 @@ def test_bootstrap_resamples_lesions_not_images():
     iv = bootstrap_intervals(y, p, groups, CLASSES, np.array([False, True, True]), 0.5, n=200)
     lo, hi = iv["balanced_accuracy"]
     assert lo < hi and hi - lo > 0.1
+
+
+def test_bootstrap_draws_whole_lesions():
+    """Each lesion has two images of its class, one right and one wrong. Any resample of whole lesions is
+    right on exactly half of every class's images, so every bootstrap value of balanced accuracy and of
+    malignant sensitivity is 0.5 and the interval has no width; resampling images would spread it."""
+    lesions = 12
+    y = np.repeat(np.arange(lesions) % 3, 2)
+    wrong = (y + 1) % 3
+    pred = np.where(np.arange(2 * lesions) % 2 == 0, y, wrong)
+    p = np.eye(3)[pred] * 0.8 + 0.2 / 3
+    groups = np.repeat([f"lesion{i}" for i in range(lesions)], 2)
+    # Class 2 alone is malignant: its right images have risk 0.87, its wrong ones (predicted 0) 0.07.
+    iv = bootstrap_intervals(y, p, groups, CLASSES, np.array([False, False, True]), 0.5, n=200)
+    assert iv["balanced_accuracy"] == [0.5, 0.5]
+    assert iv["malignant_sensitivity"] == [0.5, 0.5]
+
+
+def test_cross_validation_mean_and_sd_by_hand(monkeypatch, tmp_path):
+    """Three folds with known test metrics: the summary is their mean and sample sd (ddof 1)."""
+    import json
+
+    import trainer.train as train_module
+    from trainer.config import Config
+
+    folds = {"fold_1": 0.5, "fold_2": 0.6, "fold_3": 0.85}
+
+    def fake_train(config, run, callbacks=(), fold=None):
+        value = folds[run.name]
+        run.mkdir(parents=True)
+        return {"test": {"balanced_accuracy": value, "macro_auc": 1 - value, "macro_f1": value / 2, "ece": 0.02,
+                         "malignant": {"sensitivity": value, "specificity": 0.9}}}
+
+    monkeypatch.setattr(train_module, "train", fake_train)
+    summary = train_module.cross_validate(Config(folds=3), tmp_path / "cv")
+    # mean 0.65; deviations -0.15, -0.05, 0.2; sd = sqrt((0.0225 + 0.0025 + 0.04) / 2) = sqrt(0.0325)
+    assert summary["per_fold"]["balanced_accuracy"] == [0.5, 0.6, 0.85]
+    assert summary["mean"]["balanced_accuracy"] == pytest.approx(0.65)
+    assert summary["sd"]["balanced_accuracy"] == pytest.approx(0.0325 ** 0.5)
+    assert summary["mean"]["macro_auc"] == pytest.approx(0.35) and summary["mean"]["macro_f1"] == pytest.approx(0.325)
+    assert summary["sd"]["malignant_sensitivity"] == pytest.approx(0.0325 ** 0.5)
+    assert summary["mean"]["ece"] == pytest.approx(0.02) and summary["sd"]["ece"] == pytest.approx(0)
+    assert summary["mean"]["malignant_specificity"] == pytest.approx(0.9)
+    assert json.loads((tmp_path / "cv" / "cv_report.json").read_text()) == summary
+    assert "| balanced_accuracy | 0.650 ± 0.180 | 0.500, 0.600, 0.850 |" in (tmp_path / "cv" / "cv_report.md").read_text()
