@@ -114,6 +114,12 @@ def test_bootstrap_draws_whole_lesions():
     weighted = bootstrap_intervals(y, p, groups, CLASSES, np.array([False, False, True]), 0.5, n=200,
                                    class_log_weights=[100.0, 0.0, 0.0])
     assert weighted["balanced_accuracy"][0] == pytest.approx(1 / 3)
+    # Seeded: the same call gives the same intervals (a report must be reproducible).
+    again = bootstrap_intervals(y, p, groups, CLASSES, np.array([False, False, True]), 0.5, n=200)
+    assert again == iv
+    # No malignant image at all: the malignant intervals are undefined (nan), not an error.
+    benign = bootstrap_intervals(y, p, groups, CLASSES, np.array([False, False, False]), 0.5, n=20)
+    assert np.isnan(benign["malignant_sensitivity"]).all() and np.isnan(benign["malignant_auc"]).all()
 
 
 def test_cross_validation_mean_and_sd_by_hand(monkeypatch, tmp_path):
@@ -177,6 +183,14 @@ def test_classification_metrics_by_hand():
     assert all(type(count) is int for row in m["confusion"] for count in row)  # JSON counts, not 1.0
     # One image per class, all right: every class is present (support 1) and counted.
     assert classification_metrics(np.array([0, 1]), np.eye(2), ["a", "b"])["balanced_accuracy"] == 1
+    # Edge cases give nan or 0, never a division warning (pytest turns warnings into errors): class a is
+    # predicted once and never right (precision 0, sensitivity 0, F1 0); one class only (no negatives:
+    # specificity and AUC undefined, so no macro AUC).
+    edge = classification_metrics(np.array([0, 0, 1]), np.eye(2)[[1, 1, 0]], ["a", "b"])["per_class"]["a"]
+    assert edge["precision"] == edge["sensitivity"] == edge["f1"] == 0
+    alone = classification_metrics(np.array([0, 0]), np.array([[0.9, 0.1], [0.8, 0.2]]), ["a", "b"])
+    assert np.isnan(alone["per_class"]["a"]["specificity"]) and np.isnan(alone["macro_auc"])
+    assert alone["balanced_accuracy"] == 1
 
 
 def test_screening_metrics_and_roc_by_hand():
@@ -190,7 +204,13 @@ def test_screening_metrics_and_roc_by_hand():
     fpr, tpr = roc_curve(np.array([1, 0, 1, 0]), np.array([0.9, 0.8, 0.3, 0.1]))
     np.testing.assert_allclose(fpr, [0, 0, 0.5, 0.5, 1])
     np.testing.assert_allclose(tpr, [0, 0.5, 0.5, 1, 1])
-    with pytest.raises(ValueError, match="no malignant case to choose a threshold on"):
+    # One negative, and the last (lowest) score a positive; one positive alone.
+    fpr, tpr = roc_curve(np.array([1, 1, 0]), np.array([0.9, 0.2, 0.5]))
+    np.testing.assert_allclose(fpr, [0, 0, 1, 1])
+    np.testing.assert_allclose(tpr, [0, 0.5, 0.5, 1])
+    fpr, tpr = roc_curve(np.array([0, 1, 0]), np.array([0.1, 0.9, 0.5]))
+    np.testing.assert_allclose(tpr, [0, 1, 1, 1])
+    with pytest.raises(ValueError, match="^no malignant case to choose a threshold on$"):
         choose_threshold(np.array([0.2, 0.3]), np.array([False, False]), 0.9)
 
 
@@ -202,8 +222,11 @@ def test_softmax_is_stable_and_rowwise():
 def test_expected_calibration_error_matches_its_definition():
     """Against a direct reading of the definition: bin b holds the confidences in ((b-1)/B, b/B]."""
     rng = np.random.default_rng(5)
-    y = rng.integers(0, 3, 2000)
     p = rng.dirichlet([1, 1, 1], 2000)
+    # Right in every other band of width 1/15, wrong in the rest: the gap between accuracy and confidence
+    # changes sign from band to band, so any other binning gives another value.
+    right = np.floor(p.max(axis=1) * 15) % 2 == 0
+    y = np.where(right, p.argmax(axis=1), (p.argmax(axis=1) + 1) % 3)
     conf, correct = p.max(axis=1), p.argmax(axis=1) == y
     for bins in (15, 10):
         index = np.ceil(conf * bins).astype(int) - 1
