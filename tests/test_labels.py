@@ -26,3 +26,18 @@ def test_malignant_flags_follow_the_diagnoses():
 def test_unknown_scheme_is_a_clear_error():
     with pytest.raises(ValueError, match="dx7"):
         class_ids("dx8")
+
+
+def test_each_diagnosis_keeps_its_own_name():
+    """The names a person reads, written out here rather than read back from the table they check: a
+    swap of two rows (melanoma shown as a mole) would otherwise go unseen, since the converter and the
+    browser copy whatever labels.py says."""
+    names = {c["id"]: c["name"] for c in classes_metadata("dx7")}
+    assert names == {
+        "akiec": "Actinic keratosis / Bowen's disease", "bcc": "Basal cell carcinoma", "bkl": "Benign keratosis",
+        "df": "Dermatofibroma", "mel": "Melanoma", "nv": "Melanocytic nevus (mole)", "vasc": "Vascular lesion",
+    }
+    descriptions = {c["id"]: c["description"] for c in classes_metadata("dx7")}
+    assert "cancer" in descriptions["mel"] and "mole" in descriptions["nv"].lower()
+    bmo = {c["id"]: c["name"] for c in classes_metadata("benign-malignant-other")}
+    assert bmo == {"benign": "Benign melanocytic", "malignant": "Malignant or pre-malignant", "other": "Other benign"}

@@ -21,11 +21,14 @@ WAIT_FOR_RESULTS = """async (count) => {
   return window.skinlens.lastResults;
 }"""
 
-# Same as conftest.py's, for pages made outside the `page` fixture.
+# Reports every CSP violation of every page of a context to Python (checked_page exposes the function),
+# and keeps them in the page too, for a violation whose report is still in flight when the test ends.
 CSP_LISTENER = """
 window.__cspViolations = [];
 document.addEventListener('securitypolicyviolation', (event) => {
-  window.__cspViolations.push(`${event.violatedDirective} blocked ${event.blockedURI || 'inline'}`);
+  const text = `${location.pathname}: ${event.violatedDirective} blocked ${event.blockedURI || 'inline'}`;
+  window.__cspViolations.push(text);
+  window.__skinlensCspViolation?.(text);
 });
 """
 
@@ -88,23 +91,35 @@ def web_with_file(web_root, dest, source, name):
 
 @contextlib.contextmanager
 def checked_page(browser, **context_options):
-    """A page in a new context, failing like the `page` fixture on console errors, CSP violations and
-    requests to other origins (service-worker requests included)."""
+    """A page in a new context, failing at exit on any console error, uncaught error or CSP violation in
+    any page of the context (a second page a test opens, one it closed before the end), or any request
+    to another origin (service-worker requests included)."""
     context = browser.new_context(**context_options)
+    requests, errors, violations, watched = [], [], [], []
+
+    def watch(page):
+        if page in watched:
+            return
+        watched.append(page)
+        page.on("console", lambda message: errors.append(f"{page.url}: {message.text}")
+                if message.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(f"{page.url}: uncaught: {error}"))
+
+    context.expose_function("__skinlensCspViolation", lambda text: violations.append(text))
     context.add_init_script(CSP_LISTENER)
-    page = context.new_page()
-    requests, errors = [], []
+    context.on("page", watch)
     context.on("request", lambda request: requests.append(request))
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
+    page = context.new_page()
+    watch(page)
     try:
         yield page
-        violations = page.evaluate("window.__cspViolations")
+        for open_page in context.pages:
+            violations += [v for v in open_page.evaluate("window.__cspViolations ?? []") if v not in violations]
     finally:
         context.close()
     origins = {urlsplit(r.url)[:2] for r in requests if r.is_navigation_request()}
     foreign = [r.url for r in requests
                if urlsplit(r.url).scheme not in ("data", "blob") and urlsplit(r.url)[:2] not in origins]
-    assert not errors, f"console errors: {errors}"
-    assert not violations, f"CSP violations: {violations}"
-    assert not foreign, f"requests to another origin: {foreign}"
+    problems = [f"{kind}: {found}" for kind, found in (("console errors", errors), ("CSP violations", violations),
+                                                        ("requests to another origin", foreign)) if found]
+    assert not problems, "; ".join(problems)

@@ -21,6 +21,7 @@ from PIL import Image
 
 from browser_helpers import CPU_BACKEND_TIMEOUT_MS, FIXTURES, LESION, choose, open_app, upload, web_with_metadata
 from trainer.images import prepare
+from trainer.predict import Predictor
 
 pytestmark = pytest.mark.browser
 
@@ -376,6 +377,90 @@ def test_heatmap_upsamples_like_tensorflow_and_uses_viridis(page, app_url):
     }""")
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
     assert low == [0x44, 0x01, 0x54] and high == [0xfd, 0xe7, 0x25]
+
+
+# The true diagnoses of the golden images, from HAM10000_metadata.csv (Tschandl et al. 2018; `dx` by image_id):
+# ISIC_0024306 nv (follow-up), ISIC_0024310 mel and ISIC_0024331 bcc (histopathology). Written here, not read
+# from metadata.json, so that names swapped in the contract (or in trainer/labels.py) show up as a wrong answer.
+GOLDEN_TRUTH = {"ISIC_0024306.jpg": "Melanocytic nevus (mole)", "ISIC_0024310.jpg": "Melanoma",
+                "ISIC_0024331.jpg": "Basal cell carcinoma"}
+
+# Waits for `count` results, as browser_helpers.WAIT_FOR_RESULTS does, but gives up after `ms` milliseconds
+# with what there is: a photo the page ignores must fail the test, not hang it.
+WAIT_AT_MOST = """async ([count, ms]) => {
+  const deadline = Date.now() + ms;
+  const done = () => window.skinlens.lastResults.length >= count &&
+    document.getElementById('status').dataset.state === 'ready';
+  while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  return window.skinlens.lastResults;
+}"""
+
+# The overlay's pixels, as drawn: its size and the green channel, which rises monotonically along viridis.
+OVERLAY_GREEN = """() => {
+  const canvas = document.querySelector('.result canvas.heatmap');
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  return {width: canvas.width, height: canvas.height, green: Array.from(data.filter((_, i) => i % 4 === 1))};
+}"""
+VIRIDIS_GREEN = [0x01, 0x25, 0x44, 0x60, 0x78, 0x90, 0xa8, 0xbf, 0xd1, 0xdf, 0xe7]
+
+
+def test_golden_images_show_their_true_diagnosis(page, app_url):
+    """A person choosing a melanoma sees "Melanoma" as the best match (and the mole, the mole)."""
+    open_app(page, app_url)
+    results = choose(page, [FIXTURES / name for name in GOLDEN_TRUTH])
+    for card_index, (result, name) in enumerate(zip(results, GOLDEN_TRUTH.values())):
+        assert result["error"] is None and result["top"]["name"] == name, (result["file"], result["top"])
+        top_row = page.locator(".result").nth(card_index).locator("tr.is-top")
+        assert name in top_row.inner_text() and "best match" in top_row.inner_text().lower()
+
+
+def test_photo_taken_with_the_camera_is_classified(page, app_url):
+    """*Take a photo* hands the page a file through the camera input; it must be classified like a chosen one."""
+    open_app(page, app_url)
+    page.set_input_files("#camera", [LESION])
+    results = page.evaluate(WAIT_AT_MOST, [1, 60_000])
+    assert len(results) == 1, "the photo from the camera input was not classified"
+    assert results[0]["file"] == LESION.name and results[0]["error"] is None
+    assert page.locator(".result .file-name").inner_text() == LESION.name
+
+
+def test_activation_map_overlay_lands_where_the_map_says(page, app_url, web_root, metadata, tmp_path):
+    """The lesion, shrunk into the top-left corner of a wider photo: the overlay drawn on the page must put
+    the top class's map where Python's cam output puts it, not mirrored or rotated."""
+    if "cam" not in metadata["outputs"]:
+        pytest.skip("this model has no cam output")
+    lesion = Image.open(LESION).convert("RGB")
+    photo = Image.new("RGB", (300, 200), tuple(int(c) for c in np.asarray(lesion)[:8, :8].mean(axis=(0, 1))))
+    photo.paste(lesion.resize((120, 90)), (12, 10))
+    path = tmp_path / "corner.png"
+    photo.save(path)
+
+    open_app(page, app_url)
+    (result,) = choose(page, [path])
+    top = [cls["id"] for cls in metadata["classes"]].index(result["top"]["id"])
+    cam = Predictor(web_root / "model").outputs(python_input(path, metadata)[None])["cam"][0, :, :, top]
+    card = page.locator(".result")
+    card.get_by_label(f"Show where the model looked for “{result['top']['name']}”").check()
+    drawn = page.evaluate(OVERLAY_GREEN)
+    width, height = drawn["width"], drawn["height"]
+    shown = np.interp(np.reshape(drawn["green"], (height, width)), VIRIDIS_GREEN, np.linspace(0, 1, 11))
+
+    # Where the map says: bilinear with half-pixel centres to the overlay's size, stretched 0..1.
+    import tensorflow as tf
+
+    expected = tf.compat.v1.image.resize_bilinear(cam[None, :, :, None], [height, width],
+                                                  half_pixel_centers=True)[0, :, :, 0].numpy()
+    expected = (expected - expected.min()) / (expected.max() - expected.min())
+    difference = float(np.abs(shown - expected).max())
+    assert difference < 0.03, f"the overlay differs from the map by up to {difference:.2f} of its range"
+    # The hottest point, in the cell of the map's maximum (a rotation by 180° would move it to the
+    # opposite cell unless that is the centre; this photo's map peaks away from it).
+    rows, cols = cam.shape
+    i, j = np.unravel_index(np.argmax(cam), cam.shape)
+    assert (i, j) != (rows // 2, cols // 2)
+    hot_y, hot_x = np.argwhere(shown >= shown.max() - 0.01).mean(axis=0)
+    assert abs((hot_y + 0.5) / height - (i + 0.5) / rows) < 0.5 / rows
+    assert abs((hot_x + 0.5) / width - (j + 0.5) / cols) < 0.5 / cols
 
 
 def _sha256(path):

@@ -8,6 +8,7 @@ import base64
 import csv
 import hashlib
 import io
+import math
 from datetime import datetime
 
 import pytest
@@ -102,15 +103,25 @@ def test_drop_three_files_one_not_an_image_then_export_csv(page, app_url, metada
         assert row["model_version"] == metadata["model"]["version"]
         assert row["model_sha256"] == model_sha
         assert row["backend"].startswith("wasm")
+        assert row["classified_at"] == result["classifiedAt"]
         datetime.fromisoformat(row["classified_at"])
+        assert row["error"] == (result["error"] or "")
+        assert (float(row["ms"]) if row["ms"] else None) == (None if result["ms"] is None else
+                                                             math.floor(result["ms"] * 10 + 0.5) / 10)
+        assert (float(row["blur"]) if row["blur"] else None) == result["blur"]
+        assert row["scope_warnings"] == " ".join(r["check"] for r in (result["scope"] or {"reasons": []})["reasons"])
         if result["error"]:
+            assert all(row[column] == "" for column in [f"p_{c}" for c in classes] + [
+                "top_class", "top_probability", "malignant_risk", "risk_band", "threshold", "distance", "blur", "ms"])
             continue
         assert [float(row[f"p_{c}"]) for c in classes] == result["probabilities"]  # full precision
         assert row["top_class"] == result["top"]["id"]
+        assert float(row["top_probability"]) == result["top"]["probability"]
         assert (float(row["distance"]) if row["distance"] else None) == result["distance"]  # full precision
         if result["triage"]:
             assert row["risk_band"] == f"{result['triage']['band']} concern"
             assert float(row["malignant_risk"]) == result["triage"]["risk"]
+            assert float(row["threshold"]) == result["triage"]["threshold"]
 
 
 def test_pasted_image_is_classified(page, app_url):
@@ -128,6 +139,36 @@ def test_csv_defuses_spreadsheet_formulas_in_file_names(page, app_url):
     _, table = _download_csv(page)
     assert table[0]["file"] == "'=HYPERLINK(\"http://x\").jpg"
     assert table[1]["file"] == "a,\"b\".jpg"
+
+
+# Every character that makes a spreadsheet cell a formula (OWASP "CSV injection"): = + - @, tab and CR.
+FORMULA_LEADS = ["=", "+", "-", "@", "\t", "\r"]
+
+
+def test_csv_defuses_every_formula_lead_in_every_text_cell(page, app_url):
+    """csv.js on made-up results: a file name, an error message or a scope check starting with any formula
+    lead gets an apostrophe in front, and nothing else is changed (numbers, even negative, stay numbers)."""
+    open_app(page, app_url)
+    text = page.evaluate("""async (leads) => {
+      const {resultsCsv} = await import(new URL('csv.js', document.baseURI).href);
+      const results = leads.map((lead, i) => ({
+        file: `${lead}cmd|' /C calc'!A${i}`, error: `${lead}1+1`, probabilities: null, top: null, triage: null,
+        scope: {reasons: [{check: `${lead}SUM(A1)`}]}, distance: -0.5, blur: null, ms: null, classifiedAt: 'now'}));
+      results.push({file: 'plain.jpg', error: null, probabilities: [0.25, 0.75], top: {id: 'b', probability: 0.75},
+        triage: null, scope: {reasons: []}, distance: -1.5, blur: 2, ms: 3, classifiedAt: 'now'});
+      return resultsCsv(results, {classes: [{id: 'a'}, {id: 'b'}], modelVersion: '-v1', modelSha256: '@sha',
+        backend: '+wasm'});
+    }""", FORMULA_LEADS)
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert len(rows) == len(FORMULA_LEADS) + 1
+    for lead, row in zip(FORMULA_LEADS, rows):
+        assert row["file"] == f"'{lead}cmd|' /C calc'!A{FORMULA_LEADS.index(lead)}", repr(row["file"])
+        assert row["error"] == f"'{lead}1+1" and row["scope_warnings"] == f"'{lead}SUM(A1)"
+        assert row["model_version"] == "'-v1" and row["model_sha256"] == "'@sha" and row["backend"] == "'+wasm"
+        assert row["distance"] == "-0.5"
+    plain = rows[-1]
+    assert plain["file"] == "plain.jpg" and plain["p_b"] == "0.75" and plain["distance"] == "-1.5"
+    assert plain["status"] == "ok" and plain["error"] == "" and plain["ms"] == "3"
 
 
 def test_nothing_is_kept_after_a_batch(page, app_url, metadata):

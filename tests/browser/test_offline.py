@@ -1,13 +1,16 @@
 """Offline use and privacy with the service worker: after one visit the app (and its model card) works
 with the network off, from server.py and under a GitHub Pages sub-path; no request leaves the origin
-and the CSP is never violated, service worker included; a new model version replaces the old cache.
+and the CSP is never violated, service worker included; a new model version replaces the old cache; a
+returning user whose page the old worker controls gets a new release online and the old one offline.
 
     python -m pytest tests/browser/test_offline.py -q
 """
 
+import json
+
 import pytest
 
-from browser_helpers import CPU_BACKEND_TIMEOUT_MS, FIXTURES, LESION, checked_page, choose, open_app
+from browser_helpers import CPU_BACKEND_TIMEOUT_MS, FIXTURES, LESION, checked_page, choose, open_app, web_with_metadata
 
 pytestmark = pytest.mark.browser
 
@@ -90,3 +93,49 @@ def test_a_new_model_version_replaces_the_old_cache(browser, app_url, metadata):
         page.evaluate("caches.open('skinlens-stale-release')")
         assert page.evaluate(NEXT_VERSION, "next-0123456789ab").endswith("sw.js?model=next-0123456789ab")
         assert list(page.evaluate(CACHED)) == ["skinlens-next-0123456789ab"]
+
+
+def _release(name):
+    """A metadata.json edit that renames the model version: a new release, as far as the page can tell."""
+    return lambda metadata: {**metadata, "model": {**metadata["model"], "version": name}}
+
+
+def _publish(site, web_root, metadata, name):
+    """Puts release ``name`` on the site: its metadata.json and an index.html that says which release it is."""
+    (site / "model" / "metadata.json").write_text(json.dumps(_release(name)(metadata)))
+    index = site / "index.html"
+    index.unlink()
+    index.write_text((web_root / "index.html").read_text().replace(
+        "<head>", f'<head>\n  <meta name="skinlens-release" content="{name}">', 1))
+
+
+def _shown_release(page):
+    return page.inner_text("#model-version"), page.get_attribute("meta[name=skinlens-release]", "content")
+
+
+def test_a_returning_user_gets_the_new_release_online_and_the_old_one_offline(browser, web_root, serve_web,
+                                                                              metadata, tmp_path):
+    """The worker of release 1 still controls the page when release 2 is published: offline it serves
+    release 1 from its cache; online the page must get release 2 (network first), whose worker then
+    takes over, so that the next offline visit is release 2."""
+    site = web_with_metadata(web_root, tmp_path / "web", _release("release-1"))
+    _publish(site, web_root, metadata, "release-1")
+    url = serve_web(site)
+    with checked_page(browser) as page:
+        open_app(page, url)
+        assert page.evaluate(CONTROLLED)["script"].endswith("sw.js?model=release-1")
+        assert _shown_release(page) == ("release-1", "release-1")
+
+        _publish(site, web_root, metadata, "release-2")
+        page.context.set_offline(True)
+        open_app(page, url)
+        assert _shown_release(page) == ("release-1", "release-1")
+
+        page.context.set_offline(False)
+        open_app(page, url)
+        assert _shown_release(page) == ("release-2", "release-2")
+        assert page.evaluate(NEXT_VERSION, "release-2").endswith("sw.js?model=release-2")
+        page.context.set_offline(True)
+        open_app(page, url)
+        assert _shown_release(page) == ("release-2", "release-2")
+        assert list(page.evaluate(CACHED)) == ["skinlens-release-2"]

@@ -1,0 +1,62 @@
+"""The harness itself: checked_page (and so the `page` fixture) fails on errors in every page of its
+context, not only the first. A test that opens a second page must not hide that page's problems.
+
+    python -m pytest tests/browser/test_harness.py -q
+"""
+
+import pytest
+
+from browser_helpers import checked_page
+
+pytestmark = pytest.mark.browser
+
+# Inline script: forbidden by script-src, so the browser reports a violation and does not run it.
+INLINE_SCRIPT = """() => {
+  const script = document.createElement('script');
+  script.textContent = 'window.ran = true';
+  document.body.append(script);
+}"""
+
+
+def _second_page(page, url):
+    second = page.context.new_page()
+    second.goto(url)
+    second.wait_for_load_state("load")
+    return second
+
+
+def test_a_clean_page_passes(browser, app_url):
+    with checked_page(browser) as page:
+        page.goto(f"{app_url}model-card.html")
+        _second_page(page, f"{app_url}model-card.html")
+
+
+def test_console_error_on_a_second_page_fails(browser, app_url):
+    with pytest.raises(AssertionError, match="console errors: .*second page broke"):
+        with checked_page(browser) as page:
+            page.goto(f"{app_url}model-card.html")
+            second = _second_page(page, f"{app_url}model-card.html")
+            second.evaluate("console.error('second page broke')")
+
+
+def test_uncaught_error_on_a_closed_page_fails(browser, app_url):
+    with pytest.raises(AssertionError, match="uncaught: .*thrown later"):
+        with checked_page(browser) as page:
+            page.goto(f"{app_url}model-card.html")
+            second = _second_page(page, f"{app_url}model-card.html")
+            second.evaluate("() => new Promise((resolve) => { setTimeout(() => { throw new Error('thrown later'); }); "
+                            "setTimeout(resolve, 50); })")
+            second.close()
+
+
+@pytest.mark.parametrize("keep_open", [True, False])
+def test_csp_violation_on_a_second_page_fails(browser, app_url, keep_open):
+    with pytest.raises(AssertionError, match="CSP violations: .*script-src"):
+        with checked_page(browser) as page:
+            page.goto(f"{app_url}model-card.html")
+            second = _second_page(page, f"{app_url}model-card.html")
+            second.evaluate(INLINE_SCRIPT)
+            assert second.evaluate("window.ran") is None  # blocked
+            second.evaluate("() => new Promise((resolve) => setTimeout(resolve, 50))")
+            if not keep_open:
+                second.close()
