@@ -203,11 +203,15 @@ def stage2(config, model, below_cut, train_paths, y_train, val_paths, y_val, imb
     history = run / "history_stage2.csv"
     finished = 0
     best_so_far = None
+    if history.exists():
+        # Resuming after the last epoch BackupAndRestore saved: the log keeps only those epochs (an
+        # epoch logged but killed before its backup runs again, and is logged once).
+        finished = _backed_up_epochs(run / "backup")
+        _trim_history(history, finished)
     if history.exists() and _readable_h5(best_path):
-        # Resuming: the best checkpoint may only be replaced by a better epoch.
+        # The best checkpoint may only be replaced by a better epoch.
         with history.open() as f:
             scores = [float(r["val_balanced_accuracy"]) for r in csv.DictReader(f)]
-        finished = len(scores)
         best_so_far = max(scores) if scores else None
     elif best_path.exists():
         log(f"{best_path.name} was cut off by the interruption; the next epoch replaces it")
@@ -240,11 +244,35 @@ def stage2(config, model, below_cut, train_paths, y_train, val_paths, y_val, imb
     )
     if best_path.exists():
         trainer_model.load_weights(str(best_path))
+    _trim_history(history, None)  # one line per epoch, should a lost backup have made one run twice
     with history.open() as f:
         rows = list(csv.DictReader(f))
     best = max(float(r["val_balanced_accuracy"]) for r in rows)
     done.write_text(json.dumps({"epochs": len(rows), "best_val_balanced_accuracy": best}) + "\n")
     return len(rows), best
+
+
+def _backed_up_epochs(backup: Path) -> int:
+    """How many stage-2 epochs BackupAndRestore saved in ``backup`` (0 when none)."""
+    try:
+        return int(json.loads((backup / "training_metadata.json").read_text())["epoch"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def _trim_history(history: Path, epochs: int | None) -> None:
+    """Keeps the log lines of epochs 0..epochs-1 (all when None), the last line of each epoch only."""
+    with history.open(newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames, list(reader)
+    last = {int(r["epoch"]): r for r in rows if epochs is None or int(r["epoch"]) < epochs}
+    kept = [last[e] for e in sorted(last)]
+    if kept == rows:
+        return
+    with history.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(kept)
 
 
 def _readable_h5(path: Path) -> bool:
