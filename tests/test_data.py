@@ -178,3 +178,31 @@ def test_k_fold_test_splits_partition_the_lesions(tmp_path):
     for i, split in enumerate(folds):
         val_next = {r.group for r, s in zip(records, folds[(i + 1) % k]) if s == "test"}
         assert {r.group for r, s in zip(records, split) if s == "val"} == val_next
+
+
+def test_split_sizes_and_names_are_exact():
+    """20 lesions of one diagnosis, 2 images each: 15% test and 15% validation are exactly 3 lesions each,
+    and every fold of a 5-fold split tests 4 and validates 4; the split names are the three the trainer reads."""
+    from collections import Counter
+
+    from trainer.data import Record, split_by_group
+
+    records = [Record(f"{g}_{i}.jpg", f"{g}_{i}", f"L{g}", "nv", "src") for g in range(20) for i in range(2)]
+    splits = split_by_group(records, val_fraction=0.15, test_fraction=0.15, seed=3)
+    by_lesion = dict(zip([r.group for r in records], splits))
+    assert Counter(by_lesion.values()) == {"train": 14, "val": 3, "test": 3}
+    tested = []
+    for fold in range(5):
+        splits = split_by_group(records, seed=3, fold=fold, folds=5)
+        by_lesion = dict(zip([r.group for r in records], splits))
+        assert Counter(by_lesion.values()) == {"train": 12, "val": 4, "test": 4}
+        tested += [g for g, s in by_lesion.items() if s == "test"]
+    assert sorted(tested) == sorted({r.group for r in records})  # the test folds partition the lesions
+
+
+def test_a_lesion_with_two_diagnoses_is_named():
+    from trainer.data import DatasetError, Record, split_by_group
+
+    records = [Record("a.jpg", "a", "HAM_7", "nv", "src"), Record("b.jpg", "b", "HAM_7", "mel", "src")]
+    with pytest.raises(DatasetError, match=r"lesion HAM_7 has two diagnoses \(nv, mel\)"):
+        split_by_group(records)
