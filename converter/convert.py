@@ -171,10 +171,11 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
         # TensorFlow.js does, so the browser must match them to float32 rounding whatever
         # the quantization. How far quantization moved them from the float32 model is recorded.
         converted = tfjs_graph_function(staged)
-        staged_inputs, _ = signature_names(json.loads((staged / "model.json").read_text()))
+        model_json = json.loads((staged / "model.json").read_text())
+        input_names, output_names = signature_names(model_json)
         # (image index, clinical answers or None) of each golden case
         plan = [(i, None) for i in range(len(images))]
-        if images and "clinical" in staged_inputs:
+        if images and "clinical" in input_names:
             plan.append((0, GOLDEN_CLINICAL))
         reference = [converted(images[i][None], None if answers is None else clinical.encode(**answers))
                      ["probabilities"][0] for i, answers in plan]
@@ -188,8 +189,6 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
             shutil.rmtree(out)
         shutil.copytree(staged, out)
 
-    model_json = json.loads((out / "model.json").read_text())
-    input_names, output_names = signature_names(model_json)
     files = {p.name: sha256(p) for p in sorted(out.iterdir()) if p.name != "metadata.json"}
 
     golden_dir = out.parent / "golden"

@@ -117,6 +117,14 @@ def encode(age=None, sex=None, site=None) -> np.ndarray:
 MISSING = encode()
 
 
+def batch(vectors, n: int) -> np.ndarray:
+    """Clinical vectors for a batch of n images: one per image, one for all, or None (all missing)."""
+    if vectors is None:
+        return np.tile(MISSING, (n, 1))
+    vectors = np.atleast_2d(np.asarray(vectors, np.float32))
+    return np.tile(vectors, (n, 1)) if len(vectors) == 1 else vectors
+
+
 def encode_records(records) -> np.ndarray:
     """(n, SIZE) vectors of ``Record``s (their ``age``, ``sex``, ``site``, already normalised by the readers)."""
     return np.stack([encode(r.age, r.sex, r.site) for r in records]) if records else np.zeros((0, SIZE), np.float32)
@@ -159,7 +167,6 @@ def coverage(records) -> dict[str, float]:
 def spec() -> dict:
     """What metadata.json says about the clinical input: enough for the browser to build the vector."""
     return {
-        "input": "clinical",
         "size": SIZE,
         "fields": [
             {"name": "age", "kind": "number", "label": "Age", "unit": "years", "min": AGE_RANGE[0],

@@ -65,18 +65,10 @@ def tfjs_graph_function(model_dir: str | Path):
     def run(images: np.ndarray, vectors: np.ndarray | None = None) -> dict[str, np.ndarray]:
         feeds = [tf.constant(images, tf.float32)]
         if len(names) == 2:
-            feeds.append(tf.constant(clinical_batch(vectors, len(images)), tf.float32))
+            feeds.append(tf.constant(clinical.batch(vectors, len(images)), tf.float32))
         return {k: v.numpy() for k, v in zip(keys, fn(*feeds))}
 
     return run
-
-
-def clinical_batch(vectors, n: int) -> np.ndarray:
-    """Clinical vectors for a batch of n images: as given, or all missing."""
-    if vectors is None:
-        return np.tile(clinical.MISSING, (n, 1))
-    vectors = np.atleast_2d(np.asarray(vectors, np.float32))
-    return np.tile(vectors, (n, 1)) if len(vectors) == 1 else vectors
 
 
 class Predictor:
@@ -103,7 +95,7 @@ class Predictor:
             def run(x, vectors=None):
                 feeds = {"image" if "image" in input_names else next(iter(input_names)): tf.constant(x, tf.float32)}
                 if "clinical" in input_names:
-                    feeds["clinical"] = tf.constant(clinical_batch(vectors, len(x)), tf.float32)
+                    feeds["clinical"] = tf.constant(clinical.batch(vectors, len(x)), tf.float32)
                 return {k: v.numpy() for k, v in serve(**feeds).items()}
 
             self._fn = run

@@ -307,9 +307,7 @@ def model_inputs(model, images, vectors=None):
     for a model with a clinical input."""
     if "clinical" not in [t.name for t in model.inputs]:
         return images
-    if vectors is None:
-        vectors = np.tile(clinical.MISSING, (len(images), 1))
-    return {"image": np.asarray(images, np.float32), "clinical": np.asarray(vectors, np.float32)}
+    return {"image": np.asarray(images, np.float32), "clinical": clinical.batch(vectors, len(images))}
 
 
 # Metadata dropout while the clinical branch trains: a row loses everything with P_ALL, else each
@@ -521,8 +519,7 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
                                                             decision["class_log_weights"])["balanced_accuracy"]}
         clinical_calibration = {"scale": scale, "threshold_without_clinical": photo_threshold,
                                 "validation_without_clinical": screening_metrics(y_val, photo_probs, malignant,
-                                                                                 photo_threshold),
-                                "validation_partly_filled_in": partial}
+                                                                                 photo_threshold)}
         clinical_info["validation_partly_filled_in"] = partial
     view_table = {}
     for n, logits_n in logits_by_views.items():

@@ -261,12 +261,13 @@ export function clinicalVector(answers, metadata) {
     if (field.kind === 'number') {
       const number = Number(value);
       if (!Number.isFinite(number) || number < field.min || number > field.max) {
-        throw new RangeError(`${field.label} must be a number from ${field.min} to ${field.max}`);
+        throw new RangeError(`${field.label}: please enter a number from ${field.min} to ${field.max}, ` +
+          'or leave it blank.');
       }
       vector[field.index] = number * field.scale;
     } else {
       const choice = field.values.find((v) => v.id === value);
-      if (!choice) throw new RangeError(`${field.label} "${value}" is not one of the choices`);
+      if (!choice) throw new RangeError(`${field.label}: "${value}" is not one of the choices.`);
       vector[choice.index] = 1;
     }
     used.push(field.name);

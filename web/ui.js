@@ -4,7 +4,7 @@
  * Text from files and metadata goes in through textContent, never as HTML.
  */
 import {heatmapImageData} from './heatmap.js';
-import {screeningFigures} from './metadata.js';
+import {clinicalVector, screeningFigures} from './metadata.js';
 
 const THUMBNAIL_SIZE = 320; // longest side, in canvas pixels (shown at most at half that on wide screens)
 
@@ -218,16 +218,13 @@ export function clinicalAnswers(spec) {
     const control = byId(`clinical-${field.name}`);
     const raw = control.value.trim();
     if (control.validity?.badInput) error = `${field.label}: please enter a number of ${field.unit ?? 'units'}.`;
-    if (raw === '') continue;
-    if (field.kind === 'number') {
-      const value = Number(raw);
-      if (!Number.isFinite(value) || value < field.min || value > field.max) {
-        error = `${field.label}: please enter a number from ${field.min} to ${field.max}, or leave it blank.`;
-        continue;
-      }
-      answers[field.name] = value;
-    } else {
-      answers[field.name] = raw;
+    if (raw !== '') answers[field.name] = field.kind === 'number' ? Number(raw) : raw;
+  }
+  if (!error && spec) {
+    try {
+      clinicalVector(answers, {clinical: spec}); // the same check the classifier makes
+    } catch (rangeError) {
+      error = rangeError.message;
     }
   }
   message.textContent = error ?? '';
