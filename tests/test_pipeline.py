@@ -71,8 +71,10 @@ def test_convert_writes_the_contract(tiny_run, tiny_web):
     assert set(meta["outputs"]) == {"probabilities", "cam", "feature_distance"}
     assert set(meta["scope"]) >= {"distance_threshold", "blur_threshold", "confidence_threshold", "min_side"}
     # float32: the converted graph run by TensorFlow gives what the SavedModel gives, up to the
-    # rounding of BatchNorm folded into the convolutions (measured 7e-6).
-    for predictor, tolerance in ((Predictor(tiny_web / "model"), 1e-7), (Predictor(tiny_run), 2e-5)):
+    # rounding of BatchNorm folded into the convolutions, which the tiny model's low temperature
+    # (about 0.25) amplifies: measured 7e-6 here and 2.6e-5 on a CI machine, so 1e-4, the bound the
+    # report's own graph-vs-head check uses.
+    for predictor, tolerance in ((Predictor(tiny_web / "model"), 1e-7), (Predictor(tiny_run), 1e-4)):
         for case in meta["golden"]:
             (_, probs, _), = predictor.predict_files([str(tiny_web / case["file"])], case.get("clinical"))
             np.testing.assert_allclose(case["probabilities"], probs, atol=tolerance)
