@@ -7,7 +7,7 @@ In scope: the test split's dermoscopic images (never used to fit the thresholds,
 validation). Out of scope: scikit-image's sample pictures (people, animals, objects, textures,
 text, microscopy, a retina, the sky), each whole and as four random crops, plus synthetic
 flat colours, noise and gradients. Each image goes through the shipped web model (the graph the
-browser runs) and the same checks as web/classifier.js, with the thresholds in metadata.json.
+browser runs) and the same checks as web/skinlens.js, with the thresholds in metadata.json.
 Prints, per check and combined, how often it fires on each side, and the AUROC of the feature
 distance (what the app uses) and, for comparison, of the energy score logsumexp(logits).
 """

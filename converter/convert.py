@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from converter.contract import stamp_version
+from converter.precache import write_manifest
 from trainer import clinical, labels
 from trainer.config import Config
 from trainer.images import MAX_BYTES, MAX_PIXELS, MIN_SIDE, prepare
@@ -204,12 +206,11 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
             case["clinical"] = answers
         cases.append({**case, "probabilities": [float(p) for p in probs]})
 
-    version_hash = hashlib.sha256("".join(files[k] for k in sorted(files)).encode()).hexdigest()[:12]
     metadata = {
         "schema_version": SCHEMA_VERSION,
         "model": {
             "name": "skinlens-mobilenetv2",
-            "version": f"{run.name}-{version_hash}",
+            "version": None,  # stamped below: the run's name and a hash of everything here
             "format": "tfjs-graph-model",
             "model_json": "model.json",
             "quantization": quantize,
@@ -255,5 +256,8 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
         "licence": LICENCE,
     }
     # NaN (e.g. the precision of a class never predicted) is not JSON: write null.
-    (out / "metadata.json").write_text(json.dumps(_nan_to_none(metadata), indent=1, allow_nan=False) + "\n")
+    metadata = stamp_version(json.loads(json.dumps(_nan_to_none(metadata), allow_nan=False)), run.name)
+    (out / "metadata.json").write_text(json.dumps(metadata, indent=1, allow_nan=False) + "\n")
+    if (out.parent / "sw.js").is_file():  # a web app's model: its offline copy must list the new files
+        write_manifest(out.parent)
     return metadata

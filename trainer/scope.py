@@ -1,6 +1,6 @@
 """Is this image like the ones the model was trained on? The signals behind the out-of-scope warning.
 
-The browser computes the same numbers from the same model outputs (``web/classifier.js``):
+The browser computes the same numbers from the same model outputs (``web/skinlens.js``):
 
 - feature distance: the model's ``feature_distance`` output, a diagonal Mahalanobis distance of
   its pooled features from the training images' (``trainer.model.FeatureDistance``). A photo of

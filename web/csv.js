@@ -23,8 +23,10 @@ function cell(value) {
  * malignant_risk, risk_band, threshold, scope_warnings, distance, blur, model_version, model_sha256,
  * backend, ms, classified_at.
  *
- * @param {object[]} results main.js Result objects.
- * @param {{classes: object[], modelVersion: string, modelSha256: string, backend: string}} context
+ * @param {object[]} results main.js PageResults (skinlens.js Results with file, error and classifiedAt;
+ *   a failed one has error set and null or absent fields).
+ * @param {{classes: object[], modelVersion: string, modelSha256: string, backend: string}} context modelSha256:
+ *   the model's content digest (skinlens.js Model.digest), which names its files' sha256s.
  * @returns {string} CRLF line ends, header first.
  */
 export function resultsCsv(results, {classes, modelVersion, modelSha256, backend}) {
@@ -34,11 +36,11 @@ export function resultsCsv(results, {classes, modelVersion, modelSha256, backend
   const rows = results.map((r) => {
     const ok = r.error === null;
     return [r.file, ok ? 'ok' : 'error', r.error,
-      ...classes.map((_, i) => (ok ? r.probabilities[i] : null)),
-      r.top?.id, r.top?.probability, r.triage?.risk,
-      r.triage ? `${r.triage.band} concern` : null, r.triage?.threshold,
-      r.scope?.reasons.map((reason) => reason.check).join(' '), r.distance, r.blur,
-      modelVersion, modelSha256, backend, r.ms === null ? null : Math.round(r.ms * 10) / 10, r.classifiedAt];
+      ...classes.map((_, i) => (ok ? r.classes[i].probability : null)),
+      r.top?.id, r.top?.probability, r.risk,
+      r.band ? `${r.band} concern` : null, r.threshold,
+      r.warnings?.map((warning) => warning.code).join(' '), r.signals?.distance, r.signals?.blur,
+      modelVersion, modelSha256, backend, ok ? Math.round(r.timing.modelMs * 10) / 10 : null, r.classifiedAt];
   });
   return [header, ...rows].map((row) => row.map(cell).join(',')).join('\r\n') + '\r\n';
 }

@@ -8,17 +8,11 @@
  *   3. preprocess: average-pool by the largest whole factor that keeps both sides ≥ the model's,
  *      then bilinear resize (half-pixel centres) to exactly H×W, stretching: the aspect is not kept.
  *
- * Messages of ImageError are written for the person who chose the file.
+ * Messages of ImageError (errors.js) are written for the person who chose the file; codes for programs.
  */
+import {ImageError} from './errors.js';
 
-/** A file SkinLens cannot use; its message says why, for the user. */
-export class ImageError extends Error {
-  /** @param {string} message */
-  constructor(message) {
-    super(message);
-    this.name = 'ImageError';
-  }
-}
+export {ImageError};
 
 /** Major brands at offset 8 of an ISO-BMFF `ftyp` box: HEIC/HEIF (iPhone photos) and AVIF (trainer/images.py's). */
 const HEIF_BRANDS = ['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'mif1', 'msf1'];
@@ -115,11 +109,11 @@ function headerSize(bytes, format) {
 function checkSize({width, height}, {max_pixels: maxPixels, min_side: minSide}) {
   if (width * height > maxPixels) {
     const megapixels = (n) => (n / 1e6).toFixed(1);
-    throw new ImageError(`this image is ${width}×${height} (${megapixels(width * height)} megapixels); ` +
+    throw new ImageError('too-many-pixels', `this image is ${width}×${height} (${megapixels(width * height)} megapixels); ` +
       `SkinLens reads up to ${megapixels(maxPixels)} megapixels: save a smaller copy and try that`);
   }
   if (Math.min(width, height) < minSide) {
-    throw new ImageError(`this image is too small (${width}×${height} pixels): ` +
+    throw new ImageError('too-small', `this image is too small (${width}×${height} pixels): ` +
       `SkinLens needs at least ${minSide} pixels on each side`);
   }
 }
@@ -139,20 +133,20 @@ export async function decodeImage(blob, preprocess) {
     // As many decimals as it takes for the file's size to read as more than the limit (50.000001 MB).
     const limit = preprocess.max_bytes / MB;
     const digits = [1, 2, 3, 4, 5, 6].find((d) => Number((blob.size / MB).toFixed(d)) > limit) ?? 6;
-    throw new ImageError(`this file is ${(blob.size / MB).toFixed(digits)} MB; ` +
+    throw new ImageError('too-large', `this file is ${(blob.size / MB).toFixed(digits)} MB; ` +
       `SkinLens reads images up to ${Number(limit.toFixed(6))} MB`);
   }
   const head = new Uint8Array(await blob.slice(0, HEADER_BYTES).arrayBuffer());
   const format = sniffFormat(head);
   if (format === 'heic') {
-    throw new ImageError("HEIC photos can't be read by this browser: export as JPEG " +
+    throw new ImageError('heic', "HEIC photos can't be read by this browser: export as JPEG " +
       '(on iPhone: Settings → Camera → Formats → Most Compatible)');
   }
   if (format === 'avif') {
-    throw new ImageError('AVIF images are not supported: export it as JPEG or PNG');
+    throw new ImageError('avif', 'AVIF images are not supported: export it as JPEG or PNG');
   }
   if (format === null) {
-    throw new ImageError('not an image SkinLens can read (it reads JPEG, PNG, GIF, WebP and BMP)');
+    throw new ImageError('not-an-image', 'not an image SkinLens can read (it reads JPEG, PNG, GIF, WebP and BMP)');
   }
   const declared = headerSize(head, format);
   // A JPEG may leave its height (0 here) to a later DNL segment: then only the check after decoding applies.
@@ -162,7 +156,7 @@ export async function decodeImage(blob, preprocess) {
     bitmap = await createImageBitmap(blob, {
       imageOrientation: 'from-image', colorSpaceConversion: 'none', premultiplyAlpha: 'none'});
   } catch {
-    throw new ImageError('the file looks like an image but could not be decoded (corrupt?)');
+    throw new ImageError('corrupt', 'the file looks like an image but could not be decoded (corrupt?)');
   }
   // Checked again because a header can hide its size beyond HEADER_BYTES or lie about it.
   try {

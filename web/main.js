@@ -1,68 +1,62 @@
 /**
- * SkinLens page: loads the classifier, runs its self-test, registers the service worker for offline use,
- * then classifies each photo added (chosen, dropped, pasted or taken) in turn. A file that cannot be read
- * shows its own message and the batch goes on. Results live in this page's memory only.
+ * SkinLens page: loads the model (skinlens.js), runs its self-test, registers the service worker for
+ * offline use, then classifies each photo added (chosen, dropped, pasted or taken) in turn. A file that
+ * cannot be read shows its own message and the batch goes on. Results live in this page's memory only.
  *
  * `?backend=cpu` (or webgl, wasm) forces one TensorFlow.js backend, for comparing them.
- * Tests drive the page through `window.skinlens` =
- *   {ready, classifier, selfTest, readyMs, lastResults, classifyUrl, csv, serviceWorker}.
+ *
+ * Nothing is put on `window`. The page says what happened through events on `document`, for whoever
+ * embeds or tests it: `skinlens:ready` ({version, backend, selfTest, readyMs}), `skinlens:result` (one
+ * PageResult per file, once its card is shown), `skinlens:batch` ({results}, when a batch is done) and
+ * `skinlens:error` ({message, code}) when the model cannot be loaded.
  */
-import {load, selfTest} from './classifier.js';
 import {resultsCsv} from './csv.js';
-import {ImageError, decodeImage} from './imaging.js';
+import {ImageError, load} from './skinlens.js';
 import * as ui from './ui.js';
 
 const BACKENDS = ['wasm', 'webgl', 'cpu'];
 
 /**
- * @typedef {object} Result
+ * @typedef {object} PageResult a skinlens.js Result (its fields null when the file could not be read),
+ *   with what the page adds:
  * @property {string} file the file's name.
- * @property {number[]|null} probabilities in metadata.classes order; null on error.
- * @property {{id: string, name: string, probability: number}|null} top
- * @property {number[]|null} logits spatial mean of the activation maps (null without a cam output or on error).
- * @property {{risk: number, threshold: number, band: 'higher'|'lower'}|null} triage null on error or without
- *   metadata.screening.
- * @property {{distance: number|null, blur: number, topProbability: number, minSide: number,
- *   reasons: {check: string, message: string}[]}|null} scope the out-of-scope checks; null on error.
- * @property {number|null} distance the model's feature_distance output (scope.distance), for comparison with
- *   Python; null without that output or on error.
- * @property {number|null} blur variance of the Laplacian of the input's luminance (scope.blur).
  * @property {{[field: string]: number|string}} clinical the clinical answers this result used.
- * @property {string[]} clinicalUsed their names, e.g. ['age', 'site'] (empty when none were given).
  * @property {string|null} error a message for the user; null on success.
- * @property {number|null} ms time to classify, decoding excluded.
+ * @property {string|null} code the error's code (errors.js); null on success.
  * @property {string} classifiedAt ISO 8601 time.
  */
 
-const skinlens = {
-  ready: null, classifier: null, selfTest: null, readyMs: null, /** @type {Result[]} */ lastResults: [],
-  classifyUrl, csv, serviceWorker: null,
-};
-window.skinlens = skinlens;
+const FAILED = {classes: null, top: null, risk: null, band: null, threshold: null, warnings: null, cam: null,
+  clinicalUsed: [], signals: null, timing: null};
 
-/** Decodes and classifies one file, shows its card, and returns its Result; never throws. */
-async function classifyBlob(name, blob, position = {index: 0, total: 1}, answers = {}) {
-  const {metadata} = skinlens.classifier;
+/** The loaded model, and the last batch's results (kept for the CSV until the next batch or reload). */
+let model = null;
+/** @type {PageResult[]} */
+let lastResults = [];
+
+function emit(name, detail) {
+  document.dispatchEvent(new CustomEvent(`skinlens:${name}`, {detail}));
+}
+
+/** Decodes and classifies one file, shows its card, and returns its PageResult; never throws. */
+async function classifyFile(file, position, answers) {
   let bitmap = null;
-  let cam = null;
   let result;
   try {
-    bitmap = await decodeImage(blob, metadata.preprocess);
-    const prediction = await skinlens.classifier.classifyBitmap(bitmap, answers);
-    cam = prediction.cam;
-    const {probabilities, top, logits, triage, scope, clinicalUsed, ms} = prediction;
-    result = {file: name, probabilities, top, logits, triage, scope, distance: scope.distance, blur: scope.blur,
-      clinical: Object.fromEntries(clinicalUsed.map((field) => [field, answers[field]])), clinicalUsed,
-      error: null, ms};
+    // Decoded here (as classify would) because the card shows the photo as the model saw it.
+    bitmap = await model.decode(file);
+    const classified = await model.classify(bitmap, answers);
+    result = {...classified, file: file.name, error: null, code: null,
+      clinical: Object.fromEntries(classified.clinicalUsed.map((field) => [field, answers[field]]))};
   } catch (error) {
     // ImageErrors are the user's file, expected; anything else is a bug worth a stack trace.
     if (!(error instanceof ImageError)) console.error(error);
-    result = {file: name, probabilities: null, top: null, logits: null, triage: null, scope: null, distance: null,
-      blur: null, clinical: {}, clinicalUsed: [], error: error.message, ms: null};
+    result = {...FAILED, file: file.name, error: error.message, code: error.code ?? null, clinical: {}};
   }
   result.classifiedAt = new Date().toISOString();
-  ui.showResult(result, metadata, bitmap, cam, position);
+  ui.showResult(result, model.metadata, bitmap, position);
   bitmap?.close();
+  emit('result', result);
   return result;
 }
 
@@ -73,24 +67,25 @@ function readyMessage() {
 /** Classifies a batch of files, one after another, replacing the previous results. */
 async function classifyFiles(files) {
   // The same answers for the whole batch, read once; they live in this call only.
-  const {answers, error} = ui.clinicalAnswers(skinlens.classifier.metadata.clinical);
+  const {answers, error} = ui.clinicalAnswers(model.metadata.clinical);
   if (error) {
     ui.setStatus('ready', `Not classified: ${error}`);
     return;
   }
   ui.setBusy(true);
   ui.clearResults();
-  skinlens.lastResults = [];
+  lastResults = [];
   for (const [index, file] of files.entries()) {
     ui.setStatus('busy', `Classifying ${index + 1} of ${files.length}: ${file.name}`);
-    skinlens.lastResults.push(await classifyBlob(file.name, file, {index, total: files.length}, answers));
+    lastResults.push(await classifyFile(file, {index, total: files.length}, answers));
   }
-  const failed = skinlens.lastResults.filter((r) => r.error).length;
+  const failed = lastResults.filter((r) => r.error).length;
   const done = `Done: ${files.length - failed} of ${files.length} photo${files.length === 1 ? '' : 's'} classified` +
     (failed ? `, ${failed} could not be read.` : '.');
   ui.setStatus('ready', `${done} ${readyMessage()}`);
   ui.announce(done);
   ui.setBusy(false);
+  emit('batch', {results: lastResults});
 }
 
 /**
@@ -99,38 +94,38 @@ async function classifyFiles(files) {
  * @returns {{text: string, fileName: string}}
  */
 function csv() {
-  const {metadata, backendDetail, modelSha256} = skinlens.classifier;
-  const text = resultsCsv(skinlens.lastResults, {classes: metadata.classes, modelVersion: metadata.model.version,
-    modelSha256, backend: backendDetail});
+  const text = resultsCsv(lastResults, {classes: model.metadata.classes, modelVersion: model.version,
+    modelSha256: model.digest, backend: model.backendDetail});
   const stamp = new Date().toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
   return {text, fileName: `skinlens-results-${stamp}.csv`};
 }
 
 /**
- * Classifies the image at `url` (same origin) as if it had been chosen, and shows its card.
+ * Registers sw.js for offline use, named by the release in precache.json (a hash of every app and model
+ * file), so that any changed file installs a new worker, which replaces the offline copy only once it
+ * holds every file of the new release.
  *
- * @param {string} url relative to the page, e.g. 'golden/ISIC_0024306.jpg'.
- * @param {object} [answers] clinical answers, e.g. {age: 70, sex: 'male', site: 'face'}.
- * @returns {Promise<Result>}
+ * @returns {Promise<string>} what to tell the user about offline use.
  */
-async function classifyUrl(url, answers = {}) {
-  await skinlens.ready;
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`could not download ${url}: HTTP ${response.status}`);
-  return classifyBlob(url.split('/').pop(), await response.blob(), {index: 0, total: 1}, answers);
-}
-
-/**
- * Registers sw.js, which precaches the app and this model for offline use. Its URL names the model
- * version, so a new model installs a new worker (and a new cache) while an unchanged one is left alone.
- */
-async function registerServiceWorker(version) {
+async function registerServiceWorker() {
   if (!('serviceWorker' in navigator)) return 'offline use: not supported by this browser';
   try {
-    const url = `sw.js?model=${encodeURIComponent(version)}`;
-    const registration = await navigator.serviceWorker.register(url, {scope: './'});
-    skinlens.serviceWorker = registration;
-    await navigator.serviceWorker.ready;
+    const response = await fetch('precache.json', {cache: 'no-cache'});
+    if (!response.ok) throw new Error(`precache.json: HTTP ${response.status}`);
+    const {release} = await response.json();
+    const registration = await navigator.serviceWorker.register(`sw.js?release=${encodeURIComponent(release)}`,
+      {scope: './'});
+    const worker = registration.installing ?? registration.waiting;
+    if (worker) {
+      await new Promise((resolve, reject) => {
+        const settle = () => {
+          if (worker.state === 'activated') resolve();
+          if (worker.state === 'redundant') reject(new Error(`release ${release} could not be copied for offline use`));
+        };
+        worker.addEventListener('statechange', settle);
+        settle();
+      });
+    }
     return 'works offline after this visit';
   } catch (error) {
     console.warn('service worker not registered:', error);
@@ -138,22 +133,26 @@ async function registerServiceWorker(version) {
   }
 }
 
-skinlens.ready = (async () => {
+async function start() {
   const requested = new URLSearchParams(window.location.search).get('backend');
-  const backends = BACKENDS.includes(requested) ? [requested] : BACKENDS;
-  skinlens.classifier = await load('model/', {backends});
-  const {metadata, backend, backendDetail} = skinlens.classifier;
+  model = await load('model/', {backends: BACKENDS.includes(requested) ? [requested] : BACKENDS});
+  const {metadata, backend, backendDetail} = model;
   ui.showModel(metadata, {backend, backendDetail});
   ui.showClinical(metadata.clinical ?? null);
   ui.onExportCsv(csv);
-  registerServiceWorker(metadata.model.version).then(ui.showOffline);
+  registerServiceWorker().then(ui.showOffline);
   ui.setStatus('loading', 'Checking this browser on the reference images…');
-  skinlens.selfTest = await selfTest(skinlens.classifier);
-  ui.showSelfTest(skinlens.selfTest);
-  skinlens.readyMs = performance.now(); // from the start of navigation: model loaded, warmed up and self-tested
-  ui.showReadyTime(skinlens.readyMs);
+  const selfTest = await model.selfTest();
+  ui.showSelfTest(selfTest);
+  const readyMs = performance.now(); // from the start of navigation: model loaded, warmed up and self-tested
+  ui.showReadyTime(readyMs);
   ui.setStatus('ready', readyMessage());
   ui.onFilesChosen(classifyFiles);
-})();
-// Handled here, so that a failed load is a message on the page rather than an unhandled rejection.
-skinlens.ready.catch((error) => ui.setStatus('error', `SkinLens could not start: ${error.message}`));
+  emit('ready', {version: model.version, backend: backendDetail, selfTest, readyMs});
+}
+
+// A failed load is a message on the page rather than an unhandled rejection.
+start().catch((error) => {
+  ui.setStatus('error', `SkinLens could not start: ${error.message}`);
+  emit('error', {message: error.message, code: error.code ?? null});
+});

@@ -5,8 +5,9 @@
  *   const metadata = await fetchMetadata(new URL('model/', location.href));
  *   const {risk, band} = triage(probabilities, metadata);
  *
- * No DOM and no TensorFlow.js: the model card page and the service worker's page use it too.
+ * No DOM and no TensorFlow.js: the model card page uses it too.
  */
+import {ImageError, SkinLensError} from './errors.js';
 
 /** Revalidate with the server: a metadata.json cached from an older release names older files. */
 const FETCH_OPTIONS = {cache: 'no-cache'};
@@ -22,7 +23,7 @@ export function parseMetadata(text) {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new Error(`metadata.json is not valid JSON (${error.message})`);
+    throw new SkinLensError('metadata-invalid', `metadata.json is not valid JSON (${error.message})`);
   }
 }
 
@@ -55,15 +56,15 @@ const REQUIRED_FIELDS = [
  */
 export function checkMetadata(metadata) {
   if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
-    throw new Error('metadata.json is not a JSON object');
+    throw new SkinLensError('metadata-invalid', 'metadata.json is not a JSON object');
   }
   if (metadata.schema_version !== 1) {
-    throw new Error(`metadata.json has schema_version ${metadata.schema_version}; this page reads version 1`);
+    throw new SkinLensError('unsupported-model', `metadata.json has schema_version ${metadata.schema_version}; this page reads version 1`);
   }
   for (const [path, valid, what] of REQUIRED_FIELDS) {
     const value = path.split('.').reduce((node, key) => (node == null ? undefined : node[key]), metadata);
     if (value === undefined || !valid(value)) {
-      throw new Error(`metadata.json is not usable: ${path} is ${value === undefined ? 'missing' : 'wrong'} ` +
+      throw new SkinLensError('metadata-invalid', `metadata.json is not usable: ${path} is ${value === undefined ? 'missing' : 'wrong'} ` +
         `(it must be ${what})`);
     }
   }
@@ -74,15 +75,73 @@ export function checkMetadata(metadata) {
  *
  * @param {URL|string} base the model folder's URL, ending in '/'.
  * @returns {Promise<object>}
- * @throws {Error} in words when it cannot be downloaded, is not JSON or lacks a field the page reads.
+ * @throws {SkinLensError} in words when it cannot be downloaded, is not JSON, lacks a field the page reads
+ *   or does not match its version (checkVersion).
  */
 export async function fetchMetadata(base) {
   const url = new URL('metadata.json', base);
   const response = await fetch(url, FETCH_OPTIONS);
-  if (!response.ok) throw new Error(`could not download ${url}: HTTP ${response.status}`);
+  if (!response.ok) throw new SkinLensError('download-failed', `could not download ${url}: HTTP ${response.status}`);
   const metadata = parseMetadata(await response.text());
   checkMetadata(metadata);
+  await checkVersion(metadata);
   return metadata;
+}
+
+/**
+ * metadata.json as canonical JSON: keys sorted, no spaces, numbers as JavaScript writes them; the same
+ * text as converter/convert.py's canonical_json for the same data. `model.version` is left out: it is
+ * what the text's hash is compared with.
+ *
+ * @param {*} value
+ * @returns {string}
+ */
+export function canonicalJson(value) {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * sha256 (hex) of everything metadata.json says, `model.version` aside: the weights and model.json by
+ * their sha256s in model.files, the classes and their names, thresholds, outputs, preprocessing, clinical
+ * fields, golden cases, figures shown on the model card. Its first 12 digits end the model version.
+ *
+ * @param {object} metadata
+ * @returns {Promise<string>}
+ */
+export async function contentDigest(metadata) {
+  if (!globalThis.crypto?.subtle) {
+    throw new SkinLensError('no-crypto', 'this page must be opened over https:// or from localhost ' +
+      '(the browser only checks files there)');
+  }
+  const content = {...metadata, model: {...metadata.model}};
+  delete content.model.version;
+  const bytes = new TextEncoder().encode(canonicalJson(content));
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * Throws unless metadata.model.version ends in '-' and the first 12 digits of contentDigest: a
+ * metadata.json edited after conversion (a class renamed, a threshold moved, a shard's checksum
+ * replaced) names a version it is not, and is refused.
+ *
+ * @param {object} metadata
+ * @returns {Promise<string>} the full digest.
+ */
+export async function checkVersion(metadata) {
+  const digest = await contentDigest(metadata);
+  const version = metadata.model.version;
+  if (!version.endsWith(`-${digest.slice(0, 12)}`)) {
+    throw new SkinLensError('version-mismatch', `the model files do not match their version: metadata.json ` +
+      `says ${version}, but its content is version …-${digest.slice(0, 12)}. The model folder was changed ` +
+      'after it was made; install it again from its release.');
+  }
+  return digest;
 }
 
 /**
@@ -120,7 +179,7 @@ export function checkScreeningContract(metadata) {
   const without = screening.without_clinical;
   if (unknown.length > 0 || typeof screening.threshold !== 'number' ||
       (without && typeof without.threshold !== 'number')) {
-    throw new Error(`metadata.json's screening block is not usable (unknown classes: ${unknown.join(', ') || 'none'}; ` +
+    throw new SkinLensError('metadata-invalid', `metadata.json's screening block is not usable (unknown classes: ${unknown.join(', ') || 'none'}; ` +
       `threshold ${screening.threshold})`);
   }
 }
@@ -138,7 +197,7 @@ export function checkScreeningContract(metadata) {
 export function decide(probabilities, metadata) {
   const weights = metadata.decision?.class_log_weights ?? probabilities.map(() => 0);
   if (weights.length !== probabilities.length || !weights.every(Number.isFinite)) {
-    throw new Error(`metadata.json's decision block needs ${probabilities.length} finite class_log_weights`);
+    throw new SkinLensError('metadata-invalid', `metadata.json's decision block needs ${probabilities.length} finite class_log_weights`);
   }
   const scores = probabilities.map((p, i) => Math.log(Math.max(p, 1e-30)) + weights[i]);
   return scores.indexOf(Math.max(...scores));
@@ -154,7 +213,7 @@ export function decide(probabilities, metadata) {
  *
  * @param {number[]} probabilities in metadata.classes order.
  * @param {object} metadata
- * @param {string[]} [clinicalUsed=[]] the clinical fields given (classifier.js Prediction.clinicalUsed).
+ * @param {string[]} [clinicalUsed=[]] the clinical fields given (skinlens.js Result.clinicalUsed).
  * @returns {{risk: number, threshold: number, band: 'higher'|'lower', photoOnly: boolean}|null} null without
  *   a screening block; photoOnly says the photo-only threshold was used.
  */
@@ -196,7 +255,7 @@ export function scopeThresholds(metadata) {
 }
 
 /**
- * Judges whether an input is out of the model's scope. Pure: the signals come from classifier.js
+ * Judges whether an input is out of the model's scope. Pure: the signals come from skinlens.js
  * (distance = the model's `feature_distance` output, a diagonal Mahalanobis distance of its pooled
  * features from the training images', about 1 for those; blur = variance of the Laplacian of the
  * input's luminance).
@@ -234,7 +293,7 @@ export function checkClinicalContract(metadata) {
     spec.fields.every((field) => inRange(field.missing_index) && (field.kind === 'number' ?
       inRange(field.index) && Number.isFinite(field.scale) && Number.isFinite(field.min) && Number.isFinite(field.max) :
       field.kind === 'choice' && Array.isArray(field.values) && field.values.every((v) => inRange(v.index))));
-  if (!usable) throw new Error("metadata.json's clinical block is not one this page can use");
+  if (!usable) throw new SkinLensError('metadata-invalid', "metadata.json's clinical block is not one this page can use");
 }
 
 /**
@@ -261,13 +320,13 @@ export function clinicalVector(answers, metadata) {
     if (field.kind === 'number') {
       const number = Number(value);
       if (!Number.isFinite(number) || number < field.min || number > field.max) {
-        throw new RangeError(`${field.label}: please enter a number from ${field.min} to ${field.max}, ` +
+        throw new ImageError('invalid-answer', `${field.label}: please enter a number from ${field.min} to ${field.max}, ` +
           'or leave it blank.');
       }
       vector[field.index] = number * field.scale;
     } else {
       const choice = field.values.find((v) => v.id === value);
-      if (!choice) throw new RangeError(`${field.label}: "${value}" is not one of the choices.`);
+      if (!choice) throw new ImageError('invalid-answer', `${field.label}: "${value}" is not one of the choices.`);
       vector[choice.index] = 1;
     }
     used.push(field.name);

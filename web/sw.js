@@ -1,62 +1,54 @@
 /**
  * SkinLens service worker: after one visit, the app works with the network off.
  *
- * main.js registers it as `sw.js?model=<metadata.model.version>` with scope './', so it works at any
- * sub-path, and a new model (whose version ends in a hash of its files) installs a new worker with a new
- * cache. On install it precaches the app files below, TensorFlow.js with its wasm files, and the model's
- * files and golden images as listed in model/metadata.json; on activate it deletes every other cache.
+ * main.js registers it as `sw.js?release=<precache.json's release>` with scope './', so it works at any
+ * sub-path, and any changed file of the app or its model (a new release: converter/precache.py) installs
+ * a new worker. On install it downloads every file precache.json lists and checks each against its
+ * sha256; a file that is missing or does not match fails the install, and the previous worker keeps
+ * serving the previous release, complete. Only a complete copy is activated, and then every other copy
+ * is deleted: offline, a user gets the last complete release, never a mix of two.
  *
  * Fetches are network first, the cache only when the network fails: an online visit always gets the
- * current release, and the page's sha256 check still guards every model file. Only the precached
- * same-origin GETs are ever answered from the cache, and nothing is added to it after install: photos
- * are read from disk by the page and never fetched, so they can never be cached.
+ * current release (and, through main.js, its worker). Only the precached same-origin GETs are ever
+ * answered from the cache, and nothing is added to it after install: photos are read from disk by the
+ * page and never fetched, so they can never be cached.
  */
 
-/** The app's own files, relative to this script. Every file of web/ that the page loads is listed. */
-const APP_FILES = [
-  './',
-  'index.html',
-  'model-card.html',
-  'style.css',
-  'main.js',
-  'ui.js',
-  'classifier.js',
-  'imaging.js',
-  'metadata.js',
-  'heatmap.js',
-  'csv.js',
-  'model-card.js',
-  'vendor/tfjs/tf-core.min.js',
-  'vendor/tfjs/tf-backend-cpu.min.js',
-  'vendor/tfjs/tf-backend-webgl.min.js',
-  'vendor/tfjs/tf-backend-wasm.min.js',
-  'vendor/tfjs/tf-converter.min.js',
-  // The single-threaded builds: the page never runs the threaded one (see classifier.js).
-  'vendor/tfjs/tfjs-backend-wasm.wasm',
-  'vendor/tfjs/tfjs-backend-wasm-simd.wasm',
-  'vendor/tfjs/LICENSE',
-];
-
-const MODEL_VERSION = new URL(self.location.href).searchParams.get('model') ?? 'unversioned';
+const RELEASE = new URL(self.location.href).searchParams.get('release') ?? 'unversioned';
 const CACHE_PREFIX = 'skinlens-';
-const CACHE = `${CACHE_PREFIX}${MODEL_VERSION}`;
+const CACHE = `${CACHE_PREFIX}${RELEASE}`;
 
-/** Every URL to precache: the app files, then metadata.json and what it lists. */
-async function precacheUrls() {
-  const response = await fetch('model/metadata.json', {cache: 'no-cache'});
-  if (!response.ok) throw new Error(`model/metadata.json: HTTP ${response.status}`);
-  const metadata = JSON.parse(await response.text());
-  const modelFiles = Object.keys(metadata.model.files).map((name) => `model/${name}`);
-  const golden = (metadata.golden ?? []).map((g) => g.file);
-  return [...new Set([...APP_FILES, 'model/metadata.json', ...modelFiles, ...golden])];
+async function sha256Hex(buffer) {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', buffer));
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/** Downloads `path` (revalidated, not from the HTTP cache) and checks it against `expected`. */
+async function verifiedResponse(path, expected) {
+  const response = await fetch(new Request(path, {cache: 'no-cache'}));
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  const actual = await sha256Hex(await response.clone().arrayBuffer());
+  if (actual !== expected) throw new Error(`${path} is not the file release ${RELEASE} lists`);
+  return response;
 }
 
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {
-    const urls = await precacheUrls();
+    const listed = await fetch(new Request('precache.json', {cache: 'no-cache'}));
+    if (!listed.ok) throw new Error(`precache.json: HTTP ${listed.status}`);
+    const manifest = await listed.clone().json();
+    if (manifest.release !== RELEASE) {
+      throw new Error(`the site now has release ${manifest.release}, not ${RELEASE}: the page will register it`);
+    }
+    const entries = Object.entries(manifest.files);
+    const responses = await Promise.all(entries.map(([path, sha]) => verifiedResponse(path, sha)));
+    // './' is index.html as the server names the folder: the same bytes.
+    const root = await verifiedResponse('./', manifest.files['index.html']);
+    // Written only once every file has arrived and matched: a failed install leaves no partial cache.
+    await caches.delete(CACHE);
     const cache = await caches.open(CACHE);
-    // no-cache: revalidate with the server rather than copy a stale HTTP-cached file into the precache.
-    await cache.addAll(urls.map((url) => new Request(url, {cache: 'no-cache'})));
+    await Promise.all([...entries.map(([path], i) => cache.put(path, responses[i])), cache.put('./', root),
+      cache.put('precache.json', listed)]);
     await self.skipWaiting();
   })());
 });

@@ -292,7 +292,7 @@ function downloadText(text, fileName, type) {
 }
 
 /** A figure with the photo (as the model saw it: EXIF orientation applied, aspect kept) and its overlay. */
-function photoFigure(bitmap, result, cam, classes) {
+function photoFigure(bitmap, result, classes) {
   const scale = Math.min(1, THUMBNAIL_SIZE / Math.max(bitmap.width, bitmap.height));
   const width = Math.max(1, Math.round(bitmap.width * scale));
   const height = Math.max(1, Math.round(bitmap.height * scale));
@@ -305,6 +305,7 @@ function photoFigure(bitmap, result, cam, classes) {
   canvas.setAttribute('aria-label', `Photo ${result.file}`);
   frame.append(canvas);
   figure.append(frame);
+  const {cam} = result;
   if (!cam || result.error) return figure;
 
   const topIndex = classes.findIndex((cls) => cls.id === result.top.id);
@@ -335,18 +336,18 @@ function photoFigure(bitmap, result, cam, classes) {
 }
 
 /** The triage band, its meaning, and the validated figures of its threshold in plain words. */
-function triageBox(triage, metadata) {
-  const band = BANDS[triage.band];
-  const box = element('div', `triage band-${triage.band}`);
+function triageBox(result, metadata) {
+  const band = BANDS[result.band];
+  const box = element('div', `triage band-${result.band}`);
   const heading = element('p', 'band-label');
   heading.append(element('span', 'band-symbol', band.symbol), ' ', element('strong', '', `${band.label}:`),
     ` ${band.advice}`);
   heading.firstChild.setAttribute('aria-hidden', 'true');
   const cancers = metadata.classes.filter((cls) => metadata.screening.malignant_classes.includes(cls.id));
   box.append(heading, element('p', 'band-detail',
-    `Risk score ${percent(triage.risk)}: the chance of ${cancers.map((cls) => cls.name).join(', ')} together; ` +
-    `SkinLens says “higher concern” from ${percent(triage.threshold)}.`));
-  const figures = screeningFigures(metadata, {photoOnly: triage.photoOnly});
+    `Risk score ${percent(result.risk)}: the chance of ${cancers.map((cls) => cls.name).join(', ')} together; ` +
+    `SkinLens says “higher concern” from ${percent(result.threshold)}.`));
+  const figures = screeningFigures(metadata, {photoOnly: result.clinicalUsed.length === 0});
   if (figures) {
     const where = figures.split === 'test' ? 'On images it had not seen' : 'On its validation images';
     box.append(element('p', 'band-detail',
@@ -358,11 +359,11 @@ function triageBox(triage, metadata) {
 }
 
 /** The out-of-scope warning, listing each reason. */
-function scopeWarning(scope) {
+function scopeWarning(warnings) {
   const box = element('div', 'scope-warning');
   box.append(element('p', '', 'Check the photo: this result may not be reliable because'));
   const list = element('ul');
-  for (const reason of scope.reasons) list.append(element('li', '', reason.message));
+  for (const warning of warnings) list.append(element('li', '', warning.message));
   box.append(list);
   return box;
 }
@@ -396,8 +397,8 @@ function batchRow(result) {
   const cells = result.error ?
     [result.file, 'Could not classify', '—', result.error, '—'] :
     [result.file, `${result.top.name} (${percent(result.top.probability)})`,
-      result.triage ? BANDS[result.triage.band].label : 'no threshold',
-      result.scope.reasons.map((reason) => reason.message).join('; ') || '—', `${Math.round(result.ms)} ms`];
+      result.band ? BANDS[result.band].label : 'no threshold',
+      result.warnings.map((warning) => warning.message).join('; ') || '—', `${Math.round(result.timing.modelMs)} ms`];
   const headers = Array.from(byId('batch-table').tHead.rows[0].cells, (th) => th.textContent);
   row.setAttribute('role', 'row'); // kept explicitly: phones show the table as stacked blocks (style.css)
   cells.forEach((text, i) => {
@@ -407,15 +408,15 @@ function batchRow(result) {
     cell.dataset.label = headers[i];
     row.append(cell);
   });
-  if (result.triage) row.cells[2].classList.add(`band-text-${result.triage.band}`);
+  if (result.band) row.cells[2].classList.add(`band-text-${result.band}`);
   return row;
 }
 
 /** Short text for screen readers. */
 function summary(result) {
   if (result.error) return `${result.file}: could not classify: ${result.error}.`;
-  const band = result.triage ? ` ${BANDS[result.triage.band].label}.` : '';
-  const warn = result.scope.reasons.length ? ' Check the photo: the result may not be reliable.' : '';
+  const band = result.band ? ` ${BANDS[result.band].label}.` : '';
+  const warn = result.warnings.length ? ' Check the photo: the result may not be reliable.' : '';
   return `${result.file}: best match ${result.top.name}, ${percent(result.top.probability)}.${band}${warn}`;
 }
 
@@ -424,13 +425,12 @@ function summary(result) {
  * the triage band, any out-of-scope warning and every class with its probability and description;
  * or the message saying why the file could not be classified.
  *
- * @param {object} result main.js Result.
+ * @param {object} result main.js PageResult: skinlens.js Result with file, clinical and error.
  * @param {object} metadata model/metadata.json.
  * @param {ImageBitmap|null} bitmap the decoded photo, when decoding succeeded.
- * @param {{height: number, width: number, classes: number, values: Float32Array}|null} cam
  * @param {{index: number, total: number}} position in the batch, for screen-reader announcements.
  */
-export function showResult(result, metadata, bitmap, cam, {index, total}) {
+export function showResult(result, metadata, bitmap, {index, total}) {
   const {classes} = metadata;
   byId('batch-table').tBodies[0].append(batchRow(result));
   byId('batch').hidden = false;
@@ -442,14 +442,14 @@ export function showResult(result, metadata, bitmap, cam, {index, total}) {
     body.append(element('p', 'error', `Could not classify: ${result.error}`));
   } else {
     const topIndex = classes.findIndex((cls) => cls.id === result.top.id);
-    if (result.triage) body.append(triageBox(result.triage, metadata));
-    if (result.scope.reasons.length) body.append(scopeWarning(result.scope));
-    body.append(probabilityTable(classes, result.probabilities, topIndex));
+    if (result.band) body.append(triageBox(result, metadata));
+    if (result.warnings.length) body.append(scopeWarning(result.warnings));
+    body.append(probabilityTable(classes, result.classes.map((cls) => cls.probability), topIndex));
     const clinical = clinicalLine(result, metadata);
     if (clinical) body.append(element('p', 'clinical-used', clinical));
-    body.append(element('p', 'timing', `Classified in ${Math.round(result.ms)} ms`));
+    body.append(element('p', 'timing', `Classified in ${Math.round(result.timing.modelMs)} ms`));
   }
-  if (bitmap) card.append(photoFigure(bitmap, result, cam, classes));
+  if (bitmap) card.append(photoFigure(bitmap, result, classes));
   card.append(body);
   byId('results').append(card);
   if (total <= ANNOUNCE_EACH_UP_TO) announce(summary(result));

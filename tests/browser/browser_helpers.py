@@ -8,18 +8,56 @@ import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from converter.contract import stamp_version, version_name
+from converter.precache import MANIFEST, write_manifest
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "images"
 LESION = FIXTURES / "ISIC_0024310.jpg"
 SCREENSHOTS = ROOT / "test-results" / "screenshots"
 
-# Polls in the page (Playwright's wait_for_function would need eval, which the CSP forbids).
+# How far the page's probabilities for a file may be from Python's (tests/browser/test_agreement.py).
+# From files (11 fixtures: JPEG, PNG, EXIF-rotated, alpha, palette, gray, 16-bit, CMYK, 3200x2400):
+# Pillow and Chromium both decode with libjpeg-turbo/libpng, and the resize is the same arithmetic,
+# so the inputs agree to float rounding except a few alpha-edge pixels (±1 level, Skia vs our
+# compositing; CMYK converted by Skia and by Pillow). Measured max |Δp|: 1.6e-6 (shipped, 8 views); the tiny
+# model, retrained for every test session with a temperature near 0.25 that amplifies those level
+# differences, 5.9e-5 in most sessions and 2.1e-4 in one (cmyk.jpg). Tolerance: ~2.4x the worst.
+FILE_TOLERANCE = 5e-4
+
+# Polls in the page (Playwright's wait_for_function would need eval, which the CSP forbids) for the next
+# batch the page announces (EVENT_RECORDER), and takes it, so that the next call waits for a new one.
 WAIT_FOR_RESULTS = """async (count) => {
-  const done = () => window.skinlens.lastResults.length >= count &&
+  const done = () => window.__skinlens.batch?.length >= count &&
     document.getElementById('status').dataset.state === 'ready';
   while (!done()) await new Promise((resolve) => setTimeout(resolve, 50));
-  return window.skinlens.lastResults;
+  const batch = window.__skinlens.batch;
+  window.__skinlens.batch = null;
+  return batch;
 }"""
+
+# Records what the page announces on `document` (main.js: skinlens:ready, :result, :batch, :error) in
+# window.__skinlens, for the tests: the page itself puts nothing on window.
+EVENT_RECORDER = """
+window.__skinlens = {ready: null, error: null, batch: null, results: []};
+document.addEventListener('skinlens:ready', (event) => { window.__skinlens.ready = event.detail; });
+document.addEventListener('skinlens:error', (event) => { window.__skinlens.error = event.detail; });
+document.addEventListener('skinlens:result', (event) => { window.__skinlens.results.push(event.detail); });
+document.addEventListener('skinlens:batch', (event) => { window.__skinlens.batch = event.detail.results; });
+"""
+
+# Loads the model through the documented module API (web/skinlens.js), once per page, as another page
+# embedding SkinLens would; `options` go to load() (e.g. {backends: ['cpu']}).
+LOAD_MODEL = """async (options) => {
+  window.__model ??= await (await import('./skinlens.js')).load('model/', options ?? {});
+  return {version: window.__model.version, backend: window.__model.backend};
+}"""
+
+
+def probabilities(result):
+    """A result's probabilities in metadata.classes order (None for a file that could not be read)."""
+    return None if result["classes"] is None else [c["probability"] for c in result["classes"]]
+
 
 # Reports every CSP violation of every page of a context to Python (checked_page exposes the function),
 # and keeps them in the page too, for a violation whose report is still in flight when the test ends.
@@ -47,9 +85,17 @@ def open_app(page, url):
 
 
 def choose(page, files):
-    """Chooses files in the file input and returns the page's results once all are classified."""
+    """Chooses files in the file input and returns the page's results (main.js PageResults) once all
+    are classified."""
     page.set_input_files("#files", files)
     return page.evaluate(WAIT_FOR_RESULTS, len(files))
+
+
+def fill_clinical(page, age="", sex="", site=""):
+    """Answers the optional clinical fields ("" leaves one blank)."""
+    page.fill("#clinical-age", str(age))
+    page.select_option("#clinical-sex", sex)
+    page.select_option("#clinical-site", site)
 
 
 def upload(path, data=None):
@@ -59,11 +105,10 @@ def upload(path, data=None):
             "buffer": path.read_bytes() if data is None else data}
 
 
-def web_with_metadata(web_root, dest, edit):
-    """A copy of the web root (symlinks) whose model/metadata.json is ``edit(metadata)``'s return value.
-
-    metadata.json carries no checksum of its own, so this is how tests give the page other thresholds.
-    """
+def web_with_metadata(web_root, dest, edit, stamp=True):
+    """A copy of the web root (symlinks) whose model/metadata.json is ``edit(metadata)``'s return value,
+    re-stamped with the version of its new content (as the converter would) unless ``stamp`` is False,
+    with the offline manifest (precache.json) rewritten to match."""
     dest = Path(dest)
     dest.mkdir(parents=True)
     for entry in Path(web_root).iterdir():
@@ -75,7 +120,12 @@ def web_with_metadata(web_root, dest, edit):
         if entry.name != "metadata.json":
             (model / entry.name).symlink_to(entry.resolve())
     metadata = json.loads((Path(web_root) / "model" / "metadata.json").read_text())
-    (model / "metadata.json").write_text(json.dumps(edit(metadata)))
+    edited = edit(metadata)
+    if stamp:
+        edited = stamp_version(edited, version_name(edited))
+    (model / "metadata.json").write_text(json.dumps(edited))
+    (dest / MANIFEST).unlink(missing_ok=True)
+    write_manifest(dest)
     return dest
 
 
@@ -86,6 +136,8 @@ def web_with_file(web_root, dest, source, name):
     for entry in Path(web_root).iterdir():
         (dest / entry.name).symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
     shutil.copyfile(source, dest / name)
+    (dest / MANIFEST).unlink(missing_ok=True)
+    write_manifest(dest)
     return dest
 
 
@@ -106,7 +158,7 @@ def checked_page(browser, **context_options):
         page.on("pageerror", lambda error: errors.append(f"{page.url}: uncaught: {error}"))
 
     context.expose_function("__skinlensCspViolation", lambda text: violations.append(text))
-    context.add_init_script(CSP_LISTENER)
+    context.add_init_script(CSP_LISTENER + EVENT_RECORDER)
     context.on("page", watch)
     context.on("request", lambda request: requests.append(request))
     page = context.new_page()

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from browser_helpers import checked_page
+from converter.precache import MANIFEST, write_manifest
 from server import WEB_ROOT, create_app, serving
 
 PAGES_PREFIX = "/skinlens/"
@@ -30,7 +31,9 @@ def overlay_web(dest: Path, overlay: Path) -> Path:
     entries = {entry.name: entry for entry in WEB_ROOT.iterdir()}
     entries.update({entry.name: entry for entry in Path(overlay).iterdir()})
     for name, entry in entries.items():
-        (dest / name).symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
+        if name != MANIFEST:
+            (dest / name).symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
+    write_manifest(dest)  # the offline copy's list of files, for this mix of them
     return dest
 
 
@@ -93,16 +96,31 @@ class _PagesHandler(SimpleHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def _pages(folder):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_PagesHandler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}{PAGES_PREFIX}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
 @pytest.fixture(scope="session")
 def pages_url(web_root):
     """Base URL of web/ under a sub-path, as GitHub Pages serves a project site."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_PagesHandler, directory=str(web_root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}{PAGES_PREFIX}"
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with _pages(web_root) as url:
+        yield url
+
+
+@pytest.fixture
+def serve_pages():
+    """Serves another folder as GitHub Pages would (no headers, a sub-path) for one test: -> base URL."""
+    with contextlib.ExitStack() as stack:
+        yield lambda folder: stack.enter_context(_pages(folder))
 
 
 @pytest.fixture(scope="session")

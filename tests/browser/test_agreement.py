@@ -8,7 +8,7 @@ and the model shipped in web/model/.
 
 import numpy as np
 import pytest
-from browser_helpers import FIXTURES, choose, open_app
+from browser_helpers import FILE_TOLERANCE, FIXTURES, LOAD_MODEL, choose, open_app, probabilities
 from PIL import Image
 
 from trainer.predict import Predictor
@@ -25,19 +25,13 @@ IMAGES = ["ISIC_0024306.jpg", "ISIC_0024310.jpg", "ISIC_0024331.jpg", "png_rgb.p
 # it took clinical metadata, up to 6.0e-5 since (with answers or without). Tolerance: ~3x the worst; a
 # wrong clinical vector or resize moves probabilities by 1e-3 and more.
 TENSOR_TOLERANCE = 2e-4
-# From files (11 fixtures: JPEG, PNG, EXIF-rotated, alpha, palette, gray, 16-bit, CMYK, 3200x2400):
-# Pillow and Chromium both decode with libjpeg-turbo/libpng, and the resize is the same arithmetic,
-# so the inputs agree to float rounding except a few alpha-edge pixels (±1 level, Skia vs our
-# compositing). Measured max |Δp|: 5.9e-5 (tiny model, 2 views), 1.6e-6 (shipped, 8 views). Tolerance:
-# ~3.4x the worst.
-FILE_TOLERANCE = 2e-4
 
+# Through the module API (web/skinlens.js), raw RGB pixels at the model's size.
 CLASSIFY_TENSORS = """async ([tensors, size]) => {
-  const {classifier} = window.skinlens;
   const out = [];
   for (const values of tensors) {
-    const result = await classifier.classifyPixels({data: Uint8Array.from(values), width: size, height: size, channels: 3});
-    out.push(result.probabilities);
+    const result = await window.__model.classify({data: Uint8Array.from(values), width: size, height: size, channels: 3});
+    out.push(result.classes.map((cls) => cls.probability));
   }
   return out;
 }"""
@@ -61,6 +55,7 @@ def test_same_input_tensors_give_the_same_probabilities(page, model_site):
                np.dstack([*np.meshgrid(np.linspace(0, 255, size), np.linspace(255, 0, size)),
                           np.full((size, size), 90.0)]).astype(np.uint8)]
     open_app(page, url)
+    page.evaluate(LOAD_MODEL)
     browser = np.array(page.evaluate(CLASSIFY_TENSORS, [[t.ravel().tolist() for t in tensors], size]))
     python = predictor.probabilities(np.stack(tensors).astype(np.float32))
     print(f"\n{model_dir}: tensor max |Δp| = {np.abs(browser - python).max():.2e}")
@@ -77,7 +72,7 @@ def test_files_give_the_same_top_class_and_probabilities(page, model_site):
     for name, result, (_, expected, error) in zip(IMAGES, results, predictor.predict_files(
             [str(FIXTURES / name) for name in IMAGES])):
         assert error is None and result["error"] is None, (name, error, result["error"])
-        got = np.array(result["probabilities"])
+        got = np.array(probabilities(result))
         worst = max(worst, float(np.abs(got - expected).max()))
         assert np.argmax(got) == np.argmax(expected), name
         np.testing.assert_allclose(got, expected, atol=FILE_TOLERANCE, err_msg=name)
@@ -85,11 +80,10 @@ def test_files_give_the_same_top_class_and_probabilities(page, model_site):
 
 
 CLASSIFY_WITH_ANSWERS = """async ([values, size, answers]) => {
-  const {classifier} = window.skinlens;
   const pixels = {data: Uint8Array.from(values), width: size, height: size, channels: 3};
   const out = [];
-  for (const given of answers) out.push(await classifier.classifyPixels(pixels, given));
-  return out.map((r) => ({probabilities: r.probabilities, used: r.clinicalUsed}));
+  for (const given of answers) out.push(await window.__model.classify(pixels, given));
+  return out.map((r) => ({probabilities: r.classes.map((cls) => cls.probability), used: r.clinicalUsed}));
 }"""
 
 ANSWERS = [{}, {"age": 70}, {"sex": "female", "site": "face"}, {"age": 35, "sex": "male", "site": "lower extremity"},
@@ -107,6 +101,7 @@ def test_clinical_answers_give_the_same_probabilities(page, model_site):
     size = predictor.height
     image = np.asarray(Image.open(FIXTURES / "ISIC_0024306.jpg").convert("RGB").resize((size, size)), np.uint8)
     open_app(page, url)
+    page.evaluate(LOAD_MODEL)
     results = page.evaluate(CLASSIFY_WITH_ANSWERS, [image.ravel().tolist(), size, ANSWERS])
     browser = np.array([r["probabilities"] for r in results])
     python = np.concatenate([predictor.probabilities(image[None].astype(np.float32),

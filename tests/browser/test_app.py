@@ -12,6 +12,8 @@ Every test also fails on a console error, a CSP violation or a request to anothe
 import base64
 import hashlib
 import io
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -19,7 +21,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from browser_helpers import CPU_BACKEND_TIMEOUT_MS, FIXTURES, LESION, choose, open_app, upload, web_with_metadata
+from browser_helpers import (CPU_BACKEND_TIMEOUT_MS, FIXTURES, LESION, LOAD_MODEL, choose, fill_clinical, open_app,
+                             probabilities, upload, web_with_file, web_with_metadata)
+from converter.contract import version_name
 from trainer.images import prepare
 from trainer.predict import Predictor
 
@@ -52,7 +56,8 @@ GOLDEN_TOLERANCE = 2e-4
 # The page's own pipeline up to the model input, for comparison with trainer.images.prepare.
 PREPROCESS_IN_PAGE = """async (b64) => {
   const imaging = await import(new URL('imaging.js', document.baseURI).href);
-  const {metadata} = window.skinlens.classifier;
+  const {fetchMetadata} = await import(new URL('metadata.js', document.baseURI).href);
+  const metadata = await fetchMetadata(new URL('model/', document.baseURI));
   const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   const bitmap = await imaging.decodeImage(new Blob([bytes]), metadata.preprocess);
   const pixels = imaging.bitmapToPixels(bitmap, metadata.preprocess.alpha_background);
@@ -93,7 +98,9 @@ def site_url(request):
 
 def test_page_loads_to_ready(page, site_url, metadata):
     open_app(page, site_url)
-    assert page.evaluate("window.skinlens.ready.then(() => 'resolved')") == "resolved"
+    ready = page.evaluate("window.__skinlens.ready")  # main.js's skinlens:ready event
+    assert ready["version"] == metadata["model"]["version"] and ready["selfTest"]["passed"]
+    assert not page.evaluate("'skinlens' in window || 'classifier' in window")  # the page adds no global
     assert page.inner_text("#model-version") == metadata["model"]["version"]
     assert page.inner_text("#model-backend") == "wasm"  # the first choice works in Chromium
     assert page.is_visible(".notice") and "not a diagnosis" in page.inner_text(".notice")
@@ -109,9 +116,10 @@ def test_chosen_photo_shows_every_class(page, site_url, metadata):
     (result,) = choose(page, [LESION])
     classes = metadata["classes"]
     assert result["error"] is None and result["file"] == LESION.name
-    assert len(result["probabilities"]) == len(classes)
-    assert sum(result["probabilities"]) == pytest.approx(1, abs=1e-4)
-    best = int(np.argmax(result["probabilities"]))
+    assert [c["id"] for c in result["classes"]] == [c["id"] for c in classes]
+    assert [c["name"] for c in result["classes"]] == [c["name"] for c in classes]
+    assert sum(probabilities(result)) == pytest.approx(1, abs=1e-4)
+    best = int(np.argmax(probabilities(result)))
     assert result["top"]["id"] == classes[best]["id"]
 
     card = page.locator(".result")
@@ -133,20 +141,28 @@ def test_classifying_leaks_no_tensors(page, app_url):
     assert page.evaluate("tf.memory().numTensors") == before
 
 
-def test_classify_pixels_takes_rgb_or_rgba_without_leaking(page, app_url):
+def test_classify_takes_pixels_image_data_bitmaps_and_files_alike_without_leaking(page, app_url):
+    """The module API's classify gives the same answer for the same picture however it is handed over."""
     open_app(page, app_url)
-    before, after, rgb, rgba = page.evaluate("""async () => {
-      const {classifier} = window.skinlens;
+    page.evaluate(LOAD_MODEL)
+    before, after, answers = page.evaluate("""async () => {
+      const model = window.__model;
       const [width, height] = [300, 200];
       const rgb = new Uint8Array(width * height * 3).map((_, i) => (i * 7) % 256);
       const rgba = new Uint8ClampedArray(width * height * 4).map((_, i) => i % 4 === 3 ? 255 : rgb[i - (i >> 2)]);
+      const canvas = new OffscreenCanvas(width, height);
+      canvas.getContext('2d').putImageData(new ImageData(rgba, width, height), 0, 0);
+      const png = await canvas.convertToBlob({type: 'image/png'});
+      const bitmap = await createImageBitmap(png);
       const before = tf.memory().numTensors;
-      const a = await classifier.classifyPixels({data: rgb, width, height, channels: 3});
-      const b = await classifier.classifyPixels({data: rgba, width, height, channels: 4});
-      return [before, tf.memory().numTensors, a.probabilities, b.probabilities];
+      const given = [{data: rgb, width, height, channels: 3}, {data: rgba, width, height, channels: 4},
+        new ImageData(rgba, width, height), canvas, bitmap, png, new File([png], 'spot.png')];
+      const answers = [];
+      for (const image of given) answers.push((await model.classify(image)).classes.map((c) => c.probability));
+      return [before, tf.memory().numTensors, answers];
     }""")
     assert after == before
-    assert rgb == rgba
+    assert all(answer == answers[0] for answer in answers), answers
 
 
 def test_unreadable_files_get_clear_messages_and_do_not_stop_the_batch(page, app_url):
@@ -163,11 +179,13 @@ def test_unreadable_files_get_clear_messages_and_do_not_stop_the_batch(page, app
     assert heic["error"].startswith("HEIC photos can't be read by this browser: export as JPEG")
     assert "Most Compatible" in heic["error"]
     assert text["error"].startswith("not an image SkinLens can read")
-    assert good["error"] is None and good["probabilities"]
+    assert good["error"] is None and probabilities(good)
     assert truncated["error"] == broken["error"] == "the file looks like an image but could not be decoded (corrupt?)"
     assert "too small" in tiny["error"] and "16×12" in tiny["error"]
     assert "400.0 megapixels" in big["error"]
-    assert all(r["probabilities"] is None for r in (heic, text, truncated, broken, tiny, big))
+    assert all(r["classes"] is None for r in (heic, text, truncated, broken, tiny, big))
+    assert [r["code"] for r in (heic, text, truncated, broken, tiny, big)] == [
+        "heic", "not-an-image", "corrupt", "corrupt", "too-small", "too-many-pixels"]
 
     cards = page.locator(".result")
     assert cards.count() == len(files)
@@ -187,7 +205,9 @@ def test_corrupted_model_shard_is_refused(page, web_root, serve_web, tmp_path):
     page.wait_for_selector("#status[data-state=error]")
     expected = f"model file {shard.name} is corrupt or altered"
     assert expected in page.inner_text("#status")
-    assert expected in page.evaluate("window.skinlens.ready.then(() => '', (error) => error.message)")
+    assert page.evaluate("window.__skinlens.error") == {"message": page.inner_text("#status").split(": ", 1)[1],
+                                                         "code": "file-altered"}
+    assert expected in page.evaluate("window.__skinlens.error.message")
     assert page.is_disabled("#files")
 
 
@@ -232,7 +252,8 @@ def test_byte_limit(page, app_url, metadata):
     assert limit == 50 * 2**20
     message = page.evaluate("""async (size) => {
       const imaging = await import(new URL('imaging.js', document.baseURI).href);
-      const {preprocess} = window.skinlens.classifier.metadata;
+      const {fetchMetadata} = await import(new URL('metadata.js', document.baseURI).href);
+      const {preprocess} = await fetchMetadata(new URL('model/', document.baseURI));
       return imaging.decodeImage(new Blob([new Uint8Array(size)]), preprocess).then(() => null, (e) => e.message);
     }""", limit + 1)
     assert message == "this file is 50.000001 MB; SkinLens reads images up to 50 MB", message
@@ -256,7 +277,9 @@ def test_heif_and_avif_are_told_apart(page, app_url, metadata, brand, expected):
 
 @pytest.mark.parametrize("backend", ["wasm", "webgl", "cpu"])
 def test_golden_images_match_python(page, app_url, web_root, metadata, backend):
-    """Each backend gives the probabilities the converter recorded from Python for the golden images."""
+    """Each backend gives the probabilities the converter recorded from Python for the golden images: the
+    page's self-test classifies each of them (with its clinical answers) through model.classify, the path
+    of a chosen file, before it says ready."""
     if not metadata["golden"]:
         pytest.skip("metadata.json lists no golden images")
     page.goto(f"{app_url}?backend={backend}")
@@ -265,23 +288,34 @@ def test_golden_images_match_python(page, app_url, web_root, metadata, backend):
         pytest.skip("this Chromium has no WebGL")
     assert page.get_attribute("#status", "data-state") == "ready", page.inner_text("#status")
     assert page.inner_text("#model-backend") == backend
-    worst = 0.0
     for golden in metadata["golden"]:
         assert _sha256(web_root / golden["file"]) == golden["sha256"]
-        result = page.evaluate("([url, answers]) => window.skinlens.classifyUrl(url, answers)",
-                               [golden["file"], golden.get("clinical") or {}])
+    test = page.evaluate("window.__skinlens.ready.selfTest")
+    assert test["cases"] == len(metadata["golden"]) and test["error"] is None
+    print(f"\n{backend}: golden max |Δp| = {test['maxDifference']:.1e} ({metadata['model']['quantization']} weights)")
+    assert test["maxDifference"] <= GOLDEN_TOLERANCE
+
+
+def test_golden_images_chosen_as_files_match_python(page, app_url, web_root, metadata):
+    """The same, from the user's side: each golden image chosen, its clinical answers typed in."""
+    if not metadata["golden"]:
+        pytest.skip("metadata.json lists no golden images")
+    open_app(page, app_url)
+    for golden in metadata["golden"]:
+        if metadata.get("clinical"):
+            fill_clinical(page, **golden.get("clinical", {}))
+        (result,) = choose(page, [web_root / golden["file"]])
         assert result["error"] is None, result["error"]
-        worst = max(worst, float(np.abs(np.subtract(result["probabilities"], golden["probabilities"])).max()))
-        np.testing.assert_allclose(result["probabilities"], golden["probabilities"], atol=GOLDEN_TOLERANCE,
-                                   err_msg=golden["file"])
-        assert np.argmax(result["probabilities"]) == np.argmax(golden["probabilities"])
-    print(f"\n{backend}: golden max |Δp| = {worst:.1e} ({metadata['model']['quantization']} weights)")
+        assert result["clinicalUsed"] == list(golden.get("clinical", {}))
+        got = probabilities(result)
+        np.testing.assert_allclose(got, golden["probabilities"], atol=GOLDEN_TOLERANCE, err_msg=golden["file"])
+        assert np.argmax(got) == np.argmax(golden["probabilities"])
 
 
 def test_self_test_passes_and_is_shown(page, app_url, metadata):
     """On load the page classifies its golden images and says it agrees with Python."""
     open_app(page, app_url)
-    test = page.evaluate("window.skinlens.selfTest")
+    test = page.evaluate("window.__skinlens.ready.selfTest")
     assert test["cases"] == len(metadata["golden"]) and test["error"] is None
     assert test["passed"], test
     assert test["tolerance"] == 1e-3
@@ -300,7 +334,7 @@ def test_self_test_warns_when_this_browser_disagrees(page, web_root, serve_web, 
         return metadata
 
     open_app(page, serve_web(web_with_metadata(web_root, tmp_path / "web", shift)))
-    test = page.evaluate("window.skinlens.selfTest")
+    test = page.evaluate("window.__skinlens.ready.selfTest")
     assert not test["passed"] and test["maxDifference"] == pytest.approx(0.01, abs=1e-3)
     warning = page.locator("#self-test-warning")
     assert warning.is_visible() and warning.get_attribute("role") == "alert"
@@ -315,13 +349,13 @@ def test_result_shows_concern_level_descriptions_and_disclaimer(page, app_url, m
     open_app(page, app_url)
     (result,) = choose(page, [LESION])
     malignant = [i for i, cls in enumerate(metadata["classes"]) if cls["id"] in screening["malignant_classes"]]
-    risk = sum(result["probabilities"][i] for i in malignant)
+    risk = sum(probabilities(result)[i] for i in malignant)
     # No clinical fields given: a model with a clinical input uses its photo-only threshold and figures.
     photo_only = bool(metadata.get("clinical") and screening.get("without_clinical"))
     chosen = screening["without_clinical"] if photo_only else screening
     band = "higher" if risk >= chosen["threshold"] else "lower"
-    assert result["triage"] == {"risk": pytest.approx(risk, abs=1e-6), "threshold": chosen["threshold"],
-                                "band": band, "photoOnly": photo_only}
+    assert (result["risk"], result["threshold"], result["band"]) == (pytest.approx(risk, abs=1e-6),
+                                                                     chosen["threshold"], band)
 
     card = page.locator(".result")
     box = card.locator(f".triage.band-{band}")
@@ -349,9 +383,9 @@ def test_activation_map_matches_the_probabilities_and_toggles(page, app_url, met
     (result,) = choose(page, [LESION])
     screening = metadata.get("screening") or {}
     bias = np.array(screening.get("class_bias") or np.zeros(len(metadata["classes"])), np.float16)  # as quantized
-    logits = np.array(result["logits"]) / screening.get("temperature", 1.0) + bias
+    logits = np.array(result["signals"]["logits"]) / screening.get("temperature", 1.0) + bias
     softmax = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
-    np.testing.assert_allclose(softmax, result["probabilities"], atol=1e-4)
+    np.testing.assert_allclose(softmax, probabilities(result), atol=1e-4)
 
     card = page.locator(".result")
     overlay = card.locator("canvas.heatmap")
@@ -389,10 +423,10 @@ GOLDEN_TRUTH = {"ISIC_0024306.jpg": "Melanocytic nevus (mole)", "ISIC_0024310.jp
 # with what there is: a photo the page ignores must fail the test, not hang it.
 WAIT_AT_MOST = """async ([count, ms]) => {
   const deadline = Date.now() + ms;
-  const done = () => window.skinlens.lastResults.length >= count &&
+  const done = () => window.__skinlens.batch?.length >= count &&
     document.getElementById('status').dataset.state === 'ready';
   while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-  return window.skinlens.lastResults;
+  return window.__skinlens.batch ?? [];
 }"""
 
 # The overlay's pixels, as drawn: its size and the green channel, which rises monotonically along viridis.
@@ -477,8 +511,83 @@ def _sha256(path):
 ], ids=["missing-field", "wrong-type", "no-classes", "bare-NaN"])
 def test_malformed_metadata_is_refused_in_words(page, web_root, serve_web, tmp_path, edit, message):
     """A broken metadata.json names the field, never shows a JavaScript error's text."""
-    page.goto(serve_web(web_with_metadata(web_root, tmp_path / "web", edit)))
+    page.goto(serve_web(web_with_metadata(web_root, tmp_path / "web", edit, stamp=False)))
     page.wait_for_selector("#status[data-state=error]")
     status = page.inner_text("#status")
     assert status.startswith(f"SkinLens could not start: {message}"), status
     assert "undefined" not in status and "Cannot read" not in status
+
+
+def _rename_melanoma(metadata):
+    classes = [{**c, "name": "Harmless freckle"} if c["id"] == "mel" else c for c in metadata["classes"]]
+    return {**metadata, "classes": classes}
+
+
+def _altered_shard(web_root, tmp_path):
+    """A copy of the site with one weight shard changed and its new sha256 written into metadata.json."""
+    copy = tmp_path / "altered"
+    shutil.copytree(web_root, copy)
+    shard = sorted((copy / "model").glob("*.bin"))[0]
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    shard.write_bytes(bytes(data))
+    path = copy / "model" / "metadata.json"
+    metadata = json.loads(path.read_text())
+    metadata["model"]["files"][shard.name] = hashlib.sha256(bytes(data)).hexdigest()
+    path.write_text(json.dumps(metadata))
+    return copy
+
+
+@pytest.mark.parametrize("alter", ["rename-melanoma", "threshold", "shard-and-its-checksum"])
+def test_content_that_does_not_match_its_version_is_refused(page, web_root, serve_web, tmp_path, metadata, alter):
+    """metadata.json edited after conversion (melanoma renamed, the threshold moved, a shard replaced along
+    with its checksum) no longer hashes to its version: the page refuses it in words and classifies nothing."""
+    if alter == "shard-and-its-checksum":
+        site = _altered_shard(web_root, tmp_path)
+    else:
+        edit = _rename_melanoma if alter == "rename-melanoma" else (
+            lambda m: {**m, "screening": {**m["screening"], "threshold": 0.999}})
+        site = web_with_metadata(web_root, tmp_path / "web", edit, stamp=False)
+    page.goto(serve_web(site))
+    page.wait_for_selector("#status[data-state=error]")
+    status = page.inner_text("#status")
+    version = metadata["model"]["version"]
+    assert status.startswith(f"SkinLens could not start: the model files do not match their version: "
+                             f"metadata.json says {version}, but its content is version …-"), status
+    assert page.evaluate("window.__skinlens.error.code") == "version-mismatch"
+    assert page.is_disabled("#files") and "Harmless freckle" not in page.content()
+
+
+def test_the_same_edit_stamped_with_its_own_version_loads_under_that_version(page, web_root, serve_web, tmp_path,
+                                                                             metadata):
+    """Re-stamped as the converter would (a new release), the content loads, and says it is another version."""
+    open_app(page, serve_web(web_with_metadata(web_root, tmp_path / "web", _rename_melanoma)))
+    shown = page.inner_text("#model-version")
+    assert shown != metadata["model"]["version"] and shown.startswith(version_name(metadata) + "-")
+
+
+def _readme_example():
+    """The embedding example from the README, as written there."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("**Embedding it in another page.**", 1)[1]
+    return section.split("```html\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_embedding_example_works(page, web_root, serve_pages, tmp_path):
+    """Another page, the README's example as written (an inline module script: served as a static host
+    would, without SkinLens' CSP), gets an answer through the module API, and a clear message for a file
+    it cannot read."""
+    example = tmp_path / "example.html"
+    example.write_text('<!doctype html>\n<meta charset=utf-8>\n<link rel="icon" href="data:,">\n'
+                       f"<title>embedded</title>\n{_readme_example()}")
+    site = serve_pages(web_with_file(web_root, tmp_path / "web", example, "example.html"))
+    page.goto(f"{site}example.html")
+    # This page has no CSP, so Playwright may poll with eval. load() has resolved once the handler is set.
+    page.wait_for_function("document.getElementById('photo').onchange !== null", timeout=60_000)
+    page.set_input_files("#photo", [LESION])
+    page.wait_for_function("document.getElementById('answer').textContent !== ''")
+    assert re.fullmatch(r"Melanoma: (higher|lower) concern(; .+)?", page.inner_text("#answer")), \
+        page.inner_text("#answer")
+    page.set_input_files("#photo", [FIXTURES / "photo.heic"])
+    page.wait_for_function("document.getElementById('answer').textContent.startsWith('HEIC')")
+    assert "export as JPEG" in page.inner_text("#answer")

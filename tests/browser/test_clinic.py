@@ -6,14 +6,15 @@ made in the page, and nothing left behind in the browser's storage.
 
 import base64
 import csv
-import hashlib
 import io
 import math
 from datetime import datetime
 
 import pytest
 
-from browser_helpers import FIXTURES, LESION, WAIT_FOR_RESULTS, open_app
+from browser_helpers import FIXTURES, LESION, WAIT_FOR_RESULTS, open_app, probabilities
+
+from converter.contract import content_digest
 
 pytestmark = pytest.mark.browser
 
@@ -96,8 +97,7 @@ def test_drop_three_files_one_not_an_image_then_export_csv(page, app_url, metada
     assert [row["status"] for row in table] == ["ok", "error", "ok"]
     assert table[1]["error"] == results[1]["error"] and table[1]["p_nv"] == ""
 
-    files = metadata["model"]["files"]
-    model_sha = hashlib.sha256("".join(files[k] for k in sorted(files)).encode()).hexdigest()
+    model_sha = content_digest(metadata)  # Python's hash of what metadata.json says: the page's must equal it
     assert metadata["model"]["version"].endswith(model_sha[:12])
     for row, result in zip(table, results):
         assert row["model_version"] == metadata["model"]["version"]
@@ -106,22 +106,21 @@ def test_drop_three_files_one_not_an_image_then_export_csv(page, app_url, metada
         assert row["classified_at"] == result["classifiedAt"]
         datetime.fromisoformat(row["classified_at"])
         assert row["error"] == (result["error"] or "")
-        assert (float(row["ms"]) if row["ms"] else None) == (None if result["ms"] is None else
-                                                             math.floor(result["ms"] * 10 + 0.5) / 10)
-        assert (float(row["blur"]) if row["blur"] else None) == result["blur"]
-        assert row["scope_warnings"] == " ".join(r["check"] for r in (result["scope"] or {"reasons": []})["reasons"])
         if result["error"]:
             assert all(row[column] == "" for column in [f"p_{c}" for c in classes] + [
-                "top_class", "top_probability", "malignant_risk", "risk_band", "threshold", "distance", "blur", "ms"])
+                "top_class", "top_probability", "malignant_risk", "risk_band", "threshold", "scope_warnings", "distance", "blur",
+                "ms"])
             continue
-        assert [float(row[f"p_{c}"]) for c in classes] == result["probabilities"]  # full precision
+        assert [float(row[f"p_{c}"]) for c in classes] == probabilities(result)  # full precision
         assert row["top_class"] == result["top"]["id"]
         assert float(row["top_probability"]) == result["top"]["probability"]
-        assert (float(row["distance"]) if row["distance"] else None) == result["distance"]  # full precision
-        if result["triage"]:
-            assert row["risk_band"] == f"{result['triage']['band']} concern"
-            assert float(row["malignant_risk"]) == result["triage"]["risk"]
-            assert float(row["threshold"]) == result["triage"]["threshold"]
+        assert float(row["ms"]) == math.floor(result["timing"]["modelMs"] * 10 + 0.5) / 10
+        assert float(row["blur"]) == result["signals"]["blur"]
+        assert (float(row["distance"]) if row["distance"] else None) == result["signals"]["distance"]  # full precision
+        assert row["scope_warnings"] == " ".join(warning["code"] for warning in result["warnings"])
+        assert row["risk_band"] == f"{result['band']} concern"
+        assert float(row["malignant_risk"]) == result["risk"]
+        assert float(row["threshold"]) == result["threshold"]
 
 
 def test_pasted_image_is_classified(page, app_url):
@@ -152,10 +151,12 @@ def test_csv_defuses_every_formula_lead_in_every_text_cell(page, app_url):
     text = page.evaluate("""async (leads) => {
       const {resultsCsv} = await import(new URL('csv.js', document.baseURI).href);
       const results = leads.map((lead, i) => ({
-        file: `${lead}cmd|' /C calc'!A${i}`, error: `${lead}1+1`, probabilities: null, top: null, triage: null,
-        scope: {reasons: [{check: `${lead}SUM(A1)`}]}, distance: -0.5, blur: null, ms: null, classifiedAt: 'now'}));
-      results.push({file: 'plain.jpg', error: null, probabilities: [0.25, 0.75], top: {id: 'b', probability: 0.75},
-        triage: null, scope: {reasons: []}, distance: -1.5, blur: 2, ms: 3, classifiedAt: 'now'});
+        file: `${lead}cmd|' /C calc'!A${i}`, error: `${lead}1+1`, classes: null, top: null, risk: null, band: null,
+        threshold: null, warnings: [{code: `${lead}SUM(A1)`}], signals: {distance: -0.5, blur: null}, timing: null,
+        classifiedAt: 'now'}));
+      results.push({file: 'plain.jpg', error: null, classes: [{probability: 0.25}, {probability: 0.75}],
+        top: {id: 'b', probability: 0.75}, risk: null, band: null, threshold: null, warnings: [],
+        signals: {distance: -1.5, blur: 2}, timing: {modelMs: 3}, classifiedAt: 'now'});
       return resultsCsv(results, {classes: [{id: 'a'}, {id: 'b'}], modelVersion: '-v1', modelSha256: '@sha',
         backend: '+wasm'});
     }""", FORMULA_LEADS)
@@ -191,6 +192,6 @@ def test_nothing_is_kept_after_a_batch(page, app_url, metadata):
 
     fresh = page.context.new_page()
     open_app(fresh, app_url)
-    assert fresh.evaluate("window.skinlens.lastResults") == []
+    assert fresh.evaluate("window.__skinlens.results") == []  # nothing announced: no result carried over
     assert fresh.locator(".result").count() == 0 and fresh.is_hidden("#batch")
     fresh.close()

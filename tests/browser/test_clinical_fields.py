@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from browser_helpers import FIXTURES, choose, open_app, web_with_metadata
+from browser_helpers import FILE_TOLERANCE, FIXTURES, choose, fill_clinical, open_app, probabilities, web_with_metadata
 
 from trainer import clinical
 from trainer.predict import Predictor
@@ -17,19 +17,11 @@ pytestmark = pytest.mark.browser
 
 PHOTO = FIXTURES / "ISIC_0024306.jpg"
 OTHER = FIXTURES / "ISIC_0024310.jpg"
-# |Δp| between the page and Python for a file (tests/browser/test_agreement.py measures it).
-FILE_TOLERANCE = 2e-4
 
 
 def of_every_100(fraction):
     """ui.js's Math.round(fraction * 100): halves round up (Python's round() would round 62.5 to 62)."""
     return math.floor(fraction * 100 + 0.5)
-
-
-def fill(page, age="", sex="", site=""):
-    page.fill("#clinical-age", str(age))
-    page.select_option("#clinical-sex", sex)
-    page.select_option("#clinical-site", site)
 
 
 def test_fields_are_optional_and_empty(page, tiny_url, tiny_root):
@@ -44,24 +36,24 @@ def test_fields_are_optional_and_empty(page, tiny_url, tiny_root):
     card = page.inner_text(".result")
     assert "Age, sex and body site were not given: this answer is from the photo alone." in card
     (_, expected, _), = Predictor(tiny_root / "model").predict_files([str(PHOTO)])
-    np.testing.assert_allclose(result["probabilities"], expected, atol=FILE_TOLERANCE)
+    np.testing.assert_allclose(probabilities(result), expected, atol=FILE_TOLERANCE)
 
 
 def test_answers_are_used_for_the_whole_batch_and_said_on_each_card(page, tiny_url, tiny_root):
     open_app(page, tiny_url)
-    fill(page, age=70, sex="male", site="face")
+    fill_clinical(page, age=70, sex="male", site="face")
     results = choose(page, [PHOTO, OTHER])
     assert [r["clinicalUsed"] for r in results] == [["age", "sex", "site"]] * 2
     predictor = Predictor(tiny_root / "model")
     answers = {"age": 70, "sex": "male", "site": "face"}
     for result, (_, expected, _) in zip(results, predictor.predict_files([str(PHOTO), str(OTHER)], answers)):
-        np.testing.assert_allclose(result["probabilities"], expected, atol=FILE_TOLERANCE)
+        np.testing.assert_allclose(probabilities(result), expected, atol=FILE_TOLERANCE)
     (_, photo_alone, _), = predictor.predict_files([str(PHOTO)])
-    assert np.abs(np.subtract(results[0]["probabilities"], photo_alone)).max() > 1e-3
+    assert np.abs(np.subtract(probabilities(results[0]), photo_alone)).max() > 1e-3
     for card in page.query_selector_all(".result"):
         assert "This answer used the photo and age 70 years, sex male, body site face." in card.inner_text()
     # One field only: the card says which.
-    fill(page, site="back")
+    fill_clinical(page, site="back")
     [result] = choose(page, [PHOTO])
     assert result["clinicalUsed"] == ["site"]
     assert "This answer used the photo and body site back." in page.inner_text(".result")
@@ -85,7 +77,7 @@ def test_answers_are_kept_nowhere(page, tiny_url):
     requests = []
     page.on("request", lambda request: requests.append(request))
     open_app(page, tiny_url)
-    fill(page, age=63, sex="female", site="scalp")
+    fill_clinical(page, age=63, sex="female", site="scalp")
     choose(page, [PHOTO])
     assert page.evaluate("localStorage.length + sessionStorage.length") == 0
     assert page.evaluate("document.cookie") == ""
@@ -115,11 +107,11 @@ def test_each_kind_of_answer_gets_its_own_validated_threshold(page, tiny_url, ti
     assert screening["without_clinical"]["threshold"] != screening["threshold"]
     open_app(page, tiny_url)
     [blank] = choose(page, [PHOTO])
-    assert blank["triage"]["threshold"] == screening["without_clinical"]["threshold"] and blank["triage"]["photoOnly"]
+    assert blank["threshold"] == screening["without_clinical"]["threshold"] and blank["clinicalUsed"] == []
     figures = screening["without_clinical"]["test"]
     assert f"caught {of_every_100(figures['sensitivity'])} of every 100 cancers" in page.inner_text(".triage")
-    fill(page, age=50)
+    fill_clinical(page, age=50)
     [given] = choose(page, [PHOTO])
-    assert given["triage"]["threshold"] == screening["threshold"] and not given["triage"]["photoOnly"]
+    assert given["threshold"] == screening["threshold"] and given["clinicalUsed"] == ["age"]
     figures = screening["test"]
     assert f"caught {of_every_100(figures['sensitivity'])} of every 100 cancers" in page.inner_text(".triage")

@@ -1,7 +1,7 @@
 """Offline use and privacy with the service worker: after one visit the app (and its model card) works
 with the network off, from server.py and under a GitHub Pages sub-path; no request leaves the origin
-and the CSP is never violated, service worker included; a new model version replaces the old cache; a
-returning user whose page the old worker controls gets a new release online and the old one offline.
+and the CSP is never violated, service worker included; a returning user whose page the old worker controls gets a new release online and the old one offline, and
+a release whose files do not all match its manifest never replaces the offline copy.
 
     python -m pytest tests/browser/test_offline.py -q
 """
@@ -10,7 +10,9 @@ import json
 
 import pytest
 
-from browser_helpers import CPU_BACKEND_TIMEOUT_MS, FIXTURES, LESION, checked_page, choose, open_app, web_with_metadata
+from browser_helpers import FIXTURES, LESION, checked_page, choose, open_app, web_with_metadata
+
+from converter.precache import MANIFEST, write_manifest
 
 pytestmark = pytest.mark.browser
 
@@ -29,15 +31,18 @@ CACHED = """async () => {
   return out;
 }"""
 
-# Registers the worker for another model version and waits until it is the active one.
-NEXT_VERSION = """async (version) => {
-  const registration = await navigator.serviceWorker.register(`sw.js?model=${version}`, {scope: './'});
-  const worker = registration.installing || registration.waiting || registration.active;
-  while (worker.state !== 'activated') {
-    if (worker.state === 'redundant') throw new Error('the new service worker failed to install');
+# Waits until the worker of `release` is the active one; fails if it could not install.
+ACTIVE_RELEASE = """async (release) => {
+  const ours = (worker) => worker?.scriptURL.endsWith(`sw.js?release=${release}`);
+  for (;;) {
+    const registration = await navigator.serviceWorker.getRegistration();
+    const worker = [registration?.installing, registration?.waiting, registration?.active].find(ours);
+    if (worker?.state === 'activated' && navigator.serviceWorker.controller?.scriptURL === worker.scriptURL) {
+      return worker.scriptURL;
+    }
+    if (worker?.state === 'redundant') throw new Error(`the worker of release ${release} failed to install`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return worker.scriptURL;
 }"""
 
 
@@ -47,28 +52,32 @@ def site_url(request):
     return request.getfixturevalue("app_url" if request.param == "server.py" else "pages_url")
 
 
-def test_works_offline_after_one_visit(browser, site_url, metadata):
-    version = metadata["model"]["version"]
+def test_works_offline_after_one_visit(browser, site_url, web_root, metadata):
+    manifest = json.loads((web_root / "precache.json").read_text())
+    release = manifest["release"]
     with checked_page(browser, viewport={"width": 1280, "height": 900}) as page:
         requests = []
         page.context.on("request", lambda request: requests.append(request))
         open_app(page, site_url)
         worker = page.evaluate(CONTROLLED)
         assert worker["scope"] == site_url
-        assert worker["script"].startswith(f"{site_url}sw.js?model=")
+        assert worker["script"] == f"{site_url}sw.js?release={release}"
         cached = page.evaluate(CACHED)
-        assert list(cached) == [f"skinlens-{version}"]
-        expected = {"", "index.html", "model-card.html", "main.js", "style.css",
+        assert list(cached) == [f"skinlens-{release}"]
+        # Exactly the manifest's files (and './', the folder's index.html, and the manifest itself).
+        assert set(cached[f"skinlens-{release}"]) == {site_url + path for path in ["", "precache.json",
+                                                                                    *manifest["files"]]}
+        expected = {"index.html", "model-card.html", "main.js", "skinlens.js", "style.css",
                     "vendor/tfjs/tfjs-backend-wasm-simd.wasm", "model/metadata.json",
                     *[f"model/{name}" for name in metadata["model"]["files"]],
                     *[case["file"] for case in metadata["golden"]]}
-        assert {site_url + path for path in expected} <= set(cached[f"skinlens-{version}"])
+        assert expected <= set(manifest["files"])
         assert any(r.service_worker for r in requests), "service-worker requests were not observed"
 
         page.context.set_offline(True)
         online = len(requests)
         open_app(page, site_url)  # a reload with the network off
-        assert page.evaluate("window.skinlens.selfTest.passed")
+        assert page.evaluate("window.__skinlens.ready.selfTest.passed")
         good, bad = choose(page, [LESION, FIXTURES / "not_an_image.jpg"])
         assert good["error"] is None and bad["error"].startswith("not an image")
         assert page.is_visible("#batch-table")
@@ -79,63 +88,91 @@ def test_works_offline_after_one_visit(browser, site_url, metadata):
 
         page.goto(f"{site_url}model-card.html")
         page.wait_for_selector("#card-status[data-state=ready]")
-        assert version in page.inner_text("#model-facts")
-        page.goto(f"{site_url}?backend=cpu")  # the query string does not defeat the cache
-        page.wait_for_selector("#status[data-state=ready]", timeout=CPU_BACKEND_TIMEOUT_MS)
-        assert page.inner_text("#model-backend") == "cpu"
+        assert metadata["model"]["version"] in page.inner_text("#model-facts")
+        # A query string does not defeat the cache (the backends themselves: test_app's golden tests).
+        open_app(page, f"{site_url}?backend=wasm")
+        assert page.inner_text("#model-backend") == "wasm"
     # checked_page has asserted: no console error, no CSP violation, no request to another origin.
 
 
-def test_a_new_model_version_replaces_the_old_cache(browser, app_url, metadata):
-    with checked_page(browser) as page:
-        open_app(page, app_url)
-        page.evaluate(CONTROLLED)
-        page.evaluate("caches.open('skinlens-stale-release')")
-        assert page.evaluate(NEXT_VERSION, "next-0123456789ab").endswith("sw.js?model=next-0123456789ab")
-        assert list(page.evaluate(CACHED)) == ["skinlens-next-0123456789ab"]
-
-
-def _release(name):
-    """A metadata.json edit that renames the model version: a new release, as far as the page can tell."""
-    return lambda metadata: {**metadata, "model": {**metadata["model"], "version": name}}
-
-
-def _publish(site, web_root, metadata, name):
-    """Puts release ``name`` on the site: its metadata.json and an index.html that says which release it is."""
-    (site / "model" / "metadata.json").write_text(json.dumps(_release(name)(metadata)))
+def _publish(site, web_root, name, *, break_file=None):
+    """Puts release ``name`` on the site: an index.html that says which release it is (an app-only
+    update: the model is unchanged) and its manifest. ``break_file``: a listed file then changed on the
+    server without a new manifest, as a deployment cut short leaves it."""
     index = site / "index.html"
     index.unlink()
     index.write_text((web_root / "index.html").read_text().replace(
         "<head>", f'<head>\n  <meta name="skinlens-release" content="{name}">', 1))
+    (site / MANIFEST).unlink(missing_ok=True)
+    release = write_manifest(site)["release"]
+    if break_file:
+        target = site / break_file
+        data = target.read_bytes()
+        target.unlink()
+        target.write_bytes(data + b"\n/* changed after the manifest */\n")
+    return release
 
 
 def _shown_release(page):
-    return page.inner_text("#model-version"), page.get_attribute("meta[name=skinlens-release]", "content")
+    return page.get_attribute("meta[name=skinlens-release]", "content")
+
+
+def _site(web_root, tmp_path):
+    """A copy of the web root (symlinks) whose files a test may replace."""
+    return web_with_metadata(web_root, tmp_path / "web", lambda metadata: metadata)
 
 
 def test_a_returning_user_gets_the_new_release_online_and_the_old_one_offline(browser, web_root, serve_web,
-                                                                              metadata, tmp_path):
-    """The worker of release 1 still controls the page when release 2 is published: offline it serves
-    release 1 from its cache; online the page must get release 2 (network first), whose worker then
-    takes over, so that the next offline visit is release 2."""
-    site = web_with_metadata(web_root, tmp_path / "web", _release("release-1"))
-    _publish(site, web_root, metadata, "release-1")
+                                                                              tmp_path):
+    """Release 1's worker still controls the page when release 2 (only index.html changed) is published:
+    offline it serves release 1 from its cache; online the page gets release 2 (network first) and
+    registers release 2's worker, which takes over, so that the next offline visit is release 2, and
+    release 1's copy is gone."""
+    site = _site(web_root, tmp_path)
+    first = _publish(site, web_root, "release-1")
     url = serve_web(site)
     with checked_page(browser) as page:
         open_app(page, url)
-        assert page.evaluate(CONTROLLED)["script"].endswith("sw.js?model=release-1")
-        assert _shown_release(page) == ("release-1", "release-1")
+        page.evaluate(ACTIVE_RELEASE, first)
+        assert _shown_release(page) == "release-1"
 
-        _publish(site, web_root, metadata, "release-2")
+        second = _publish(site, web_root, "release-2")
+        assert second != first
         page.context.set_offline(True)
         open_app(page, url)
-        assert _shown_release(page) == ("release-1", "release-1")
+        assert _shown_release(page) == "release-1"
 
         page.context.set_offline(False)
         open_app(page, url)
-        assert _shown_release(page) == ("release-2", "release-2")
-        assert page.evaluate(NEXT_VERSION, "release-2").endswith("sw.js?model=release-2")
+        assert _shown_release(page) == "release-2"
+        page.evaluate(ACTIVE_RELEASE, second)
         page.context.set_offline(True)
         open_app(page, url)
-        assert _shown_release(page) == ("release-2", "release-2")
-        assert list(page.evaluate(CACHED)) == ["skinlens-release-2"]
+        assert _shown_release(page) == "release-2"
+        assert list(page.evaluate(CACHED)) == [f"skinlens-{second}"]
+
+
+def test_an_incomplete_release_never_replaces_the_offline_copy(browser, web_root, serve_web, tmp_path):
+    """Release 2's manifest is published but one of its files is not the one it lists (a deployment cut
+    short): its worker fails to install, the page says offline use is unavailable, and offline the user
+    still gets release 1, whole: never release 2's index.html with release 1's files or the reverse."""
+    site = _site(web_root, tmp_path)
+    first = _publish(site, web_root, "release-1")
+    url = serve_web(site)
+    with checked_page(browser) as page:
+        open_app(page, url)
+        page.evaluate(ACTIVE_RELEASE, first)
+
+        second = _publish(site, web_root, "release-2", break_file="ui.js")
+        open_app(page, url)  # online: release 2's page, whose worker cannot install
+        assert _shown_release(page) == "release-2"
+        page.wait_for_selector("#offline:has-text('offline use: unavailable here')")
+        assert list(page.evaluate(CACHED)) == [f"skinlens-{first}"]
+        assert page.evaluate("navigator.serviceWorker.controller.scriptURL").endswith(f"release={first}")
+
+        page.context.set_offline(True)
+        open_app(page, url)
+        assert _shown_release(page) == "release-1"
+        cached_ui = page.evaluate("fetch('ui.js').then((response) => response.text())")
+        assert "changed after the manifest" not in cached_ui
+        assert second not in json.dumps(page.evaluate(CACHED))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from browser_helpers import FIXTURES, LESION, choose, open_app, web_with_metadata
+from browser_helpers import FIXTURES, LESION, LOAD_MODEL, choose, open_app, web_with_metadata
 from trainer.images import prepare
 from trainer.predict import Predictor
 
@@ -22,9 +22,9 @@ LUMA = np.array([0.299, 0.587, 0.114])
 SIGNALS = """async ([tensors, size]) => {
   const out = [];
   for (const values of tensors) {
-    const {scope} = await window.skinlens.classifier.classifyPixels(
+    const {signals} = await window.__model.classify(
       {data: Uint8Array.from(values), width: size, height: size, channels: 3});
-    out.push([scope.distance, scope.blur]);
+    out.push([signals.distance, signals.blur]);
   }
   return out;
 }"""
@@ -89,6 +89,7 @@ def test_distance_and_blur_match_python(page, app_url, metadata, predictor):
                np.dstack([*np.meshgrid(np.linspace(0, 255, size), np.linspace(255, 0, size)),
                           np.full((size, size), 90.0)]).astype(np.uint8)]
     open_app(page, app_url)
+    page.evaluate(LOAD_MODEL)
     browser = np.array(page.evaluate(SIGNALS, [[t.ravel().tolist() for t in tensors], size]))
     distance, blur = python_signals(predictor, np.stack(tensors))
     print(f"\ndistance {distance.round(4)} (max relative |Δ| {np.max(np.abs(browser[:, 0] - distance) / distance):.1e}); "
@@ -111,11 +112,11 @@ def test_each_threshold_flags_its_side(page, web_root, serve_web, tmp_path, meta
     site = serve_web(web_with_metadata(web_root, tmp_path / "web", lambda m: {**m, "scope": scope}))
     open_app(page, site)
     results = choose(page, chosen)
-    flagged = [{reason["check"] for reason in r["scope"]["reasons"]} for r in results]
+    flagged = [{warning["code"] for warning in r["warnings"]} for r in results]
 
     for i, checks in enumerate(flagged):
         assert "confidence" in checks
-        assert ("distance" in checks) == (results[i]["distance"] > scope["distance_threshold"])
+        assert ("distance" in checks) == (results[i]["signals"]["distance"] > scope["distance_threshold"])
         assert ("size" in checks) == (i != 3)
     assert "distance" in flagged[high] and "distance" not in flagged[low]
     assert [("blur" in checks) for checks in flagged] == [False, False, True, False]
@@ -126,21 +127,21 @@ def test_each_threshold_flags_its_side(page, web_root, serve_web, tmp_path, meta
     assert "looks blurred" in page.locator("#batch-table tbody tr").nth(2).inner_text()
 
 
-def test_without_a_scope_block_only_the_built_in_checks_apply(page, web_root, serve_web, tmp_path, images):
+def test_without_a_scope_block_only_the_built_in_checks_apply(page, web_root, serve_web, tmp_path, images, metadata):
     def without_scope(metadata):
         metadata.pop("scope", None)
         return metadata
 
     open_app(page, serve_web(web_with_metadata(web_root, tmp_path / "web", without_scope)))
-    classes = len(page.evaluate("window.skinlens.classifier.metadata.classes"))
-    side = page.evaluate("window.skinlens.classifier.metadata.input.height")
+    classes = len(metadata["classes"])
+    side = metadata["input"]["height"]
     flat, small, lesion = choose(page, [images["flat grey"], images["small lesion"], images["lesion"]])
     for result in (flat, small, lesion):
-        checks = {reason["check"] for reason in result["scope"]["reasons"]}
+        checks = {warning["code"] for warning in result["warnings"]}
         assert "distance" not in checks and "blur" not in checks  # no measured thresholds to apply
         assert ("confidence" in checks) == (result["top"]["probability"] < 2 / classes)
-        assert ("size" in checks) == (result["scope"]["minSide"] < side)
-    assert flat["blur"] == 0 and small["scope"]["minSide"] == 48
+        assert ("size" in checks) == (result["signals"]["minSide"] < side)
+    assert flat["signals"]["blur"] == 0 and small["signals"]["minSide"] == 48
 
 
 def test_how_the_checks_separate_in_and_out_of_scope_images(page, app_url, metadata, images):
@@ -153,9 +154,9 @@ def test_how_the_checks_separate_in_and_out_of_scope_images(page, app_url, metad
     results = choose(page, [images[n] for n in names])
     print(f"\n{'image':16} {'distance':>9} {'blur':>10} {'top p':>6}  flagged by")
     for name, r in zip(names, results):
-        print(f"{name:16} {r['distance'] or float('nan'):9.3f} {r['blur']:10.1f} {r['top']['probability']:6.3f}  "
-              f"{', '.join(reason['check'] for reason in r['scope']['reasons']) or '-'}")
-    flags = {name: {reason["check"] for reason in r["scope"]["reasons"]} for name, r in zip(names, results)}
+        print(f"{name:16} {r['signals']['distance'] or float('nan'):9.3f} {r['signals']['blur']:10.1f} {r['top']['probability']:6.3f}  "
+              f"{', '.join(warning['code'] for warning in r['warnings']) or '-'}")
+    flags = {name: {warning["code"] for warning in r["warnings"]} for name, r in zip(names, results)}
     assert "blur" in flags["flat grey"]
     assert not [n for n in ("lesion", "lesion 2", "lesion 3", "large lesion") if "distance" in flags[n]]
 
@@ -172,5 +173,5 @@ def test_a_model_without_feature_distance_gets_no_distance_check(page, web_root,
     open_app(page, serve_web(web_with_metadata(web_root, tmp_path / "web", without_distance)))
     flat, lesion = choose(page, [images["flat grey"], images["lesion"]])
     assert flat["error"] is None and lesion["error"] is None
-    assert flat["distance"] is None and lesion["distance"] is None and flat["scope"]["distance"] is None
-    assert [[reason["check"] for reason in r["scope"]["reasons"]] for r in (flat, lesion)] == [["blur"], []]
+    assert flat["signals"]["distance"] is None and lesion["signals"]["distance"] is None
+    assert [[warning["code"] for warning in r["warnings"]] for r in (flat, lesion)] == [["blur"], []]

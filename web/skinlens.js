@@ -1,0 +1,320 @@
+/**
+ * SkinLens in a web page: load the model, classify photos, entirely in this browser.
+ *
+ *   import {load} from './skinlens.js';
+ *   const model = await load('model/');                     // checks every file, warms up
+ *   const result = await model.classify(file, {age: 70, sex: 'male', site: 'back'}); // answers optional
+ *   result.top.name; result.band; result.warnings;          // see Result below
+ *
+ * `image` is a File or Blob (decoded as the Python trainer decodes: EXIF orientation, no colour
+ * conversion, alpha over metadata.preprocess.alpha_background), an ImageBitmap or canvas, or raw pixels
+ * ({data, width, height, channels: 3|4}, e.g. an ImageData). Bad input rejects with an ImageError whose
+ * `message` is for a person and `code` for a program (errors.js); a model folder that is incomplete,
+ * altered or not this page's kind rejects load() with a SkinLensError. Nothing is stored or sent.
+ *
+ * Needs the global `tf` of the vendored TensorFlow.js bundles (core, backends, converter), loaded by
+ * <script> tags before this module. No DOM access.
+ */
+import {ImageError, SkinLensError} from './errors.js';
+import {bitmapToPixels, checkPreprocessContract, decodeImage, preprocess, rgbTensor} from './imaging.js';
+import {assessScope, checkClinicalContract, checkScreeningContract, clinicalVector, contentDigest, decide, fetchMetadata,
+  triage} from './metadata.js';
+
+export {ImageError, SkinLensError};
+
+const tf = globalThis.tf;
+
+/** Resolved from this module's URL, so it holds wherever the site is served (e.g. a /skinlens/ sub-path). */
+const WASM_PATH = new URL('vendor/tfjs/', import.meta.url).href;
+
+/** Revalidate with the server: a model file cached from an older release would fail its checksum. */
+const FETCH_OPTIONS = {cache: 'no-cache'};
+
+/**
+ * Largest |Δp| allowed between this browser and Python on the golden images before the page warns.
+ * The converter records the golden probabilities from the converted graph itself, which the browser
+ * reproduces to float32 rounding (about 1e-6); 1e-3 is far above that and far below a changed answer.
+ */
+export const SELF_TEST_TOLERANCE = 1e-3;
+
+/** The 3×3 Laplacian of the blur check, as a conv2d filter [3, 3, in 1, out 1]. */
+const LAPLACIAN = [[0, 1, 0], [1, -4, 1], [0, 1, 0]];
+/** ITU-R BT.601 luma weights of the blur check. */
+const LUMA = [0.299, 0.587, 0.114];
+
+async function fetchBytes(url) {
+  const response = await fetch(url, FETCH_OPTIONS);
+  if (!response.ok) throw new SkinLensError('download-failed', `could not download ${url}: HTTP ${response.status}`);
+  return response.arrayBuffer();
+}
+
+/** Hex sha256 of bytes or a string. */
+export async function sha256Hex(buffer) {
+  if (typeof buffer === 'string') buffer = new TextEncoder().encode(buffer);
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', buffer));
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/** Downloads one model file and checks it against metadata.model.files. */
+async function fetchVerified(baseUrl, name, expectedHashes) {
+  const expected = expectedHashes[name];
+  if (expected === undefined) throw new SkinLensError('file-altered', `model file ${name} has no checksum in metadata.json`);
+  const bytes = await fetchBytes(new URL(name, baseUrl));
+  if (await sha256Hex(bytes) !== expected.toLowerCase()) {
+    throw new SkinLensError('file-altered', `model file ${name} is corrupt or altered (its sha256 does not match metadata.json)`);
+  }
+  return bytes;
+}
+
+/** Downloads model.json and its weight shards, checks each, and returns tfjs model artifacts. */
+async function loadVerifiedArtifacts(baseUrl, model) {
+  const modelJson = JSON.parse(new TextDecoder().decode(
+    await fetchVerified(baseUrl, model.model_json, model.files)));
+  const shardNames = modelJson.weightsManifest.flatMap((group) => group.paths);
+  const shards = await Promise.all(shardNames.map((name) => fetchVerified(baseUrl, name, model.files)));
+  return tf.io.getModelArtifactsForJSONSync(modelJson, tf.io.getWeightSpecs(modelJson.weightsManifest), shards);
+}
+
+/** Activates the first backend in `backends` that initialises; returns its name. */
+async function selectBackend(backends) {
+  const failures = [];
+  for (const name of backends) {
+    try {
+      if (name === 'wasm') {
+        // Both must precede the wasm backend's first initialisation. The threaded build (chosen when the
+        // page is cross-origin isolated) loads its workers' code from blob: URLs, which our CSP's
+        // script-src 'self' forbids, and then hangs instead of failing: stay single-threaded.
+        tf.wasm.setWasmPaths(WASM_PATH);
+        tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+      }
+      if (await tf.setBackend(name)) {
+        await tf.ready();
+        return name;
+      }
+      failures.push(`${name}: not available`);
+    } catch (error) {
+      failures.push(`${name}: ${error.message ?? error}`);
+    }
+  }
+  throw new SkinLensError('no-backend', `no TensorFlow.js backend works in this browser (${failures.join('; ')})`);
+}
+
+/** The mean over positions of [h, w, classes] row-major values: one number per class. */
+function spatialMean(values, classes) {
+  const sums = new Array(classes).fill(0);
+  values.forEach((value, i) => {
+    sums[i % classes] += value;
+  });
+  return sums.map((sum) => sum / (values.length / classes));
+}
+
+/** Describes the backend in words, e.g. 'wasm (SIMD, single thread)'. */
+async function describeBackend(name) {
+  if (name !== 'wasm') return name;
+  const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+  return `wasm (${simd ? 'SIMD' : 'no SIMD'}, single thread)`;
+}
+
+/**
+ * The blur signal of one input, as a scalar tensor; call inside tf.tidy: the variance of the 3×3
+ * Laplacian ('valid') of the input's luminance 0.299R + 0.587G + 0.114B (trainer/scope.py's `blur`).
+ *
+ * @param {object} tf the TensorFlow.js namespace.
+ * @param {tf.Tensor4D} input [1, H, W, 3] float32 model input in 0–255.
+ * @returns {tf.Scalar}
+ */
+function laplacianVariance(tf, input) {
+  const luminance = tf.sum(tf.mul(input, tf.tensor1d(LUMA)), -1, true);
+  const laplacian = tf.conv2d(luminance, tf.tensor4d(LAPLACIAN.flat(), [3, 3, 1, 1]), 1, 'valid');
+  return tf.moments(laplacian).variance;
+}
+
+/**
+ * @typedef {object} Result what model.classify resolves to.
+ * @property {{id: string, name: string, probability: number}[]} classes every class, in metadata.classes order.
+ * @property {{id: string, name: string, probability: number}} top the type shown (metadata.js decide: the
+ *   most probable class after the validated class weights).
+ * @property {number|null} risk the summed probability of the malignant classes; null when the model has no
+ *   screening threshold (as are band and threshold).
+ * @property {'higher'|'lower'|null} band 'higher' concern when risk ≥ threshold.
+ * @property {number|null} threshold the validated threshold used: the photo-only one when no clinical answer
+ *   was given to a model that takes them.
+ * @property {{code: string, message: string}[]} warnings why the photo may be outside what the model knows
+ *   (codes distance, blur, confidence, size); empty when it looks in scope.
+ * @property {{height: number, width: number, classes: number, values: Float32Array}|null} cam the activation
+ *   maps, [h, w, classes] row-major, in logit units; null when the model has none.
+ * @property {string[]} clinicalUsed the clinical answers used (e.g. ['age', 'site']); empty when none.
+ * @property {{distance: number|null, blur: number, minSide: number, logits: number[]|null}} signals what the
+ *   warnings were judged from, and the image's logits (the cam's spatial mean), for comparison with Python.
+ * @property {{decodeMs: number, modelMs: number}} timing decodeMs is 0 for an image given already decoded.
+ */
+
+/**
+ * @typedef {object} Model what load resolves to.
+ * @property {object} metadata the model's metadata.json, checked.
+ * @property {string} version metadata.model.version, which ends in the start of `digest`.
+ * @property {string} digest sha256 of everything metadata.json says (metadata.js contentDigest).
+ * @property {string} backend the TensorFlow.js backend in use, e.g. 'wasm'.
+ * @property {string} backendDetail the backend in words, e.g. 'wasm (SIMD, single thread)'.
+ * @property {function(Blob|ImageBitmap|HTMLCanvasElement|OffscreenCanvas|ImageData|object, object=):
+ *   Promise<Result>} classify an image and optional clinical answers ({age, sex, site}, any left out).
+ * @property {function(Blob): Promise<ImageBitmap>} decode a file decoded as classify decodes it (oriented,
+ *   size-checked), for showing it; classify accepts the bitmap; the caller closes it.
+ * @property {function(number=): Promise<SelfTest>} selfTest classifies the golden images bundled with the
+ *   model, through classify, and compares with the probabilities Python recorded.
+ */
+
+/**
+ * @typedef {object} SelfTest
+ * @property {boolean} passed false when any golden image differs by more than tolerance or could not be
+ *   checked (error says why); true with no golden images (cases 0).
+ * @property {number|null} maxDifference the largest |Δp| over the golden images.
+ * @property {number} cases
+ * @property {number} tolerance
+ * @property {string|null} error
+ */
+
+/** Whether `image` is raw pixels: {data, width, height, channels?} (an ImageData has no channels: 4). */
+function isPixels(image) {
+  return image?.data !== undefined && Number.isInteger(image.width) && Number.isInteger(image.height);
+}
+
+/**
+ * Loads the model and returns it, ready: every file checked against metadata.json, metadata.json
+ * against its version, the backend chosen and warmed up.
+ *
+ * @param {string|URL} [baseUrl='model/'] the folder of metadata.json and the model files, relative to the page.
+ * @param {object} [options]
+ * @param {string[]} [options.backends=['wasm', 'webgl', 'cpu']] TensorFlow.js backends to try, in order.
+ * @returns {Promise<Model>}
+ * @throws {SkinLensError} when a file is missing, corrupt or altered, or the model is not one this page runs.
+ */
+export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cpu']} = {}) {
+  const base = new URL(baseUrl, globalThis.location.href);
+  const metadata = await fetchMetadata(base);
+  if (metadata.model.format !== 'tfjs-graph-model') {
+    throw new SkinLensError('unsupported-model',
+      `metadata.json has model.format ${metadata.model.format}; this page loads tfjs-graph-model`);
+  }
+  checkPreprocessContract(metadata);
+  checkScreeningContract(metadata);
+  checkClinicalContract(metadata);
+
+  const [backend, artifacts] = await Promise.all([selectBackend(backends), loadVerifiedArtifacts(base, metadata.model)]);
+  const graph = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
+  const {classes, input, outputs, clinical} = metadata;
+  // cam and feature_distance are optional: a model without them gets no heatmap and no distance check.
+  const keys = ['probabilities', 'cam', 'feature_distance'].filter((key) => outputs[key]);
+  /**
+   * Every output the page uses, from one execution so that all come from the same pass; absent ones null.
+   * A model with a clinical input gets `vector` (metadata.js clinicalVector), all missing when none is given.
+   */
+  const run = (batch, vector = null) => {
+    const feeds = {[input.name]: batch};
+    if (clinical) feeds[clinical.name] = tf.tensor2d([vector ?? clinicalVector({}, metadata).vector]);
+    const result = graph.execute(feeds, keys.map((key) => outputs[key]));
+    const tensors = Array.isArray(result) ? result : [result]; // a lone tensor when one name is asked for
+    const byKey = Object.fromEntries(keys.map((key, i) => [key, tensors[i]]));
+    return {probabilities: byKey.probabilities, cam: byKey.cam ?? null, distance: byKey.feature_distance ?? null};
+  };
+
+  // Warm-up: the first run compiles kernels (WebGL shaders, wasm/XNNPACK setup).
+  const warmUp = tf.tidy(() => run(tf.zeros([1, input.height, input.width, input.channels])));
+  await warmUp.probabilities.data();
+  const shapes = {probabilities: warmUp.probabilities.shape, cam: warmUp.cam?.shape,
+    distance: warmUp.distance?.shape};
+  tf.dispose(warmUp);
+  const mismatch = (what) => new SkinLensError('model-mismatch', what);
+  if (shapes.probabilities.join() !== `1,${classes.length}`) {
+    throw mismatch(`the model outputs shape [${shapes.probabilities}] but metadata.json lists ${classes.length} classes`);
+  }
+  if (shapes.cam && (shapes.cam.length !== 4 || shapes.cam[3] !== classes.length)) {
+    throw mismatch(`the model's cam output has shape [${shapes.cam}], not [1, h, w, ${classes.length}]`);
+  }
+  if (shapes.distance && shapes.distance.join() !== '1') {
+    throw mismatch(`the model's feature_distance output has shape [${shapes.distance}], not [1]`);
+  }
+
+  /** The model on RGB or RGBA bytes of any size (alpha ignored: bitmapToPixels has composited it). */
+  async function classifyPixels(pixels, answers) {
+    const {vector, used} = clinical ? clinicalVector(answers, metadata) : {vector: null, used: []};
+    const out = tf.tidy(() => {
+      const x = preprocess(tf, rgbTensor(tf, pixels), metadata);
+      return {...run(x, vector), blur: laplacianVariance(tf, x)};
+    });
+    const [values, cam, distance, blur] = await Promise.all(
+      [out.probabilities, out.cam, out.distance, out.blur].map((t) => t?.data() ?? null));
+    tf.dispose(out);
+    const probabilities = Array.from(values);
+    const best = decide(probabilities, metadata);
+    const minSide = Math.min(pixels.width, pixels.height);
+    const scope = assessScope({distance: distance?.[0] ?? null, blur: blur[0], topProbability: probabilities[best],
+      minSide}, metadata);
+    const screening = triage(probabilities, metadata, used);
+    const [, h, w] = shapes.cam ?? [];
+    const named = classes.map((cls, i) => ({id: cls.id, name: cls.name, probability: probabilities[i]}));
+    return {
+      classes: named, top: named[best],
+      risk: screening?.risk ?? null, band: screening?.band ?? null, threshold: screening?.threshold ?? null,
+      warnings: scope.reasons.map(({check, message}) => ({code: check, message})),
+      cam: cam && {height: h, width: w, classes: classes.length, values: cam},
+      clinicalUsed: used,
+      signals: {distance: scope.distance, blur: scope.blur, minSide, logits: cam && spatialMean(cam, classes.length)},
+    };
+  }
+
+  const decode = (blob) => decodeImage(blob, metadata.preprocess);
+  const webRoot = new URL('../', base);
+
+  /**
+   * Classifies one image: see Result. Rejects with an ImageError for a file that cannot be read or an
+   * answer the model does not know.
+   */
+  async function classify(image, answers = {}) {
+    const start = performance.now();
+    let bitmap = null;
+    if (image instanceof Blob) bitmap = await decode(image);
+    const decoded = performance.now();
+    try {
+      const pixels = isPixels(image) ?
+        {data: image.data, width: image.width, height: image.height, channels: image.channels ?? 4} :
+        bitmapToPixels(bitmap ?? image, metadata.preprocess.alpha_background);
+      const result = await classifyPixels(pixels, answers);
+      return {...result, timing: {decodeMs: decoded - start, modelMs: performance.now() - decoded}};
+    } finally {
+      bitmap?.close();
+    }
+  }
+
+  /** The golden images through classify, as a user's files go. */
+  async function selfTest(tolerance = SELF_TEST_TOLERANCE) {
+    let maxDifference = null;
+    const cases = metadata.golden?.length ?? 0;
+    try {
+      for (const golden of metadata.golden ?? []) {
+        const bytes = await fetchBytes(new URL(golden.file, webRoot)); // the converter puts golden/ beside model/
+        if (await sha256Hex(bytes) !== golden.sha256) {
+          throw new SkinLensError('file-altered', `${golden.file} does not match its sha256`);
+        }
+        const result = await classify(new Blob([bytes]), golden.clinical ?? {});
+        const difference = Math.max(...result.classes.map((c, i) => Math.abs(c.probability - golden.probabilities[i])));
+        maxDifference = Math.max(maxDifference ?? 0, difference);
+      }
+    } catch (error) {
+      return {passed: false, maxDifference, cases, tolerance, error: error.message};
+    }
+    return {passed: maxDifference === null || maxDifference <= tolerance, maxDifference, cases, tolerance,
+      error: null};
+  }
+
+  return {
+    metadata,
+    version: metadata.model.version,
+    digest: await contentDigest(metadata),
+    backend,
+    backendDetail: await describeBackend(backend),
+    classify,
+    decode,
+    selfTest,
+  };
+}
