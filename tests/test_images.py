@@ -1,5 +1,9 @@
 """The reference image loader: decode rules, limits with clear messages, and the resize rule."""
 
+import io
+import struct
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -7,7 +11,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from trainer.images import ImageError, load_rgb, pool_factor, prepare, resize, sniff
+from trainer import images
+from trainer.images import ImageError, _to_rgb, load_rgb, pool_factor, prepare, resize, sniff
 
 FIXTURES = Path(__file__).parent / "fixtures" / "images"
 BASE = FIXTURES / "ISIC_0024310.jpg"
@@ -162,3 +167,264 @@ def test_heif_and_avif_brands_are_told_apart():
         assert sniff(head) == "AVIF"
         with pytest.raises(ImageError, match="AVIF images are not supported"):
             prepare(head, 224, 224)
+
+
+# Exact behaviour on small synthetic images: each test below was written against a mutmut survivor (see
+# "Mutation testing" in the README) and checks values worked out by hand, not bounds.
+
+
+def _encode(img, fmt, **options):
+    buf = io.BytesIO()
+    img.save(buf, fmt, **options)
+    return buf.getvalue()
+
+
+def _png_header(width, height):
+    """A PNG with only its IHDR (1-bit grey) and IEND: Pillow reads the size without any pixels to decode."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)) + chunk(b"IEND", b"")
+
+
+def _message(source, **limits):
+    with pytest.raises(ImageError) as caught:
+        load_rgb(source, **limits)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("head, kind", [
+    (b"\xff\xd8\xff\xe0" + bytes(12), "JPEG"),
+    (b"\x89PNG\r\n\x1a\n" + bytes(8), "PNG"),
+    (b"GIF87a" + bytes(10), "GIF"),
+    (b"GIF89a" + bytes(10), "GIF"),
+    (b"RIFF\x24\x00\x00\x00WEBPVP8L" + bytes(4), "WebP"),
+    (b"BM" + bytes(14), "BMP"),
+    (b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(4), None),  # RIFF but a WAV file
+    (b"GIF88a" + bytes(10), None),
+    (b"\x00\x00\x00\x1cftypisom" + bytes(4), None),  # an MP4: ISO-BMFF, neither HEIF nor AVIF
+])
+def test_sniff_names_each_format_by_its_magic_bytes(head, kind):
+    assert sniff(head) == kind
+
+
+# Every format the browser decodes, written by Pillow losslessly: the head sniffs to the format and the
+# pixels come back exactly. Four 16x16 quadrants of colours that a palette holds exactly.
+QUADRANTS = np.zeros((32, 32, 3), np.uint8)
+QUADRANTS[:16, :16] = (200, 30, 60)
+QUADRANTS[:16, 16:] = (0, 128, 255)
+QUADRANTS[16:, :16] = (255, 255, 255)
+QUADRANTS[16:, 16:] = (10, 20, 30)
+
+
+@pytest.mark.parametrize("fmt, kind, options", [
+    ("PNG", "PNG", {}), ("BMP", "BMP", {}), ("GIF", "GIF", {}), ("WEBP", "WebP", {"lossless": True}),
+])
+def test_lossless_formats_decode_exactly(fmt, kind, options):
+    data = _encode(Image.fromarray(QUADRANTS), fmt, **options)
+    assert sniff(data[:16]) == kind
+    rgb = load_rgb(data)
+    assert rgb.dtype == np.uint8
+    np.testing.assert_array_equal(rgb, QUADRANTS)
+
+
+def _orientation_source():
+    return np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3) * 10  # 2 rows, 3 columns, all pixels distinct
+
+
+# EXIF orientation -> how the stored pixels are turned to be upright, written out with numpy.
+ORIENTATIONS = {
+    1: lambda a: a,
+    2: lambda a: a[:, ::-1],                     # mirrored left-right
+    3: lambda a: a[::-1, ::-1],                  # rotated 180
+    4: lambda a: a[::-1, :],                     # mirrored top-bottom
+    5: lambda a: a.transpose(1, 0, 2),           # mirrored along the main diagonal
+    6: lambda a: np.rot90(a, -1),                # rotated 90 clockwise
+    7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),  # mirrored along the other diagonal
+    8: lambda a: np.rot90(a, 1),                 # rotated 90 anticlockwise
+}
+
+
+@pytest.mark.parametrize("orientation", ORIENTATIONS)
+def test_each_exif_orientation_turns_the_pixels_upright(orientation):
+    stored = _orientation_source()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = _encode(Image.fromarray(stored), "PNG", exif=exif)
+    got = load_rgb(data, min_side=1)
+    np.testing.assert_array_equal(got, ORIENTATIONS[orientation](stored))
+
+
+def test_alpha_rounds_to_nearest_once():
+    # Source-over in integers, (c*a + bg*(255 - a) + 127) // 255: 127/255 = 0.498 rounds to 0, 128/255 to 1.
+    rgba = np.zeros((32, 32, 4), np.uint8)
+    rgba[...] = (127, 128, 0, 1)
+    out = load_rgb(_encode(Image.fromarray(rgba), "PNG"), background=(0, 0, 0))
+    assert out[0, 0].tolist() == [0, 1, 0]
+
+
+def test_grey_with_alpha_png_is_composited():
+    la = np.zeros((32, 32, 2), np.uint8)
+    la[:, :, 0] = 200
+    la[:, :10, 1] = 255
+    la[:, 10:20, 1] = 51
+    la[:, 20:, 1] = 0
+    img = Image.fromarray(la, "LA")
+    out = load_rgb(_encode(img, "PNG"), background=(0, 0, 255))
+    assert out.shape == (32, 32, 3)
+    assert out[0, 0].tolist() == [200, 200, 200]
+    # (200*51 + 127)//255 = 40; (200*51 + 255*204 + 127)//255 = 244
+    assert out[0, 15].tolist() == [40, 40, 244]
+    assert out[0, 25].tolist() == [0, 0, 255]
+
+
+def test_gif_transparent_index_shows_the_background():
+    pal = Image.fromarray(QUADRANTS).quantize(4)
+    index = np.asarray(pal)[0, 0]
+    data = _encode(pal, "GIF", transparency=int(index))
+    out = load_rgb(data, background=(1, 2, 3))
+    expected = QUADRANTS.copy()
+    expected[:16, :16] = (1, 2, 3)
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("mode", ["PA", "RGBa"])
+def test_modes_with_alpha_no_decoder_gives_us_are_composited_too(mode):
+    # PA: palette index + alpha. RGBa: premultiplied; (51, 25, 0, 51) is straight (255, 125, 0) at alpha 51.
+    if mode == "PA":
+        img = Image.new("PA", (2, 1))
+        img.putpalette([255, 125, 0, 9, 9, 9])
+        img.putpixel((0, 0), (0, 51))
+        img.putpixel((1, 0), (1, 0))
+    else:
+        img = Image.new("RGBa", (2, 1))
+        img.putpixel((0, 0), (51, 25, 0, 51))
+        img.putpixel((1, 0), (9, 9, 9, 0))
+    out = _to_rgb(img, (0, 0, 255))
+    # (255*51 + 127)//255 = 51, (125*51 + 127)//255 = 25, (255*204 + 127)//255 = 204
+    assert out.tolist() == [[[51, 25, 204], [0, 0, 255]]]
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I;16L", "I;16B", "I;16N", "I"])
+def test_every_16_bit_grey_mode_keeps_the_high_byte(mode):
+    img = Image.new(mode, (5, 1))
+    for x, value in enumerate([0, 0x00FF, 0x0100, 0x7F80, 0xFFFF]):
+        img.putpixel((x, 0), value)
+    out = _to_rgb(img, (0, 0, 255))
+    assert out.dtype == np.uint8 and out.shape == (1, 5, 3)
+    assert out[0, :, 0].tolist() == [0, 0, 1, 0x7F, 255]
+    assert (out == out[..., :1]).all()
+
+
+def test_sixteen_bit_png_decodes_to_three_equal_uint8_channels():
+    gray = np.zeros((32, 32), np.uint16)
+    gray[:, 8:16], gray[:, 16:24], gray[:, 24:] = 0x0100, 0x80FF, 0xFFFF
+    data = _encode(Image.fromarray(gray), "PNG")
+    out = load_rgb(data)
+    assert out.dtype == np.uint8 and out.shape == (32, 32, 3)
+    assert out[0, ::8].tolist() == [[0] * 3, [1] * 3, [0x80] * 3, [255] * 3]
+
+
+def test_cmyk_jpeg_converts_with_the_multiplicative_rule():
+    # R = (255 - C)(255 - K)/255 rounded, likewise G from M and B from Y. Flat 16x16 blocks at quality 100
+    # come back from the JPEG exactly. (245*225/255 = 216.2, 55*225/255 = 48.5, 205*225/255 = 180.9)
+    cmyk = np.zeros((32, 32, 4), np.uint8)
+    cmyk[:16, 16:] = (255, 0, 0, 0)
+    cmyk[16:, :16] = (0, 0, 0, 255)
+    cmyk[16:, 16:] = (10, 200, 50, 30)
+    data = _encode(Image.fromarray(cmyk, "CMYK"), "JPEG", quality=100)
+    out = load_rgb(data)
+    assert [out[8, 8].tolist(), out[8, 24].tolist(), out[24, 8].tolist(), out[24, 24].tolist()] == [
+        [255, 255, 255], [0, 255, 255], [0, 0, 0], [216, 49, 181]]
+
+
+def test_missing_file_message_names_the_path_and_the_reason(tmp_path):
+    path = tmp_path / "gone.jpg"
+    assert _message(path) == f"{path}: cannot read the file (No such file or directory)"
+
+
+def test_size_limit_is_inclusive_for_paths_and_bytes():
+    size = BASE.stat().st_size
+    assert load_rgb(BASE, max_bytes=size).shape == (150, 200, 3)
+    assert load_rgb(BASE.read_bytes(), max_bytes=size).shape == (150, 200, 3)
+    assert _message(BASE, max_bytes=size - 1).startswith(f"{BASE.name}: the file is 0 MB")
+    assert _message(BASE.read_bytes(), max_bytes=size - 1).startswith("the file is 0 MB")
+
+
+def test_size_limit_messages_give_whole_megabytes(tmp_path):
+    big = tmp_path / "big.jpg"
+    with open(big, "wb") as f:
+        f.truncate(3 * 2**20)  # sparse: 3 MiB on paper, nothing written
+    limit = 2 * 2**20 + 1
+    assert _message(big, max_bytes=limit) == "big.jpg: the file is 3 MB; the limit is 2 MB"
+    assert _message(bytes(3 * 2**20), max_bytes=limit) == "the file is 3 MB; the limit is 2 MB"
+
+
+def test_refusals_name_the_file_or_say_image():
+    not_image = FIXTURES / "not_an_image.jpg"
+    formats = "(JPEG, PNG, WebP, BMP or GIF)"
+    assert _message(not_image) == f"not_an_image.jpg: not an image SkinLens can read {formats}"
+    assert _message(not_image.read_bytes()) == f"image: not an image SkinLens can read {formats}"
+    assert _message(FIXTURES / "photo.heic") == (
+        "photo.heic: HEIC/HEIF photos are not supported; export it as JPEG "
+        "(on an iPhone: Settings > Camera > Formats > Most Compatible)")
+
+
+def test_a_format_pillow_reads_but_the_browser_does_not_is_refused(monkeypatch):
+    # sniff and Pillow agree on every file we know of; if they ever did not, Pillow's verdict decides.
+    monkeypatch.setattr(images, "sniff", lambda head: "PNG")
+    tiff = _encode(Image.new("RGB", (32, 32)), "TIFF")
+    assert _message(tiff) == "image: TIFF images are not supported (JPEG, PNG, WebP, BMP or GIF)"
+
+
+def test_pixel_limit_is_inclusive():
+    data = _encode(Image.new("RGB", (40, 40)), "PNG")
+    assert load_rgb(data, max_pixels=1600).shape == (40, 40, 3)
+    assert _message(data, max_pixels=1599) == "image: 40×40 is 0 megapixels; the limit is 0"
+
+
+def test_pixel_limit_message_rounds_megapixels():
+    # 3.5 and 1.5 megapixels: exactly half-way, so a divisor off by one would round the other way.
+    assert _message(_png_header(2000, 1750), max_pixels=1_500_000) == (
+        "image: 2000×1750 is 4 megapixels; the limit is 2")
+
+
+def test_pillows_bomb_warning_is_silenced_and_our_limit_speaks():
+    # 100 MP: over Pillow's warning threshold (89.5 MP), under its hard limit; refused by ours (50 MP).
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert _message(_png_header(10_000, 10_000)) == "image: 10000×10000 is 100 megapixels; the limit is 50"
+    assert not caught
+
+
+def test_pillows_hard_bomb_limit_gets_a_clear_message():
+    message = _message(_png_header(20_000, 10_000), max_pixels=10**9)  # 200 MP, over Pillow's 179 MP
+    assert message.startswith("image: too many pixels to decode safely (")
+
+
+@pytest.mark.parametrize("width, height, ok", [(32, 40, True), (40, 32, True), (31, 40, False), (40, 31, False)])
+def test_smallest_side_limit_is_inclusive(width, height, ok):
+    data = _encode(Image.new("RGB", (width, height)), "PNG")
+    if ok:
+        assert load_rgb(data).shape == (height, width, 3)
+    else:
+        assert _message(data) == f"image: {width}×{height} is too small; at least 32 px a side is needed"
+
+
+@pytest.mark.parametrize("h, w, th, tw, k", [
+    (1000, 500, 224, 224, 2),   # the width decides: 500 // 224 = 2 < 1000 // 224 = 4
+    (600, 900, 100, 400, 2),    # non-square target: min(600 // 100, 900 // 400) = min(6, 2)
+    (900, 600, 400, 100, 2),
+    (100, 100, 224, 224, 1),    # smaller than the target: never below 1
+])
+def test_pool_factor_takes_the_smaller_integer_quotient(h, w, th, tw, k):
+    got = pool_factor(h, w, th, tw)
+    assert got == k and type(got) is int
+
+
+def test_prepare_passes_the_limits_on():
+    data = BASE.read_bytes()
+    with pytest.raises(ImageError, match="the limit is 0 MB"):
+        prepare(data, 224, 224, max_bytes=len(data) - 1)
+    with pytest.raises(ImageError, match="at least 151 px a side"):
+        prepare(data, 224, 224, min_side=151)
