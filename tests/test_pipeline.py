@@ -145,8 +145,8 @@ def test_cross_validation_reports_mean_and_sd(tmp_path):
     from trainer.train import cross_validate
 
     data, weights = tiny_setup(tmp_path)
-    config = tiny_config([data], weights=str(weights), fine_tune_epochs=0, folds=2)
+    config = tiny_config([data], weights=str(weights), fine_tune_epochs=0, folds=3)
     summary = cross_validate(config, tmp_path / "cv")
-    assert len(summary["per_fold"]["balanced_accuracy"]) == 2 and summary["sd"]["macro_auc"] >= 0
-    assert (tmp_path / "cv" / "cv_report.md").is_file() and (tmp_path / "cv" / "fold_2" / "report.json").is_file()
+    assert len(summary["per_fold"]["balanced_accuracy"]) == 3 and summary["sd"]["macro_auc"] >= 0
+    assert (tmp_path / "cv" / "cv_report.md").is_file() and (tmp_path / "cv" / "fold_3" / "report.json").is_file()
     assert not (tmp_path / "cv" / "fold_1" / "features").exists()  # one shared feature cache

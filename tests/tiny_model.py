@@ -75,8 +75,13 @@ def make_dataset(root, lesions_per_class: int = 16, size=(80, 60)):
 
 def make_backbone_weights(path, config: Config, images: np.ndarray):
     """Saves BatchNorm-calibrated random backbone weights to ``path`` (a ``.weights.h5``)."""
+    import keras
+
     from trainer.model import build_backbone
 
+    # Seeded: the same random network in every test session (unseeded, one session in a few drew a network
+    # whose head saturated on one class, and tests that need answers to differ from image to image failed).
+    keras.utils.set_random_seed(config.seed)
     backbone = build_backbone(config)
     calibrate_batchnorm(backbone, images / 127.5 - 1)
     backbone.save_weights(str(path))
