@@ -94,10 +94,13 @@ def _screening(report: dict, temperature: float | None) -> dict | None:
         # A model with a clinical input: photos with every field blank have their own threshold.
         test = (report.get("clinical") or {}).get("test", {}).get("metadata_missing") or {}
         without = {"threshold": calibration["clinical"]["threshold_without_clinical"],
+                   "risk_bins": calibration["clinical"].get("risk_bins_without_clinical"),
                    "validation": calibration["clinical"]["validation_without_clinical"],
                    "test": {k: test[k] for k in ("sensitivity", "specificity", "malignant_auc") if k in test} or None}
+    # risk_bins: score ranges with how many validation images in each were malignant (what the page says a
+    # score means); absent for runs trained before they existed (scripts/backfill_risk_bins.py adds them).
     return {"malignant_classes": report["malignant_classes"], "threshold": calibration["threshold"],
-            "without_clinical": without,
+            "risk_bins": calibration.get("risk_bins"), "without_clinical": without,
             "temperature": temperature or calibration["temperature"], "temperature_fitted": calibration["temperature"],
             "class_bias": calibration.get("class_bias"),
             "target_sensitivity": calibration["target_sensitivity"],

@@ -261,3 +261,19 @@ def test_decision_rule_ties_go_to_the_smaller_tau_and_unseen_classes_get_no_boos
     assert decision["rule"] == "argmax(log p + class_log_weights)" and decision["training_prior"] == [0.5, 0.5, 0]
     skewed = choose_decision(p, y, np.array([0.6, 0.3, 0.0]), taus=[1.0])
     np.testing.assert_allclose(skewed["class_log_weights"], [-np.log(0.6), -np.log(0.3), 0])
+
+
+def test_risk_bins_split_at_the_threshold_and_count_the_malignant_in_each():
+    from trainer.evaluate import risk_bins
+
+    risk = np.array([0.0, 0.1, 0.2, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+    positive = np.array([0, 0, 1, 0, 0, 1, 1, 0, 1, 1], bool)
+    bins = risk_bins(risk, positive, 0.5, below=2, above=2)
+    # Below 0.5 the median of 0, .1, .2, .3 is .15; from 0.5 the median of .5 … 1 is .75; 1 is in the last range.
+    assert [(b["from"], b["to"], b["n"], b["malignant"]) for b in bins] == [
+        (0.0, pytest.approx(0.15), 2, 0), (pytest.approx(0.15), 0.5, 2, 1), (0.5, pytest.approx(0.75), 3, 2),
+        (pytest.approx(0.75), 1.0, 3, 2)]
+    assert [b["rate"] for b in bins] == [0.0, 0.5, pytest.approx(2 / 3), pytest.approx(2 / 3)]
+    low, high = bins[0]["interval_95"]
+    assert low == 0.0 and high == pytest.approx(0.6576, abs=1e-4)  # Wilson, 0 of 2
+    assert all(b["interval_95"][0] <= b["rate"] <= b["interval_95"][1] for b in bins)

@@ -162,6 +162,40 @@ def choose_threshold(risk: np.ndarray, positive: np.ndarray, target_sensitivity:
     return float(pos[len(pos) - need])
 
 
+def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion k / n (sensible at 0 and n, unlike k/n ± 2 se)."""
+    if n == 0:
+        return float("nan"), float("nan")
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (0.0 if k == 0 else float(centre - half)), (1.0 if k == n else float(centre + half))
+
+
+def risk_bins(risk: np.ndarray, positive: np.ndarray, threshold: float, below: int = 2, above: int = 4) -> list[dict]:
+    """What a malignant-risk score means, in words a person reads correctly: score ranges with how many of
+    the (validation) images that scored in each were malignant.
+
+    The threshold is an edge, so a range never straddles "lower" and "higher concern"; below it ``below``
+    ranges, above it ``above``, each holding about as many images (quantiles of the scores on its side).
+
+    Returns:
+        [{"from", "to", "n", "malignant", "rate", "interval_95"}] in increasing score; a score s is in the
+        range with from <= s < to (the last range includes 1).
+    """
+    risk, positive = np.asarray(risk, float), np.asarray(positive, bool)
+    low, high = risk[risk < threshold], risk[risk >= threshold]
+    inner = lambda side, k: [float(q) for q in np.quantile(side, np.arange(1, k) / k)] if len(side) else []  # noqa: E731
+    edges = sorted({0.0, *inner(low, below), float(threshold), *inner(high, above), 1.0})
+    bins = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (risk >= lo) & ((risk < hi) if hi < 1.0 else (risk <= hi))
+        n, k = int(inside.sum()), int(positive[inside].sum())
+        bins.append({"from": lo, "to": hi, "n": n, "malignant": k, "rate": k / n if n else None,
+                     "interval_95": list(wilson_interval(k, n)) if n else None})
+    return bins
+
+
 def screening_metrics(y: np.ndarray, p: np.ndarray, malignant: np.ndarray, threshold: float) -> dict:
     """Malignant-vs-benign AUC and sensitivity/specificity at ``threshold``."""
     positive = malignant.astype(bool)[y]

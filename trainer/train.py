@@ -36,7 +36,7 @@ from . import clinical, labels, scope
 from .config import Config
 from .data import SPLITS, image_dataset, load_batch_arrays, read_dataset, split_by_group, write_split
 from .evaluate import (bootstrap_intervals, choose_decision, choose_threshold, classification_metrics,
-                       fit_calibration, malignant_risk, screening_metrics, softmax)
+                       fit_calibration, malignant_risk, risk_bins, screening_metrics, softmax)
 
 CHUNK = 512
 
@@ -519,7 +519,9 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
                                                             decision["class_log_weights"])["balanced_accuracy"]}
         clinical_calibration = {"scale": scale, "threshold_without_clinical": photo_threshold,
                                 "validation_without_clinical": screening_metrics(y_val, photo_probs, malignant,
-                                                                                 photo_threshold)}
+                                                                                 photo_threshold),
+                                "risk_bins_without_clinical": risk_bins(malignant_risk(photo_probs, malignant),
+                                                                        positive_val, photo_threshold)}
         clinical_info["validation_partly_filled_in"] = partial
     view_table = {}
     for n, logits_n in logits_by_views.items():
@@ -535,6 +537,8 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
                                   **{k: v for k, v in classification_metrics(
                                       y_val, val_probs, class_ids, decision["class_log_weights"]).items()
                                      if k in ("balanced_accuracy", "macro_auc", "ece")}},
+                   # What a score means, said to the person: how many validation images scoring alike were cancers.
+                   "risk_bins": risk_bins(malignant_risk(val_probs, malignant), positive_val, threshold),
                    "validation_by_views": view_table,
                    "scope": scope.fit(val["distance"], val["blur"], val_probs.max(axis=1)),
                    "clinical": clinical_calibration}

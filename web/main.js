@@ -85,6 +85,7 @@ async function classifyFiles(files) {
   ui.setStatus('ready', `${done} ${readyMessage()}`);
   ui.announce(done);
   ui.setBusy(false);
+  if (files.length === 1) ui.focusResult();
   emit('batch', {results: lastResults});
 }
 

@@ -227,6 +227,24 @@ export function triage(probabilities, metadata, clinicalUsed = []) {
   return {risk, threshold, band: risk >= threshold ? 'higher' : 'lower', photoOnly};
 }
 
+/**
+ * What a malignant-risk score means, from metadata.screening's risk_bins: the validation images that
+ * scored in the same range, and how many of them were malignant (trainer/evaluate.py risk_bins).
+ *
+ * @param {number} risk
+ * @param {object} metadata
+ * @param {string[]} [clinicalUsed=[]] with none given, a model with a clinical input uses its photo-only bins.
+ * @returns {{from: number, to: number, n: number, malignant: number, rate: number}|null} null when metadata.json
+ *   has no bins (a model converted before they existed).
+ */
+export function riskBin(risk, metadata, clinicalUsed = []) {
+  const screening = metadata.screening;
+  const photoOnly = Boolean(metadata.clinical && screening?.without_clinical) && clinicalUsed.length === 0;
+  const bins = photoOnly ? screening.without_clinical.risk_bins : screening?.risk_bins;
+  if (!Array.isArray(bins) || bins.length === 0) return null;
+  return bins.find((bin, i) => risk >= bin.from && (risk < bin.to || i === bins.length - 1)) ?? null;
+}
+
 /** The user-facing message of each out-of-scope check. */
 export const SCOPE_MESSAGES = {
   distance: "this doesn't look like the dermoscopic close-ups the model was trained on",

@@ -141,6 +141,28 @@ function showScreening(metadata) {
     [row('Validation', screening.validation),
       row('Test', screening.test, {sensitivity: ci.malignant_sensitivity, specificity: ci.malignant_specificity,
         auc: ci.malignant_auc})].filter(Boolean));
+  showRiskBins(screening);
+}
+
+/** screening.risk_bins (and the photo-only ones): the score ranges the result cards speak of. */
+function showRiskBins(screening) {
+  const sets = [['with the answers given', screening.risk_bins],
+    ['with age, sex and site left blank', screening.without_clinical?.risk_bins]].filter(([, bins]) => bins?.length);
+  if (!sets.length) return;
+  const {n_malignant: cancers, n_benign: harmless} = screening.validation;
+  byId('bins-intro').textContent = 'What a result tells a person about its score: of the validation images that ' +
+    `scored in each range, how many were a skin cancer. Of all ${format(cancers + harmless)} validation images ` +
+    `${format(cancers / (cancers + harmless), true)} were; among the spots people check in everyday life fewer are, ` +
+    'so there the counts would be lower.';
+  byId('bins-intro').hidden = false;
+  const rows = sets.flatMap(([label, bins]) => bins.map((bin) => [
+    `${format(bin.from)}–${format(bin.to)} ${label}`,
+    bin.from >= (label.includes('blank') ? screening.without_clinical.threshold : screening.threshold) ?
+      'higher' : 'lower',
+    `${format(bin.malignant)} of ${format(bin.n)}`,
+    bin.rate === null ? '—' : withInterval(bin.rate, bin.interval_95, true)]));
+  table(byId('risk-bins'), 'Validation images by score range',
+    ['Score range', 'Concern level', 'Skin cancers', 'Share (95% interval)'], rows);
 }
 
 /** The clinical input, and the test split with and without it (metadata.clinical, written by the trainer). */

@@ -4,7 +4,7 @@
  * Text from files and metadata goes in through textContent, never as HTML.
  */
 import {heatmapImageData} from './heatmap.js';
-import {clinicalVector, screeningFigures} from './metadata.js';
+import {clinicalVector, riskBin, screeningFigures} from './metadata.js';
 
 const THUMBNAIL_SIZE = 320; // longest side, in canvas pixels (shown at most at half that on wide screens)
 
@@ -335,7 +335,19 @@ function photoFigure(bitmap, result, classes) {
   return figure;
 }
 
-/** The triage band, its meaning, and the validated figures of its threshold in plain words. */
+/**
+ * What a score means, in words people read correctly: how many of the validation images that scored in
+ * the same range were a skin cancer (metadata.js riskBin), never the score as a percentage.
+ */
+function riskInWords(result, metadata) {
+  const bin = riskBin(result.risk, metadata, result.clinicalUsed);
+  if (!bin || bin.rate === null) return null;
+  const per100 = Math.round(bin.rate * 100);
+  const share = per100 === 0 ? 'fewer than 1 in 100' : per100 === 100 ? 'nearly all' : `about ${per100} of every 100`;
+  return `In our tests on dermoscopic images, ${share} photos that scored like this one were a skin cancer.`;
+}
+
+/** The answer: the concern level in words and symbol, what its score means, and the check's validated figures. */
 function triageBox(result, metadata) {
   const band = BANDS[result.band];
   const box = element('div', `triage band-${result.band}`);
@@ -343,10 +355,9 @@ function triageBox(result, metadata) {
   heading.append(element('span', 'band-symbol', band.symbol), ' ', element('strong', '', `${band.label}:`),
     ` ${band.advice}`);
   heading.firstChild.setAttribute('aria-hidden', 'true');
-  const cancers = metadata.classes.filter((cls) => metadata.screening.malignant_classes.includes(cls.id));
-  box.append(heading, element('p', 'band-detail',
-    `Risk score ${percent(result.risk)}: the chance of ${cancers.map((cls) => cls.name).join(', ')} together; ` +
-    `SkinLens says “higher concern” from ${percent(result.threshold)}.`));
+  box.append(heading);
+  const words = riskInWords(result, metadata);
+  if (words) box.append(element('p', 'band-odds', words));
   const figures = screeningFigures(metadata, {photoOnly: result.clinicalUsed.length === 0});
   if (figures) {
     const where = figures.split === 'test' ? 'On images it had not seen' : 'On its validation images';
@@ -354,7 +365,13 @@ function triageBox(result, metadata) {
       `${where}, this check caught ${ofEvery100(figures.sensitivity)} cancers (sensitivity) and cleared ` +
       `${ofEvery100(figures.specificity)} harmless lesions (specificity).`));
   }
-  box.append(element('p', 'band-detail', 'A screening aid, not a diagnosis.'));
+  const cancers = metadata.classes.filter((cls) => metadata.screening.malignant_classes.includes(cls.id));
+  const how = element('details', 'band-how');
+  how.append(element('summary', '', 'How this is worked out'), element('p', 'band-detail',
+    `The model's scores for ${cancers.map((cls) => cls.name).join(', ')} add up to ${result.risk.toFixed(3)} ` +
+    `on a scale of 0 to 1; from ${result.threshold.toFixed(3)} SkinLens says “higher concern”. That threshold ` +
+    'was set to miss as few cancers as it can while clearing as many harmless spots as it can.'));
+  box.append(how, element('p', 'band-detail', 'A screening aid, not a diagnosis.'));
   return box;
 }
 
@@ -368,8 +385,23 @@ function scopeWarning(warnings) {
   return box;
 }
 
-/** The table of every class in metadata order with its bar and description; the top one marked in words. */
-function probabilityTable(classes, probabilities, topIndex) {
+/**
+ * The type breakdown: every class in metadata order with its bar and description, the top one marked in
+ * words. On a higher-concern card the harmless types' reassuring descriptions are left out and a line says
+ * that the concern level, not the type, is what to act on: the breakdown must not read against the answer.
+ */
+function typeBreakdown(classes, probabilities, topIndex, band) {
+  const section = element('section', 'types');
+  section.append(element('h4', 'types-title', 'Which type of spot it looks most like'));
+  if (band === 'higher') {
+    section.append(element('p', 'types-note',
+      'Whatever type comes first here, act on the concern level above: a doctor should look at this spot.'));
+  }
+  section.append(probabilityTable(classes, probabilities, topIndex, band === 'higher'));
+  return section;
+}
+
+function probabilityTable(classes, probabilities, topIndex, withoutReassurance) {
   const table = element('table', 'classes');
   table.append(element('caption', 'visually-hidden', 'Probability of each type of skin lesion'));
   classes.forEach((cls, index) => {
@@ -379,7 +411,9 @@ function probabilityTable(classes, probabilities, topIndex) {
     if (index === topIndex) name.append(element('span', 'top-mark', 'Best match: '));
     name.append(element('span', 'class-label', cls.name));
     if (cls.malignant) name.append(' ', element('span', 'tag', 'cancer type'));
-    if (cls.description) name.append(element('span', 'class-description', cls.description));
+    if (cls.description && !(withoutReassurance && !cls.malignant)) {
+      name.append(element('span', 'class-description', cls.description));
+    }
     const bar = element('meter', 'bar');
     Object.assign(bar, {min: 0, max: 1, value: probabilities[index]});
     bar.setAttribute('aria-label', `${cls.name}: ${percent(probabilities[index])}`);
@@ -437,14 +471,16 @@ export function showResult(result, metadata, bitmap, {index, total}) {
 
   const card = element('article', result.error ? 'result failed' : 'result');
   const body = element('div', 'result-body');
-  body.append(element('h3', 'file-name', result.file));
+  const title = element('h3', 'file-name', result.file);
+  title.tabIndex = -1; // focusable by script: focusResult
+  body.append(title);
   if (result.error) {
     body.append(element('p', 'error', `Could not classify: ${result.error}`));
   } else {
     const topIndex = classes.findIndex((cls) => cls.id === result.top.id);
     if (result.band) body.append(triageBox(result, metadata));
     if (result.warnings.length) body.append(scopeWarning(result.warnings));
-    body.append(probabilityTable(classes, result.classes.map((cls) => cls.probability), topIndex));
+    body.append(typeBreakdown(classes, result.classes.map((cls) => cls.probability), topIndex, result.band));
     const clinical = clinicalLine(result, metadata);
     if (clinical) body.append(element('p', 'clinical-used', clinical));
     body.append(element('p', 'timing', `Classified in ${Math.round(result.timing.modelMs)} ms`));
@@ -454,4 +490,17 @@ export function showResult(result, metadata, bitmap, {index, total}) {
   byId('results').append(card);
   if (total <= ANNOUNCE_EACH_UP_TO) announce(summary(result));
   else if (index === 0) announce(`Classifying ${total} photos; a summary follows when all are done.`);
+}
+
+/**
+ * Scrolls the first result's answer into view and moves focus to it (its heading), so that a person who
+ * checked one photo sees the answer at once, on a phone too, and a screen reader reads it next.
+ */
+export function focusResult() {
+  const title = document.querySelector('#results .result .file-name');
+  if (!title) return;
+  // The banner stays at the top of the screen (position: sticky): the card goes just below it.
+  const below = document.querySelector('.banner')?.getBoundingClientRect().bottom ?? 0;
+  window.scrollBy(0, title.closest('.result').getBoundingClientRect().top - below - 8);
+  title.focus({preventScroll: true});
 }

@@ -104,6 +104,8 @@ def test_page_loads_to_ready(page, site_url, metadata):
     assert page.inner_text("#model-version") == metadata["model"]["version"]
     assert page.inner_text("#model-backend") == "wasm"  # the first choice works in Chromium
     assert page.is_visible(".notice") and "not a diagnosis" in page.inner_text(".notice")
+    assert page.is_visible("header .privacy")  # prominent, at the top, before anything is chosen
+    assert page.inner_text("header .privacy").startswith("Your photo stays on this device")
     assert "HAM10000" in page.inner_text("footer")
     assert page.is_enabled("#files") and page.is_enabled("#choose")
     assert "light skin" in page.inner_text(".limits") and "dermoscopic" in page.inner_text(".limits")
@@ -342,35 +344,57 @@ def test_self_test_warns_when_this_browser_disagrees(page, web_root, serve_web, 
     assert "self-test FAILED" in page.inner_text("#model-info")
 
 
-def test_result_shows_concern_level_descriptions_and_disclaimer(page, app_url, metadata):
+def _risk_words(risk, bins):
+    """The sentence a card must say for a score (ui.js riskInWords), from metadata.json's bins, in Python."""
+    (rate,) = [b["rate"] for i, b in enumerate(bins) if b["from"] <= risk and (risk < b["to"] or i == len(bins) - 1)]
+    per100 = int(np.floor(rate * 100 + 0.5))
+    share = {0: "fewer than 1 in 100", 100: "nearly all"}.get(per100, f"about {per100} of every 100")
+    return f"In our tests on dermoscopic images, {share} photos that scored like this one were a skin cancer."
+
+
+@pytest.mark.parametrize("photo, band", [("ISIC_0024310.jpg", "higher"), ("ISIC_0024306.jpg", "lower")],
+                         ids=["melanoma", "mole"])
+def test_the_card_leads_with_one_answer_in_words(page, app_url, metadata, photo, band):
+    """The concern level comes first, says what its score means in counts people read correctly (no bare
+    "risk score 43%"), and nothing below it reads against it: a higher-concern card shows no harmless
+    type's reassuring description. After one photo the answer is scrolled into view and focused."""
     screening = metadata.get("screening")
     if not screening:
         pytest.skip("metadata.json has no screening block")
+    page.set_viewport_size({"width": 360, "height": 740})
     open_app(page, app_url)
-    (result,) = choose(page, [LESION])
+    (result,) = choose(page, [FIXTURES / photo])
     malignant = [i for i, cls in enumerate(metadata["classes"]) if cls["id"] in screening["malignant_classes"]]
     risk = sum(probabilities(result)[i] for i in malignant)
-    # No clinical fields given: a model with a clinical input uses its photo-only threshold and figures.
+    # No clinical fields given: a model with a clinical input uses its photo-only threshold, figures and bins.
     photo_only = bool(metadata.get("clinical") and screening.get("without_clinical"))
     chosen = screening["without_clinical"] if photo_only else screening
-    band = "higher" if risk >= chosen["threshold"] else "lower"
     assert (result["risk"], result["threshold"], result["band"]) == (pytest.approx(risk, abs=1e-6),
                                                                      chosen["threshold"], band)
-
     card = page.locator(".result")
-    box = card.locator(f".triage.band-{band}")
-    text = box.inner_text()
+    first = card.locator(".result-body > *:nth-child(2)")  # right under the file name
+    assert first.get_attribute("class") == f"triage band-{band}"
+    text = " ".join(first.inner_text().split())
     expected = {"higher": "Higher concern: have a doctor look at it soon.",
                 "lower": "Lower concern: keep an eye on it; see a doctor if it changes."}[band]
-    assert expected in " ".join(text.split())  # in words, not only by colour
+    assert text.startswith(("▲ " if band == "higher" else "● ") + expected)  # in words and symbol, not colour alone
+    assert _risk_words(result["risk"], chosen["risk_bins"]) in text
+    assert "Risk score" not in text and "%" not in text
     figures = chosen["test"] if (chosen.get("test") or {}).get("sensitivity") is not None else chosen["validation"]
     assert (f"caught {round(figures['sensitivity'] * 100)} of every 100 cancers (sensitivity) and cleared "
             f"{round(figures['specificity'] * 100)} of every 100 harmless lesions (specificity)") in text
     assert "not a diagnosis" in text
+    shown = card.inner_text()
     for cls in metadata["classes"]:
-        assert cls["description"] in card.inner_text()
+        assert cls["name"] in shown
+        assert (cls["description"] in shown) == (band == "lower" or cls["malignant"]), cls["id"]
+    assert ("act on the concern level above" in shown) == (band == "higher")
     row = page.locator("#batch-table tbody tr")
     assert row.count() == 1 and {"higher": "Higher concern", "lower": "Lower concern"}[band] in row.inner_text()
+    # In view and focused: the card's heading has the focus and the answer is on screen, on a phone.
+    assert page.evaluate("document.activeElement.textContent") == photo
+    top, banner = first.bounding_box(), page.locator("header.banner").bounding_box()
+    assert banner["y"] + banner["height"] <= top["y"] and top["y"] + top["height"] <= 740, (banner, top)
 
 
 def test_activation_map_matches_the_probabilities_and_toggles(page, app_url, metadata):
