@@ -499,8 +499,9 @@ export function showResult(result, metadata, bitmap, {index, total}) {
 export function focusResult() {
   const title = document.querySelector('#results .result .file-name');
   if (!title) return;
-  // The banner stays at the top of the screen (position: sticky): the card goes just below it.
-  const below = document.querySelector('.banner')?.getBoundingClientRect().bottom ?? 0;
+  // Where the banner stays at the top of the screen (sticky, wide screens), the card goes just below it.
+  const banner = document.querySelector('.banner');
+  const below = banner && getComputedStyle(banner).position === 'sticky' ? banner.getBoundingClientRect().bottom : 0;
   window.scrollBy(0, title.closest('.result').getBoundingClientRect().top - below - 8);
   title.focus({preventScroll: true});
 }

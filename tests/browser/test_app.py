@@ -101,8 +101,8 @@ def test_page_loads_to_ready(page, site_url, metadata):
     ready = page.evaluate("window.__skinlens.ready")  # main.js's skinlens:ready event
     assert ready["version"] == metadata["model"]["version"] and ready["selfTest"]["passed"]
     assert not page.evaluate("'skinlens' in window || 'classifier' in window")  # the page adds no global
-    assert page.inner_text("#model-version") == metadata["model"]["version"]
-    assert page.inner_text("#model-backend") == "wasm"  # the first choice works in Chromium
+    assert page.text_content("#model-version") == metadata["model"]["version"]
+    assert page.text_content("#model-backend") == "wasm"  # the first choice works in Chromium
     assert page.is_visible(".notice") and "not a diagnosis" in page.inner_text(".notice")
     assert page.is_visible("header .privacy")  # prominent, at the top, before anything is chosen
     assert page.inner_text("header .privacy").startswith("Your photo stays on this device")
@@ -289,7 +289,7 @@ def test_golden_images_match_python(page, app_url, web_root, metadata, backend):
     if backend == "webgl" and "no TensorFlow.js backend works" in page.inner_text("#status"):
         pytest.skip("this Chromium has no WebGL")
     assert page.get_attribute("#status", "data-state") == "ready", page.inner_text("#status")
-    assert page.inner_text("#model-backend") == backend
+    assert page.text_content("#model-backend") == backend
     for golden in metadata["golden"]:
         assert _sha256(web_root / golden["file"]) == golden["sha256"]
     test = page.evaluate("window.__skinlens.ready.selfTest")
@@ -321,7 +321,7 @@ def test_self_test_passes_and_is_shown(page, app_url, metadata):
     assert test["cases"] == len(metadata["golden"]) and test["error"] is None
     assert test["passed"], test
     assert test["tolerance"] == 1e-3
-    assert "self-test passed" in page.inner_text("#model-info")
+    assert "self-test passed" in page.text_content("#model-info")
     assert page.is_hidden("#self-test-warning")
 
 
@@ -341,7 +341,7 @@ def test_self_test_warns_when_this_browser_disagrees(page, web_root, serve_web, 
     warning = page.locator("#self-test-warning")
     assert warning.is_visible() and warning.get_attribute("role") == "alert"
     assert "This browser is not giving reliable results" in warning.inner_text()
-    assert "self-test FAILED" in page.inner_text("#model-info")
+    assert "self-test FAILED" in page.text_content("#model-info")
 
 
 def _risk_words(risk, bins):
@@ -352,16 +352,16 @@ def _risk_words(risk, bins):
     return f"In our tests on dermoscopic images, {share} photos that scored like this one were a skin cancer."
 
 
-@pytest.mark.parametrize("photo, band", [("ISIC_0024310.jpg", "higher"), ("ISIC_0024306.jpg", "lower")],
-                         ids=["melanoma", "mole"])
-def test_the_card_leads_with_one_answer_in_words(page, app_url, metadata, photo, band):
+@pytest.mark.parametrize("photo, band, width", [("ISIC_0024310.jpg", "higher", 360), ("ISIC_0024306.jpg", "lower", 1280)],
+                         ids=["melanoma-phone", "mole-laptop"])
+def test_the_card_leads_with_one_answer_in_words(page, app_url, metadata, photo, band, width):
     """The concern level comes first, says what its score means in counts people read correctly (no bare
     "risk score 43%"), and nothing below it reads against it: a higher-concern card shows no harmless
     type's reassuring description. After one photo the answer is scrolled into view and focused."""
     screening = metadata.get("screening")
     if not screening:
         pytest.skip("metadata.json has no screening block")
-    page.set_viewport_size({"width": 360, "height": 740})
+    page.set_viewport_size({"width": width, "height": 740})
     open_app(page, app_url)
     (result,) = choose(page, [FIXTURES / photo])
     malignant = [i for i, cls in enumerate(metadata["classes"]) if cls["id"] in screening["malignant_classes"]]
@@ -393,8 +393,12 @@ def test_the_card_leads_with_one_answer_in_words(page, app_url, metadata, photo,
     assert row.count() == 1 and {"higher": "Higher concern", "lower": "Lower concern"}[band] in row.inner_text()
     # In view and focused: the card's heading has the focus and the answer is on screen, on a phone.
     assert page.evaluate("document.activeElement.textContent") == photo
-    top, banner = first.bounding_box(), page.locator("header.banner").bounding_box()
-    assert banner["y"] + banner["height"] <= top["y"] and top["y"] + top["height"] <= 740, (banner, top)
+    top = first.bounding_box()
+    covered = page.evaluate("""() => {  // the sticky banner's bottom edge, where it is sticky (wide screens)
+      const banner = document.querySelector('header.banner');
+      return getComputedStyle(banner).position === 'sticky' ? banner.getBoundingClientRect().bottom : 0;
+    }""")
+    assert covered <= top["y"] and top["y"] + top["height"] <= page.viewport_size["height"], (covered, top)
 
 
 def test_activation_map_matches_the_probabilities_and_toggles(page, app_url, metadata):
@@ -586,7 +590,7 @@ def test_the_same_edit_stamped_with_its_own_version_loads_under_that_version(pag
                                                                              metadata):
     """Re-stamped as the converter would (a new release), the content loads, and says it is another version."""
     open_app(page, serve_web(web_with_metadata(web_root, tmp_path / "web", _rename_melanoma)))
-    shown = page.inner_text("#model-version")
+    shown = page.text_content("#model-version")
     assert shown != metadata["model"]["version"] and shown.startswith(version_name(metadata) + "-")
 
 

@@ -91,7 +91,7 @@ def test_works_offline_after_one_visit(browser, site_url, web_root, metadata):
         assert metadata["model"]["version"] in page.inner_text("#model-facts")
         # A query string does not defeat the cache (the backends themselves: test_app's golden tests).
         open_app(page, f"{site_url}?backend=wasm")
-        assert page.inner_text("#model-backend") == "wasm"
+        assert page.text_content("#model-backend") == "wasm"
     # checked_page has asserted: no console error, no CSP violation, no request to another origin.
 
 
@@ -166,7 +166,7 @@ def test_an_incomplete_release_never_replaces_the_offline_copy(browser, web_root
         second = _publish(site, web_root, "release-2", break_file="ui.js")
         open_app(page, url)  # online: release 2's page, whose worker cannot install
         assert _shown_release(page) == "release-2"
-        page.wait_for_selector("#offline:has-text('offline use: unavailable here')")
+        page.wait_for_selector("#offline:has-text('offline use: unavailable here')", state="attached")
         assert list(page.evaluate(CACHED)) == [f"skinlens-{first}"]
         assert page.evaluate("navigator.serviceWorker.controller.scriptURL").endswith(f"release={first}")
 
