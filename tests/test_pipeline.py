@@ -109,16 +109,58 @@ def test_convert_quantized_golden_cases_come_from_the_quantized_graph(tiny_run, 
     assert dtypes == {"float16"}
 
 
-def test_predict_cli_prints_and_writes_csv(tiny_run, tmp_path, capsys):
+def test_predict_cli_prints_and_writes_csv(tiny_run, tmp_path, capsys, monkeypatch):
+    """Unreadable paths (not an image, a folder) are reported and the rest go on; the exit code says some
+    failed; file names a spreadsheet would run as formulas are defused in the CSV."""
     image = Path(__file__).parent / "fixtures" / "images" / "ISIC_0024306.jpg"
     bad = Path(__file__).parent / "fixtures" / "images" / "not_an_image.jpg"
+    monkeypatch.chdir(tmp_path)
+    Path("=HYPERLINK(1).jpg").write_bytes(image.read_bytes())
+    Path("a folder").mkdir()
     out = tmp_path / "out.csv"
-    assert trainer_main(["predict", str(tiny_run), str(image), str(bad), "--csv", str(out)]) == 0
+    assert trainer_main(["predict", str(tiny_run), str(image), str(bad), "a folder", "=HYPERLINK(1).jpg",
+                         "--csv", str(out)]) == 1
     captured = capsys.readouterr()
     assert "ISIC_0024306.jpg" in captured.out and "not an image" in captured.err
+    assert "a folder, not an image file" in captured.err and "2 of 4 file(s) could not be read" in captured.err
     with out.open() as f:
         rows = list(csv.DictReader(f))
-    assert rows[0]["top_class"] and rows[1]["error"]
+    assert rows[0]["top_class"] and rows[1]["error"] and rows[2]["error"] and rows[3]["top_class"]
+    assert rows[3]["file"] == "'=HYPERLINK(1).jpg"
+
+
+@pytest.mark.parametrize("damage", ["flipped-weight", "missing-shard", "truncated-shard", "bad-model-json",
+                                    "edited-metadata"])
+def test_predict_refuses_a_damaged_web_model_in_one_line(tiny_web, tmp_path, capsys, damage):
+    """As the browser does: a web model whose files do not match metadata.json (or whose metadata.json
+    does not match its version) is refused with one line and exit code 2, no traceback."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_web / "model", model)
+    shard = sorted(model.glob("*.bin"))[0]
+    if damage == "flipped-weight":
+        data = bytearray(shard.read_bytes())
+        data[3] ^= 0x80  # the sign bit of the first float32 weight (little-endian)
+        shard.write_bytes(bytes(data))
+    elif damage == "missing-shard":
+        shard.unlink()
+    elif damage == "truncated-shard":
+        shard.write_bytes(shard.read_bytes()[:100])
+    elif damage == "bad-model-json":
+        (model / "model.json").write_text("{not json")
+    else:
+        meta = json.loads((model / "metadata.json").read_text())
+        meta["classes"][4]["name"] = "Harmless freckle"
+        (model / "metadata.json").write_text(json.dumps(meta))
+    image = Path(__file__).parent / "fixtures" / "images" / "ISIC_0024306.jpg"
+    assert trainer_main(["predict", str(model), str(image)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {model}"), err
+    expected = {"flipped-weight": "is corrupt or altered", "missing-shard": "is missing",
+                "truncated-shard": "is corrupt or altered", "bad-model-json": "model.json is corrupt or altered",
+                "edited-metadata": "it was changed after conversion"}[damage]
+    assert expected in err[0]
 
 
 def test_evaluate_rescores_the_test_split_and_other_data(tiny_run, tmp_path):

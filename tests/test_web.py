@@ -1,7 +1,7 @@
 """web/ as files: what the browser tests cannot see at a glance. Every page carries the same CSP as
 server.py, has no inline script or style and loads nothing by an absolute URL; the service worker
 precaches every file the app loads; no script stores anything; axe-core is a pinned dev dependency
-that is not shipped; the Pages workflow publishes web/.
+that is not shipped; the CI workflow publishes web/ once its tests pass.
 """
 
 import json
@@ -110,11 +110,25 @@ def test_axe_core_is_a_pinned_dev_dependency_and_not_shipped():
     assert not [p for p in WEB.rglob("*") if "axe" in p.name.lower()]
 
 
-def test_pages_workflow_publishes_web():
-    workflow = (ROOT / ".github" / "workflows" / "pages.yml").read_text()
-    assert "actions/upload-pages-artifact" in workflow and "actions/deploy-pages" in workflow
-    assert re.search(r"^\s+path: web/?\s*$", workflow, re.M)
-    assert re.search(r"pages: write", workflow) and re.search(r"id-token: write", workflow)
+def test_ci_runs_the_ci_command_and_pages_publishes_only_what_passed():
+    """One workflow: `bash .ci/run` on every push and pull request; web/ goes to Pages only from main and only
+    after that job passed."""
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+    assert {"push", "pull_request"} <= set(triggers) and triggers["push"] is None  # every branch
+    test, deploy = workflow["jobs"]["test"], workflow["jobs"]["deploy"]
+    assert {"run": "bash .ci/run", "name": "bash .ci/run"} in test["steps"]
+    assert deploy["needs"] == "test" and "refs/heads/main" in deploy["if"] and "push" in deploy["if"]
+    uses = [step.get("uses", "") for step in deploy["steps"]]
+    assert any(u.startswith("actions/upload-pages-artifact") for u in uses)
+    assert any(u.startswith("actions/deploy-pages") for u in uses)
+    artifact = next(step for step in deploy["steps"] if step.get("uses", "").startswith("actions/upload-pages"))
+    assert artifact["with"]["path"].rstrip("/") == "web"
+    assert deploy["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
+    assert workflow["permissions"] == {"contents": "read"}  # the test job cannot write anything
+    assert not (ROOT / ".github" / "workflows" / "pages.yml").exists()
 
 
 def test_browser_and_python_recognise_the_same_heif_and_avif_brands():

@@ -85,6 +85,8 @@ def _read(source: str | os.PathLike | bytes, max_bytes: int) -> bytes:
             size = path.stat().st_size
         except OSError as err:
             raise ImageError(f"{path}: cannot read the file ({err.strerror or err})") from err
+        if path.is_dir():
+            raise ImageError(f"{path}: a folder, not an image file")
         if size > max_bytes:
             raise ImageError(f"{path.name}: the file is {size / 2**20:.0f} MB; the limit is {max_bytes // 2**20} MB")
         data = path.read_bytes()

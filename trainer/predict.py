@@ -6,7 +6,12 @@
 MODEL is either a converted web model folder (``model.json`` + ``metadata.json``) or a run folder
 (``config.json`` + ``saved_model/``). A web model runs in TensorFlow from its own graph and
 weights, dequantized the way TensorFlow.js dequantizes them, so its numbers are those of the
-exact model the browser loads; the converter records them for its golden images.
+exact model the browser loads; the converter records them for its golden images. It is checked as
+strictly as the browser checks it: metadata.json against its version, every file against its sha256.
+
+A file that cannot be read is reported and the others go on; the exit code is 1 when any failed, 2 when
+the model folder cannot be used (one line saying why). CSV cells a spreadsheet would run as formulas
+are defused as the page's CSV does (web/csv.js).
 """
 
 from __future__ import annotations
@@ -22,6 +27,41 @@ from . import clinical, labels
 from .config import Config
 from .evaluate import decide
 from .images import ImageError, prepare
+
+
+class ModelError(Exception):
+    """A model folder that cannot be used: missing, incomplete, altered or not a model at all."""
+
+
+def verify_web_model(model_dir: Path) -> dict:
+    """metadata.json, checked as the page checks it: its version is the hash of its content
+    (converter/contract.py) and every file it names has its sha256. Returns the metadata."""
+    import hashlib
+
+    from converter.contract import content_digest
+
+    try:
+        meta = json.loads((model_dir / "metadata.json").read_text())
+        version, files = meta["model"]["version"], meta["model"]["files"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ModelError(f"{model_dir}/metadata.json is not usable ({type(err).__name__}: {err})") from err
+    if not version.endswith("-" + content_digest(meta)[:12]):
+        raise ModelError(f"{model_dir}: metadata.json says version {version}, but its content is version "
+                         f"…-{content_digest(meta)[:12]}: it was changed after conversion")
+    for name, expected in files.items():
+        path = model_dir / name
+        if not path.is_file():
+            raise ModelError(f"{model_dir}: {name} is missing")
+        if hashlib.sha256(path.read_bytes()).hexdigest() != expected.lower():
+            raise ModelError(f"{model_dir}: {name} is corrupt or altered (its sha256 does not match metadata.json)")
+    return meta
+
+
+def formula_safe(value) -> str:
+    """A CSV cell a spreadsheet will not run: text starting with = + - @, a tab or a CR gets a leading
+    apostrophe (web/csv.js does the same)."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def tfjs_graph_function(model_dir: str | Path):
@@ -79,17 +119,24 @@ class Predictor:
 
         model_dir = Path(model_dir)
         if (model_dir / "model.json").is_file() and (model_dir / "metadata.json").is_file():
-            meta = json.loads((model_dir / "metadata.json").read_text())
+            meta = verify_web_model(model_dir)
             self.class_ids = [c["id"] for c in meta["classes"]]
             self.height, self.width = meta["input"]["height"], meta["input"]["width"]
-            self._fn = tfjs_graph_function(model_dir)
+            try:
+                self._fn = tfjs_graph_function(model_dir)
+            except Exception as err:  # verified files that still do not make a graph: say so in one line
+                raise ModelError(f"{model_dir}: model.json and its weights do not load "
+                                 f"({type(err).__name__}: {err})") from err
             self.takes_clinical = bool(meta.get("clinical"))
             self.class_log_weights = (meta.get("decision") or {}).get("class_log_weights")
         elif (model_dir / "config.json").is_file() and (model_dir / "saved_model").is_dir():
             config = Config.load(model_dir / "config.json")
             self.class_ids = labels.class_ids(config.scheme)
             self.height = self.width = config.image_size
-            serve = tf.saved_model.load(str(model_dir / "saved_model")).signatures["serving_default"]
+            try:
+                serve = tf.saved_model.load(str(model_dir / "saved_model")).signatures["serving_default"]
+            except Exception as err:
+                raise ModelError(f"{model_dir}/saved_model does not load ({type(err).__name__}: {err})") from err
             input_names = set(serve.structured_input_signature[1])
 
             def run(x, vectors=None):
@@ -104,8 +151,8 @@ class Predictor:
             decision = json.loads(calibration.read_text()).get("decision") if calibration.is_file() else None
             self.class_log_weights = (decision or {}).get("class_log_weights")
         else:
-            raise FileNotFoundError(f"{model_dir}: neither a web model folder (model.json + metadata.json) "
-                                    "nor a run folder (config.json + saved_model/)")
+            raise ModelError(f"{model_dir}: neither a web model folder (model.json + metadata.json) "
+                             "nor a run folder (config.json + saved_model/)")
 
     def outputs(self, images: np.ndarray, vectors: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Every model output (probabilities, cam, feature_distance) for prepared float32 images.
@@ -143,7 +190,11 @@ class Predictor:
 
 
 def main(model_dir: str, images: list[str], csv_path: str | None = None, answers: dict | None = None) -> int:
-    predictor = Predictor(model_dir)
+    try:
+        predictor = Predictor(model_dir)
+    except ModelError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if answers and not predictor.takes_clinical:
         print(f"{model_dir}: this model takes no age, sex or body site; they are ignored", file=sys.stderr)
         answers = None
@@ -168,8 +219,10 @@ def main(model_dir: str, images: list[str], csv_path: str | None = None, answers
             writer.writerow(["file", "top_class", *predictor.class_ids, "error"])
             for path, probs, error in results:
                 if error:
-                    writer.writerow([path, "", *[""] * len(predictor.class_ids), error])
+                    row = [path, "", *[""] * len(predictor.class_ids), error]
                 else:
-                    writer.writerow([path, predictor.class_ids[int(predictor.decide(probs)[0])],
-                                     *[f"{p:.8f}" for p in probs], ""])
-    return 1 if failed == len(results) else 0
+                    row = [path, predictor.class_ids[int(predictor.decide(probs)[0])], *[f"{p:.8f}" for p in probs], ""]
+                writer.writerow([formula_safe(cell) for cell in row])
+    if failed:
+        print(f"{failed} of {len(results)} file(s) could not be read", file=sys.stderr)
+    return 1 if failed else 0
