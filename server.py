@@ -5,6 +5,11 @@ with the same security headers GitHub Pages cannot send (CSP frame-ancestors, no
 
     python server.py                      # http://127.0.0.1:8000/
     python server.py --port 8080 --isolate
+    python server.py --model runs/mine/web/model   # the page with your own converted model
+
+--model serves another converted model folder as the page's model/ (and the golden/ folder the converter
+wrote beside it), without touching web/model; precache.json then lists those files, so the offline copy
+is of this mix.
 
 --isolate adds the cross-origin isolation headers (COOP/COEP). The page still runs TensorFlow.js's
 WebAssembly backend single-threaded: its threaded build starts workers from blob: scripts, which the
@@ -12,11 +17,14 @@ CSP below forbids (see README, "The web app"). Tests build the app with `create_
 """
 import argparse
 import contextlib
+import json
 import threading
 from pathlib import Path
 
-from flask import Flask, send_from_directory
+from flask import Flask, Response, send_from_directory
 from werkzeug.serving import WSGIRequestHandler, make_server, run_simple
+
+from converter.precache import MANIFEST, manifest
 
 WEB_ROOT = Path(__file__).resolve().parent / "web"
 
@@ -80,10 +88,18 @@ def create_app(test_config=None):
     """
     app = Flask(__name__, static_folder=None)
     # DEBUG=False also overrides FLASK_DEBUG from the environment.
-    app.config.from_mapping(WEB_ROOT=str(WEB_ROOT), ISOLATE=False, DEBUG=False)
+    app.config.from_mapping(WEB_ROOT=str(WEB_ROOT), ISOLATE=False, MODEL_DIR=None, DEBUG=False)
     if test_config is not None:
         app.config.from_mapping(test_config)
     app.url_map.redirect_defaults = False  # serve /index.html as it is, as GitHub Pages does, not a redirect to /
+    # Top-level folders served from elsewhere: --model's folder as model/, and the golden/ beside it.
+    elsewhere = {}
+    if app.config["MODEL_DIR"]:
+        model = Path(app.config["MODEL_DIR"]).resolve()
+        if not (model / "metadata.json").is_file():
+            raise FileNotFoundError(f"{model}: no metadata.json (a folder written by python -m converter)")
+        elsewhere = {"model": model, "golden": model.parent / "golden"}
+        precache = json.dumps(manifest(app.config["WEB_ROOT"], elsewhere), indent=1) + "\n"
 
     # provide_automatic_options=False: OPTIONS gets 405 like every method but GET/HEAD.
     @app.get("/", defaults={"path": "index.html"}, provide_automatic_options=False)
@@ -91,6 +107,11 @@ def create_app(test_config=None):
     def web_file(path):
         # send_from_directory refuses paths that escape WEB_ROOT (404) and directories (404).
         mimetype = MIME_TYPES.get(Path(path).suffix.lower())
+        top, _, rest = path.partition("/")
+        if top in elsewhere and rest:
+            return send_from_directory(elsewhere[top], rest, mimetype=mimetype)
+        if elsewhere and path == MANIFEST:
+            return Response(precache, mimetype="application/json")
         return send_from_directory(app.config["WEB_ROOT"], path, mimetype=mimetype)
 
     @app.after_request
@@ -134,14 +155,16 @@ def parse_args(argv=None):
     parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     parser.add_argument("--isolate", action="store_true",
                         help="send COOP/COEP cross-origin isolation headers (default: off)")
+    parser.add_argument("--model", metavar="DIR",
+                        help="serve this converted model folder as the page's model/ (default: web/model)")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     """Serve web/ until interrupted, never with the debugger or the reloader."""
     args = parse_args(argv)
-    app = create_app({"ISOLATE": args.isolate})
-    print(f"SkinLens on http://{args.host}:{args.port}/")
+    app = create_app({"ISOLATE": args.isolate, "MODEL_DIR": args.model})
+    print(f"SkinLens on http://{args.host}:{args.port}/" + (f" with the model in {args.model}" if args.model else ""))
     run_simple(args.host, args.port, app, threaded=True, use_debugger=False, use_reloader=False,
                request_handler=RequestHandler)
 

@@ -28,12 +28,24 @@ MANIFEST = "precache.json"
 NOT_LOADED = {MANIFEST, ".nojekyll", "vendor/tfjs/VERSIONS.json", "vendor/tfjs/tfjs-backend-wasm-threaded-simd.wasm"}
 
 
-def manifest(web: Path) -> dict:
-    """{"release": …, "files": {path relative to web: sha256}} for every file under ``web`` the app uses."""
-    web = Path(web)
-    paths = sorted(Path(folder, name).relative_to(web).as_posix()
-                   for folder, _, names in os.walk(web, followlinks=True) for name in names)
-    files = {name: hashlib.sha256((web / name).read_bytes()).hexdigest() for name in paths
+def _walk(folder: Path, prefix: str = "") -> dict[str, Path]:
+    """{path relative to folder, under prefix: file} for every file below folder, symlinks followed."""
+    return {prefix + Path(root, name).relative_to(folder).as_posix(): Path(root, name)
+            for root, _, names in os.walk(folder, followlinks=True) for name in names}
+
+
+def manifest(web: Path, replace: dict[str, Path] | None = None) -> dict:
+    """{"release": …, "files": {path relative to web: sha256}} for every file under ``web`` the app uses.
+
+    Args:
+        replace: top-level folders of web served from elsewhere, e.g. {"model": Path("runs/mine/model")}
+            (server.py --model): their files are listed instead of web's own.
+    """
+    web, replace = Path(web), replace or {}
+    found = {name: path for name, path in _walk(web).items() if name.split("/")[0] not in replace}
+    for top, folder in replace.items():
+        found.update(_walk(Path(folder), f"{top}/") if Path(folder).is_dir() else {})
+    files = {name: hashlib.sha256(found[name].read_bytes()).hexdigest() for name in sorted(found)
              if name not in NOT_LOADED and not any(part.startswith(".") for part in name.split("/"))}
     release = hashlib.sha256(canonical_json(files).encode()).hexdigest()[:DIGITS]
     return {"release": release, "files": files}

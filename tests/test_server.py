@@ -133,9 +133,42 @@ def test_no_debug_mode(app, monkeypatch):
 
 
 def test_cli_flags():
-    args = server.parse_args(["--host", "0.0.0.0", "--port", "9000", "--isolate"])
-    assert (args.host, args.port, args.isolate) == ("0.0.0.0", 9000, True)
-    assert server.parse_args([]).isolate is False
+    args = server.parse_args(["--host", "0.0.0.0", "--port", "9000", "--isolate", "--model", "runs/x/model"])
+    assert (args.host, args.port, args.isolate, args.model) == ("0.0.0.0", 9000, True, "runs/x/model")
+    assert server.parse_args([]).isolate is False and server.parse_args([]).model is None
+
+
+def test_another_model_folder_is_served_as_the_pages_model(web, tmp_path):
+    """--model DIR: DIR is the page's model/ and DIR/../golden its golden/, web/model is untouched, and
+    precache.json lists the files actually served, so the offline copy is of this mix."""
+    import hashlib
+    import json
+
+    mine = tmp_path / "mine"
+    (mine / "model").mkdir(parents=True)
+    (mine / "golden").mkdir()
+    (mine / "model" / "metadata.json").write_text('{"schema_version": 1, "mine": true}\n')
+    (mine / "model" / "weights.bin").write_bytes(b"mine")
+    (mine / "golden" / "case.jpg").write_bytes(b"\xff\xd8\xffmine")
+    client = server.create_app({"WEB_ROOT": str(web), "MODEL_DIR": str(mine / "model")}).test_client()
+
+    def get(path):
+        with client.get(path) as response:  # closes the file send_file opened
+            return response.status_code, response.get_data(), dict(response.headers)
+
+    assert json.loads(get("/model/metadata.json")[1]) == {"schema_version": 1, "mine": True}
+    assert get("/model/weights.bin")[:2] == (200, b"mine") and get("/golden/case.jpg")[0] == 200
+    assert get("/model/group1-shard1of1.bin")[0] == 404  # web/model's own files are not mixed in
+    assert get("/main.js")[0] == 200
+    listed = json.loads(get("/precache.json")[1])["files"]
+    assert listed["model/weights.bin"] == hashlib.sha256(b"mine").hexdigest()
+    assert "model/group1-shard1of1.bin" not in listed and "golden/case.jpg" in listed and "main.js" in listed
+    for path in ("/precache.json", "/model/weights.bin"):
+        headers = get(path)[2]
+        assert {k: headers[k] for k in SECURITY_HEADERS} == SECURITY_HEADERS
+    with pytest.raises(FileNotFoundError, match="no metadata.json"):
+        server.create_app({"WEB_ROOT": str(web), "MODEL_DIR": str(tmp_path)})
+    assert json.loads((web / "model" / "metadata.json").read_text()) == {"schema_version": 1}
 
 
 def _raw_response(url: str, request: bytes) -> tuple[str, list[tuple[str, str]]]:

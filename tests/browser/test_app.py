@@ -619,3 +619,18 @@ def test_the_readme_embedding_example_works(page, web_root, serve_pages, tmp_pat
     page.set_input_files("#photo", [FIXTURES / "photo.heic"])
     page.wait_for_function("document.getElementById('answer').textContent.startsWith('HEIC')")
     assert "export as JPEG" in page.inner_text("#answer")
+
+
+def test_server_serves_your_own_model_folder(page, tiny_web):
+    """`server.py --model DIR`: the page runs another converted model (here the tiny test model) with its
+    own golden images, self-test passed, web/model untouched; its offline copy installs (precache.json
+    lists the served files)."""
+    from server import create_app, serving
+
+    tiny = json.loads((tiny_web / "model" / "metadata.json").read_text())
+    with serving(create_app({"MODEL_DIR": str(tiny_web / "model")})) as url:
+        open_app(page, url)
+        ready = page.evaluate("window.__skinlens.ready")
+        assert ready["version"] == tiny["model"]["version"] == page.text_content("#model-version")
+        assert ready["selfTest"]["passed"] and ready["selfTest"]["cases"] == len(tiny["golden"])
+        page.wait_for_selector("#offline:has-text('works offline')", state="attached")
