@@ -26,8 +26,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="dataset folder(s); several folders are one dataset, split together by lesion")
     data.add_argument("--format", default=defaults.dataset, choices=["auto", "ham10000", "isic", "derm12345", "folders"],
                       help="ham10000: metadata CSV + images; isic: ISIC CSVs (one-hot or diagnosis column); "
-                           "derm12345: metadata CSV with isic_id + label; folders: one subfolder per class; "
-                           "auto: detect")
+                           "derm12345: metadata CSV with isic_id + label; folders: one subfolder per class, named "
+                           "after a class of --scheme (benign/, malignant/, other/) or a HAM10000 diagnosis "
+                           "(akiec/ bcc/ bkl/ df/ mel/ nv/ vasc/); auto: detect")
     data.add_argument("--scheme", default=defaults.scheme, choices=["dx7", "benign-malignant", "benign-malignant-other"],
                       help="label scheme")
     data.add_argument("--seed", type=int, default=defaults.seed, help="seed for the split and training")

@@ -44,8 +44,10 @@ def class_ids(scheme: str) -> list[str]:
 
 
 def diagnosis_to_index(scheme: str) -> dict[str, int]:
-    """Maps each diagnosis (``dx``) to its output index under ``scheme``."""
-    return {dx: i for i, (*_, dxs) in enumerate(_scheme(scheme)) for dx in dxs}
+    """Maps each diagnosis (``dx``) to its output index under ``scheme``, and each class id too, so that a
+    folder per class may be named after the scheme's classes (``benign/``, ``malignant/``) or diagnoses."""
+    by_dx = {dx: i for i, (*_, dxs) in enumerate(_scheme(scheme)) for dx in dxs}
+    return {**{cid: i for i, (cid, *_) in enumerate(_scheme(scheme))}, **by_dx}
 
 
 def classes_metadata(scheme: str) -> list[dict]:

@@ -34,7 +34,8 @@ import numpy as np
 
 from . import clinical, labels, scope
 from .config import Config
-from .data import SPLITS, image_dataset, load_batch_arrays, read_dataset, split_by_group, write_split
+from .data import (SPLITS, DatasetError, image_dataset, load_batch_arrays, read_dataset, split_by_group,
+                   write_split)
 from .evaluate import (bootstrap_intervals, choose_decision, choose_threshold, classification_metrics,
                        fit_calibration, malignant_risk, risk_bins, screening_metrics, softmax)
 
@@ -382,6 +383,21 @@ def copy_weights(source, target) -> None:
             target.get_layer(layer.name).set_weights(layer.get_weights())
 
 
+def check_classes(records, scheme: str) -> None:
+    """Raises DatasetError, in words, unless every class of ``scheme`` has images to learn from."""
+    dx_index = labels.diagnosis_to_index(scheme)
+    counts = np.bincount([dx_index[r.dx] for r in records if r.dx in dx_index],
+                         minlength=len(labels.class_ids(scheme)))
+    missing = [cid for cid, n in zip(labels.class_ids(scheme), counts) if n == 0]
+    if not missing:
+        return
+    unknown = sorted({r.dx for r in records if r.dx not in dx_index})
+    raise DatasetError(
+        f"no image for class {', '.join(missing)} of the {scheme} scheme"
+        + (f" (the data's labels {', '.join(unknown)} are not in it)" if unknown else "")
+        + f": name the class folders (or labels) after the scheme's classes or diagnoses: {', '.join(sorted(dx_index))}")
+
+
 def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> dict:
     """Runs the whole pipeline into ``run`` and returns the report.
 
@@ -405,6 +421,7 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
     dx_index = labels.diagnosis_to_index(config.scheme)
     problems += [(r.path, f"diagnosis {r.dx!r} has no class in the {config.scheme} scheme")
                  for r in records if r.dx not in dx_index]
+    check_classes(records, config.scheme)
     records = [r for r in records if r.dx in dx_index]
     splits = split_by_group(records, val_fraction=config.val_fraction, test_fraction=config.test_fraction,
                             seed=config.seed, fold=fold, folds=config.folds)
