@@ -35,7 +35,7 @@ class _Page(HTMLParser):
             self._in_script = "src" not in attrs
             if "src" in attrs:
                 self.loaded.append(attrs["src"])
-        if tag == "link" and attrs.get("rel") in ("stylesheet", "icon", "manifest", "modulepreload"):
+        if tag == "link" and attrs.get("rel") in ("stylesheet", "icon", "apple-touch-icon", "manifest", "modulepreload"):
             self.loaded.append(attrs["href"])
         if tag in ("img", "iframe", "source", "video", "audio") and "src" in attrs:
             self.loaded.append(attrs["src"])
@@ -71,8 +71,8 @@ def test_pages_carry_the_servers_csp_and_no_inline_code(path):
     assert page.csp == server.CONTENT_SECURITY_POLICY.replace("; frame-ancestors 'none'", "")
     assert page.inline_scripts == [] and page.styles == [] and page.handlers == []
     for url in page.loaded:
-        # Relative URLs only: the app must work under a GitHub Pages sub-path; data: is the empty favicon.
-        assert url == "data:," or not re.match(r"^([a-z]+:|/)", url), url
+        # Relative URLs only: the app must work under a GitHub Pages sub-path.
+        assert not re.match(r"^([a-z]+:|/)", url), url
 
 
 def test_the_offline_manifest_lists_every_app_file():
@@ -138,3 +138,47 @@ def test_browser_and_python_recognise_the_same_heif_and_avif_brands():
     for name, brands in (("HEIF_BRANDS", HEIF_BRANDS), ("AVIF_BRANDS", AVIF_BRANDS)):
         listed = re.search(rf"const {name} = \[([^\]]*)\]", source).group(1)
         assert re.findall(r"'([^']+)'", listed) == list(brands), name
+
+
+def test_the_app_is_installable_from_its_web_app_manifest():
+    """manifest.webmanifest: names, relative start_url and scope (the app lives under a sub-path on Pages),
+    standalone, the page's colours, and PNG icons of the sizes it states, one of them maskable with its
+    drawing inside the safe circle; every page links it, and everything is in the offline copy."""
+    from PIL import Image
+
+    from converter.precache import manifest as precache
+
+    app = json.loads((WEB / "manifest.webmanifest").read_text())
+    assert app["name"].startswith("SkinLens") and app["short_name"] == "SkinLens" and app["description"]
+    assert app["start_url"] == "./" and app["scope"] == "./"
+    assert app["display"] == "standalone"
+    style = (WEB / "style.css").read_text()
+    assert re.search(rf"--paper: {app['background_color']};", style)
+    assert re.search(rf"--warn-bg: {app['theme_color']};", style)  # the banner, the top of the page
+    index = _parse(WEB / "index.html")
+    assert {"manifest.webmanifest", "icons/apple-touch-icon.png", "icons/favicon-32.png"} <= set(index.loaded)
+    assert f'<meta name="theme-color" content="{app["theme_color"]}">' in (WEB / "index.html").read_text()
+    assert "manifest.webmanifest" in _parse(WEB / "model-card.html").loaded
+
+    listed = set(precache(WEB)["files"])
+    assert "manifest.webmanifest" in listed
+    sizes = set()
+    for icon in app["icons"]:
+        assert not re.match(r"^([a-z]+:|/)", icon["src"]) and icon["src"] in listed, icon
+        with Image.open(WEB / icon["src"]) as image:
+            assert image.format == "PNG" and icon["type"] == "image/png"
+            assert f"{image.width}x{image.height}" == icon["sizes"], icon
+            if "maskable" in icon.get("purpose", ""):
+                # A mask keeps only the circle of 40% radius: outside it, nothing but the background colour.
+                rgb = image.convert("RGB")
+                w, h = rgb.size
+                outside = [rgb.getpixel((x, y)) for x in range(0, w, 8) for y in range(0, h, 8)
+                           if (x - w / 2) ** 2 + (y - h / 2) ** 2 > (0.4 * w) ** 2]
+                assert len(set(outside)) == 1, "the maskable icon draws outside its safe zone"
+                assert image.mode == "RGB" or image.getextrema()[3][0] == 255, "a maskable icon must be opaque"
+        sizes.add((icon["sizes"], icon.get("purpose", "any")))
+    assert {("192x192", "any"), ("512x512", "any"), ("512x512", "maskable")} <= sizes
+    for name in ("icons/favicon-32.png", "icons/apple-touch-icon.png"):
+        assert name in listed
+        with Image.open(WEB / name) as image:
+            assert image.size == ((32, 32) if "favicon" in name else (180, 180))

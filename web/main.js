@@ -141,6 +141,7 @@ async function start() {
   ui.showModel(metadata, {backend, backendDetail});
   ui.showClinical(metadata.clinical ?? null);
   ui.onExportCsv(csv);
+  ui.setUpBatch();
   registerServiceWorker().then(ui.showOffline);
   ui.setStatus('loading', 'Checking this browser on the reference images…');
   const selfTest = await model.selfTest();

@@ -18,6 +18,20 @@ const BANDS = {
 
 const byId = (id) => document.getElementById(id);
 
+/**
+ * The batch on show, in the order classified: each result with its table row and card. The table can be
+ * sorted (batchSort) and filtered to the photos that need a look; the cards keep their order.
+ *
+ * @type {{result: object, row: HTMLTableRowElement, card: HTMLElement, order: number}[]}
+ */
+let batchEntries = [];
+/** @type {{key: 'concern'|'name', descending: boolean}|null} null: the order the photos were classified in. */
+let batchSort = null;
+/** Undoes what preparePrint changed, once the print dialog has closed; null when nothing is prepared. */
+let restoreAfterPrint = null;
+
+const NAME_ORDER = new Intl.Collator(undefined, {numeric: true, sensitivity: 'base'});
+
 /** Creates an element with optional class and text. */
 function element(tag, className = '', text = '') {
   const node = document.createElement(tag);
@@ -257,13 +271,111 @@ export function setBusy(busy) {
   for (const id of ['choose', 'take-photo', 'files', 'camera']) byId(id).disabled = busy;
   for (const control of byId('clinical-fields').querySelectorAll('input, select')) control.disabled = busy;
   byId('export-csv').disabled = busy;
+  byId('print-batch').disabled = busy;
 }
 
-/** Removes the previous batch's table rows and result cards. */
+/** Removes the previous batch's table rows and result cards (the table's sort and filter stay as set). */
 export function clearResults() {
   byId('results').replaceChildren();
   byId('batch-table').tBodies[0].replaceChildren();
   byId('batch').hidden = true;
+  batchEntries = [];
+  updateBatch();
+}
+
+/** Whether a result needs a person to look: higher concern, any warning about the photo, or not read at all. */
+function needsLook(result) {
+  return Boolean(result.error) || result.band === 'higher' || (result.warnings?.length ?? 0) > 0;
+}
+
+/** "12 photos: 3 higher concern, 8 lower concern, 1 could not be read" (kinds with none left out). */
+function batchCounts(results) {
+  const count = (test) => results.filter(test).length;
+  const parts = [
+    [count((r) => !r.error && r.band === 'higher'), 'higher concern'],
+    [count((r) => !r.error && r.band === 'lower'), 'lower concern'],
+    [count((r) => !r.error && !r.band), 'without a concern level'],
+    [count((r) => r.error), 'could not be read'],
+  ].filter(([n]) => n > 0).map(([n, words]) => `${n} ${words}`);
+  const total = `${results.length} photo${results.length === 1 ? '' : 's'}`;
+  return parts.length ? `${total}: ${parts.join(', ')}` : total;
+}
+
+/** Orders two batch entries as the table's sort asks: concern (failures always last) or photo name. */
+function compareEntries(a, b) {
+  const direction = batchSort.descending ? -1 : 1;
+  if (batchSort.key === 'name') return direction * NAME_ORDER.compare(a.result.file, b.result.file) || a.order - b.order;
+  const failed = Number(Boolean(a.result.error)) - Number(Boolean(b.result.error));
+  if (failed) return failed;
+  // Descending ("higher first"): higher concern, then no concern level, then by malignant risk, highest first.
+  const rank = (r) => (r.band === 'higher' ? 2 : r.band === 'lower' ? 1 : 0);
+  return direction * (rank(a.result) - rank(b.result) || (a.result.risk ?? 0) - (b.result.risk ?? 0)) ||
+    a.order - b.order;
+}
+
+/** Brings the table up to date: counts, row order and aria-sort, and the "need a look" filter. */
+function updateBatch() {
+  const results = batchEntries.map((entry) => entry.result);
+  byId('batch-counts').textContent = results.length ? batchCounts(results) : '';
+  const rows = batchSort ? [...batchEntries].sort(compareEntries) : batchEntries;
+  byId('batch-table').tBodies[0].append(...rows.map((entry) => entry.row));
+  for (const th of byId('batch-table').tHead.querySelectorAll('th[data-sort]')) {
+    if (batchSort?.key !== th.dataset.sort) th.removeAttribute('aria-sort');
+    else th.setAttribute('aria-sort', batchSort.descending ? 'descending' : 'ascending');
+  }
+  byId('print-batch').hidden = batchEntries.length < 2; // one photo: its card's button prints the same
+  const onlyNeedingLook = byId('needs-look').checked;
+  for (const {result, row, card} of batchEntries) row.hidden = card.hidden = onlyNeedingLook && !needsLook(result);
+}
+
+/**
+ * Sorts the results table by the header's column: a first click by concern puts the higher concern first,
+ * by name A to Z; a second click on the same column reverses it.
+ */
+function sortBatch(key) {
+  batchSort = {key, descending: batchSort?.key === key ? !batchSort.descending : key === 'concern'};
+  updateBatch();
+}
+
+/**
+ * Readies the page for printing one card (`card`) or the whole batch (null): the card(s) to print opened,
+ * and for one card, classes the print stylesheet (style.css, @media print) uses to print that card alone.
+ */
+function preparePrint(card) {
+  restoreAfterPrint?.();
+  const folds = (card ? [card] : batchEntries.map((entry) => entry.card))
+    .map((c) => c.querySelector('details.result-fold')).filter((fold) => fold && !fold.open);
+  for (const fold of folds) fold.open = true;
+  document.body.classList.toggle('printing-one', Boolean(card));
+  card?.classList.add('print-this');
+  restoreAfterPrint = () => {
+    for (const fold of folds) fold.open = false;
+    document.body.classList.remove('printing-one');
+    card?.classList.remove('print-this');
+    restoreAfterPrint = null;
+  };
+}
+
+/** Prints (or saves as PDF, the browser's print dialog offers it) one card, or the batch when `card` is null. */
+function printResults(card) {
+  preparePrint(card);
+  window.print();
+}
+
+/**
+ * Wires the results table's sort buttons, its "need a look" filter and the batch's print button, and
+ * readies the page when the browser's own Print command is used.
+ */
+export function setUpBatch() {
+  for (const th of byId('batch-table').tHead.querySelectorAll('th[data-sort]')) {
+    th.querySelector('button').addEventListener('click', () => sortBatch(th.dataset.sort));
+  }
+  byId('needs-look').addEventListener('change', updateBatch);
+  byId('print-batch').addEventListener('click', () => printResults(null));
+  window.addEventListener('beforeprint', () => {
+    if (!restoreAfterPrint) preparePrint(null);
+  });
+  window.addEventListener('afterprint', () => restoreAfterPrint?.());
 }
 
 /**
@@ -425,15 +537,15 @@ function probabilityTable(classes, probabilities, topIndex, withoutReassurance) 
   return table;
 }
 
-/** One row of the batch table. */
-function batchRow(result) {
+/** One row of the batch table; the photo's name links to its card. */
+function batchRow(result, cardId) {
   const row = element('tr', result.error ? 'failed' : '');
   const cells = result.error ?
     [result.file, 'Could not classify', '—', result.error, '—'] :
     [result.file, `${result.top.name} (${percent(result.top.probability)})`,
       result.band ? BANDS[result.band].label : 'no threshold',
       result.warnings.map((warning) => warning.message).join('; ') || '—', `${Math.round(result.timing.modelMs)} ms`];
-  const headers = Array.from(byId('batch-table').tHead.rows[0].cells, (th) => th.textContent);
+  const headers = Array.from(byId('batch-table').tHead.rows[0].cells, (th) => th.textContent.trim());
   row.setAttribute('role', 'row'); // kept explicitly: phones show the table as stacked blocks (style.css)
   cells.forEach((text, i) => {
     const cell = element(i === 0 ? 'th' : 'td', '', text);
@@ -443,7 +555,49 @@ function batchRow(result) {
     row.append(cell);
   });
   if (result.band) row.cells[2].classList.add(`band-text-${result.band}`);
+  const link = element('a', 'card-link', result.file);
+  link.href = `#${cardId}`;
+  // A folded card opens before the browser scrolls to it.
+  link.addEventListener('click', () => {
+    const fold = byId(cardId)?.querySelector('details.result-fold');
+    if (fold) fold.open = true;
+  });
+  row.cells[0].replaceChildren(link);
   return row;
+}
+
+/** The line that unfolds a batch card: the photo's name and its answer (or why it could not be read). */
+function cardSummary(result) {
+  const line = element('summary', 'result-summary');
+  line.append(element('span', 'summary-name', result.file), ' ');
+  if (result.error) {
+    line.append(element('span', 'summary-error', `Could not classify: ${result.error}`));
+    return line;
+  }
+  const band = BANDS[result.band];
+  const answer = element('span', band ? `band-text-${result.band}` : '', band ? band.label : 'no concern level');
+  if (band) {
+    const symbol = element('span', 'band-symbol', `${band.symbol} `);
+    symbol.setAttribute('aria-hidden', 'true');
+    answer.prepend(symbol);
+  }
+  line.append(answer, ` · best match ${result.top.name}`);
+  if (result.warnings.length) line.append(' · ', element('span', 'summary-warning', 'check the photo'));
+  return line;
+}
+
+/**
+ * When and by what the card's answer was made, for a printed or saved copy: the time it was classified
+ * (in the reader's own format) and the model's version (metadata.json).
+ */
+function provenance(result, metadata) {
+  const line = element('p', 'provenance');
+  const time = element('time', 'classified-at',
+    new Date(result.classifiedAt).toLocaleString(undefined, {dateStyle: 'long', timeStyle: 'short'}));
+  time.dateTime = result.classifiedAt;
+  line.append(result.error ? 'Tried on ' : 'Classified on ', time, ' by SkinLens model ',
+    element('span', 'model-version', metadata.model.version), ', in this browser: the photo was not uploaded.');
+  return line;
 }
 
 /** Short text for screen readers. */
@@ -466,10 +620,13 @@ function summary(result) {
  */
 export function showResult(result, metadata, bitmap, {index, total}) {
   const {classes} = metadata;
-  byId('batch-table').tBodies[0].append(batchRow(result));
+  const cardId = `card-${index + 1}`;
+  const row = batchRow(result, cardId);
+  byId('batch-table').tBodies[0].append(row);
   byId('batch').hidden = false;
 
   const card = element('article', result.error ? 'result failed' : 'result');
+  card.id = cardId;
   const body = element('div', 'result-body');
   const title = element('h3', 'file-name', result.file);
   title.tabIndex = -1; // focusable by script: focusResult
@@ -485,9 +642,26 @@ export function showResult(result, metadata, bitmap, {index, total}) {
     if (clinical) body.append(element('p', 'clinical-used', clinical));
     body.append(element('p', 'timing', `Classified in ${Math.round(result.timing.modelMs)} ms`));
   }
-  if (bitmap) card.append(photoFigure(bitmap, result, classes));
-  card.append(body);
+  body.append(provenance(result, metadata));
+  const print = element('button', 'button print-button', 'Print or save as PDF');
+  print.type = 'button';
+  print.setAttribute('aria-label', `Print or save as PDF: ${result.file}`);
+  print.addEventListener('click', () => printResults(card));
+  body.append(print);
+  const content = element('div', 'result-main');
+  if (bitmap) content.append(photoFigure(bitmap, result, classes));
+  content.append(body);
+  if (total > 1) {
+    // In a batch each card starts folded, its answer in the line that unfolds it.
+    const fold = element('details', 'result-fold');
+    fold.append(cardSummary(result), content);
+    card.append(fold);
+  } else {
+    card.append(content);
+  }
   byId('results').append(card);
+  batchEntries.push({result, row, card, order: index});
+  updateBatch();
   if (total <= ANNOUNCE_EACH_UP_TO) announce(summary(result));
   else if (index === 0) announce(`Classifying ${total} photos; a summary follows when all are done.`);
 }

@@ -98,6 +98,11 @@ def fill_clinical(page, age="", sex="", site=""):
     page.select_option("#clinical-site", site)
 
 
+def unfold_cards(page):
+    """Opens every folded card of a batch (ui.js folds them when more than one photo is classified)."""
+    page.evaluate("() => document.querySelectorAll('details.result-fold').forEach((fold) => { fold.open = true; })")
+
+
 def upload(path, data=None):
     """A file for set_input_files, from disk or from bytes (Playwright does not mix the two)."""
     path = Path(path)

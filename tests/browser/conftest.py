@@ -83,7 +83,8 @@ class _PagesHandler(SimpleHTTPRequestHandler):
     """GitHub Pages stand-in: plain static files under /skinlens/, no security headers."""
 
     extensions_map = {**SimpleHTTPRequestHandler.extensions_map,
-                      ".js": "text/javascript", ".json": "application/json", ".wasm": "application/wasm"}
+                      ".js": "text/javascript", ".json": "application/json", ".wasm": "application/wasm",
+                      ".webmanifest": "application/manifest+json", ".png": "image/png"}
 
     def send_head(self):
         if not self.path.startswith(PAGES_PREFIX):

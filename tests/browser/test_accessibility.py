@@ -48,6 +48,7 @@ def _serious(page):
 def _show_results(page):
     """A batch with one failure, and the activation map shown on the first card."""
     choose(page, BATCH)
+    page.locator(".result-summary").first.click()  # a batch's cards start folded
     toggle = page.locator(".heatmap-toggle")
     if toggle.count():
         toggle.first.check()
@@ -102,6 +103,10 @@ def test_keyboard_only_flow(page, app_url):
     assert page.get_attribute("#announcer", "aria-live") == "polite"
     assert "2 of 3 photos classified" in page.inner_text("#announcer")
 
+    # A batch's cards are folded: Enter on the first one's summary opens it.
+    tab_to("#card-1 .result-summary")
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.querySelector('#card-1 details.result-fold').open")
     if page.locator(".heatmap-toggle").count():
         tab_to(".heatmap-toggle")
         page.keyboard.press("Space")

@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from browser_helpers import (CPU_BACKEND_TIMEOUT_MS, FIXTURES, LESION, LOAD_MODEL, choose, fill_clinical, open_app,
-                             probabilities, upload, web_with_file, web_with_metadata)
+                             probabilities, unfold_cards, upload, web_with_file, web_with_metadata)
 from converter.contract import version_name
 from trainer.images import prepare
 from trainer.predict import Predictor
@@ -470,6 +470,7 @@ def test_golden_images_show_their_true_diagnosis(page, app_url):
     """A person choosing a melanoma sees "Melanoma" as the best match (and the mole, the mole)."""
     open_app(page, app_url)
     results = choose(page, [FIXTURES / name for name in GOLDEN_TRUTH])
+    unfold_cards(page)
     for card_index, (result, name) in enumerate(zip(results, GOLDEN_TRUTH.values())):
         assert result["error"] is None and result["top"]["name"] == name, (result["file"], result["top"])
         top_row = page.locator(".result").nth(card_index).locator("tr.is-top")

@@ -1,5 +1,6 @@
-"""Clinic use in a real Chromium: photos dropped, pasted or chosen as a batch, a results table, a CSV
-made in the page, and nothing left behind in the browser's storage.
+"""Clinic use in a real Chromium: photos dropped, pasted or chosen as a batch, a results table (sorted,
+filtered, counted, each row linked to its folded card), a CSV made in the page, printing one card or the
+batch (or saving it as PDF), and nothing left behind in the browser's storage.
 
     python -m pytest tests/browser/test_clinic.py -q
 """
@@ -12,7 +13,8 @@ from datetime import datetime
 
 import pytest
 
-from browser_helpers import FIXTURES, LESION, WAIT_FOR_RESULTS, open_app, probabilities
+from browser_helpers import (FIXTURES, LESION, SCREENSHOTS, WAIT_FOR_RESULTS, checked_page, choose, open_app,
+                             probabilities)
 
 from converter.contract import content_digest
 
@@ -195,3 +197,236 @@ def test_nothing_is_kept_after_a_batch(page, app_url, metadata):
     assert fresh.evaluate("window.__skinlens.results") == []  # nothing announced: no result carried over
     assert fresh.locator(".result").count() == 0 and fresh.is_hidden("#batch")
     fresh.close()
+
+
+# A batch with every kind of row: two or three cancers of the golden set, a mole, an ordinary PNG, a file that
+# is not an image and one too small to read.
+MIXED = [FIXTURES / "ISIC_0024306.jpg", FIXTURES / "not_an_image.jpg", LESION, FIXTURES / "png_rgb.png",
+         FIXTURES / "ISIC_0024331.jpg", FIXTURES / "tiny_16x12.png"]
+
+# The table's rows as shown, top to bottom: photo name, whether shown, the link's target.
+TABLE_ROWS = """() => Array.from(document.querySelectorAll('#batch-table tbody tr'), (row) => ({
+  file: row.cells[0].textContent, shown: !row.hidden && row.offsetParent !== null,
+  href: row.querySelector('a')?.getAttribute('href') ?? null}))"""
+
+FOLDS_OPEN = "Array.from(document.querySelectorAll('.result details.result-fold'), (d) => d.open)"
+
+# Stubs the print dialog (the test's, not the page's): counts the calls instead of opening it.
+STUB_PRINT = "window.print = () => { window.__printed = (window.__printed || 0) + 1; };"
+
+
+def _needs_look(result):
+    return bool(result["error"]) or result["band"] == "higher" or bool(result["warnings"])
+
+
+def _sort_header(page, column):
+    return page.locator(f"#batch-table thead th[data-sort={column}]")
+
+
+def test_sort_by_concern_puts_higher_first_then_by_risk_failures_last(page, app_url):
+    open_app(page, app_url)
+    results = choose(page, MIXED)
+    assert [r["file"] for r in page.evaluate(TABLE_ROWS)] == [p.name for p in MIXED]  # as classified
+    assert _sort_header(page, "concern").get_attribute("aria-sort") is None
+
+    _sort_header(page, "concern").locator("button").click()
+    rank = {"higher": 0, "lower": 1, None: 2}
+    ok = sorted((r for r in results if not r["error"]), key=lambda r: (rank[r["band"]], -r["risk"]))
+    expected = [r["file"] for r in ok] + [r["file"] for r in results if r["error"]]
+    assert [row["file"] for row in page.evaluate(TABLE_ROWS)] == expected
+    assert _sort_header(page, "concern").get_attribute("aria-sort") == "descending"
+    assert _sort_header(page, "name").get_attribute("aria-sort") is None
+    bands = [r["band"] for r in ok]
+    assert bands[0] == "higher" and any(bands.count(band) > 1 for band in set(bands)), \
+        f"the batch must have a tie to check the order by risk: {bands}"
+
+    # Again: lower concern first, the photos that could not be read still last.
+    _sort_header(page, "concern").locator("button").click()
+    lowest_first = sorted(ok, key=lambda r: (-rank[r["band"]], r["risk"]))
+    assert [row["file"] for row in page.evaluate(TABLE_ROWS)] == \
+        [r["file"] for r in lowest_first] + [r["file"] for r in results if r["error"]]
+    assert _sort_header(page, "concern").get_attribute("aria-sort") == "ascending"
+
+
+def test_sort_by_photo_name(page, app_url):
+    open_app(page, app_url)
+    choose(page, MIXED)
+    button = _sort_header(page, "name").get_by_role("button", name="Photo")
+    button.focus()
+    page.keyboard.press("Enter")  # a real button: the keyboard sorts too
+    assert [row["file"] for row in page.evaluate(TABLE_ROWS)] == sorted((p.name for p in MIXED), key=str.lower)
+    assert _sort_header(page, "name").get_attribute("aria-sort") == "ascending"
+    assert _sort_header(page, "concern").get_attribute("aria-sort") is None
+    button.click()
+    assert [row["file"] for row in page.evaluate(TABLE_ROWS)] == sorted((p.name for p in MIXED), key=str.lower,
+                                                                        reverse=True)
+    assert _sort_header(page, "name").get_attribute("aria-sort") == "descending"
+
+
+def test_filter_shows_only_the_photos_that_need_a_look_and_counts_match(page, app_url):
+    open_app(page, app_url)
+    results = choose(page, MIXED)
+    higher = sum(1 for r in results if not r["error"] and r["band"] == "higher")
+    lower = sum(1 for r in results if not r["error"] and r["band"] == "lower")
+    failed = sum(1 for r in results if r["error"])
+    assert higher + lower + failed == len(MIXED) and failed == 2
+    parts = [f"{n} {words}" for n, words in ((higher, "higher concern"), (lower, "lower concern"),
+                                             (failed, "could not be read")) if n]
+    assert page.inner_text("#batch-counts") == f"{len(MIXED)} photos: {', '.join(parts)}"
+
+    needing = [r["file"] for r in results if _needs_look(r)]
+    assert 0 < len(needing) < len(MIXED), "the batch must have rows the filter hides and rows it keeps"
+    page.get_by_label("Show only photos that need a look").check()
+    rows = page.evaluate(TABLE_ROWS)
+    assert [row["file"] for row in rows if row["shown"]] == needing
+    assert [row["file"] for row in rows if not row["shown"]] == [r["file"] for r in results if not _needs_look(r)]
+    cards = page.locator(".result")
+    assert [cards.nth(i).is_visible() for i in range(len(MIXED))] == [_needs_look(r) for r in results]
+    assert page.inner_text("#batch-counts").startswith(f"{len(MIXED)} photos:")  # the counts are of the batch
+    # Sorting keeps the filter; unchecking shows every row again.
+    _sort_header(page, "concern").locator("button").click()
+    assert sorted(row["file"] for row in page.evaluate(TABLE_ROWS) if row["shown"]) == sorted(needing)
+    page.get_by_label("Show only photos that need a look").uncheck()
+    assert all(row["shown"] for row in page.evaluate(TABLE_ROWS))
+
+
+def test_a_batch_folds_its_cards_and_a_row_link_opens_its_card(page, app_url):
+    open_app(page, app_url)
+    results = choose(page, MIXED)
+    rows = page.evaluate(TABLE_ROWS)
+    assert [row["href"] for row in rows] == [f"#card-{i + 1}" for i in range(len(MIXED))]
+    folds = page.locator(".result details.result-fold")
+    assert folds.count() == len(MIXED)
+    assert page.evaluate(FOLDS_OPEN) == [False] * len(MIXED)
+    for i, result in enumerate(results):
+        summary = page.locator(f"#card-{i + 1} .result-summary")
+        assert summary.is_visible() and result["file"] in summary.inner_text()
+        assert ("Could not classify" if result["error"] else f"{result['band'].capitalize()} concern") in \
+            summary.inner_text()
+        assert page.locator(f"#card-{i + 1} .triage, #card-{i + 1} .error").first.is_hidden()
+
+    target = next(i for i, r in enumerate(results) if not r["error"] and i >= 3) + 1  # a card below the fold
+    page.locator("#batch-table tbody a", has_text=results[target - 1]["file"]).click()
+    assert page.evaluate("location.hash") == f"#card-{target}"
+    card = page.locator(f"#card-{target}")
+    assert page.evaluate(f"document.querySelector('#card-{target} details.result-fold').open")
+    assert card.locator(".triage").is_visible()
+    box = card.bounding_box()
+    banner = page.locator(".banner").bounding_box()
+    assert banner["height"] <= box["y"] < 900, (box, banner)  # on screen, below the sticky banner
+    # The summary is a real <summary>: Enter folds the card again.
+    card.locator(".result-summary").focus()
+    page.keyboard.press("Enter")
+    assert not page.evaluate(f"document.querySelector('#card-{target} details.result-fold').open")
+
+
+def test_a_single_photos_card_stays_open(page, app_url):
+    open_app(page, app_url)
+    choose(page, [LESION])
+    assert page.locator(".result details.result-fold").count() == 0
+    assert page.locator("#card-1 .triage").is_visible() and page.locator("#card-1 .classes").is_visible()
+    assert page.get_attribute("#batch-table tbody a", "href") == "#card-1"
+    assert page.inner_text("#batch-counts").startswith("1 photo: ")
+
+
+def _visible_in_print(page, selector):
+    return page.locator(selector).first.is_visible()
+
+
+def test_print_one_card_shows_only_that_card_with_its_date_model_and_limits(page, app_url, metadata, tmp_path):
+    """The card's button prints that card alone: its photo, answer, when it was classified and by which
+    model version, the limitations and the "not a diagnosis" notice; no controls, no other card. Saved
+    as PDF by the headless browser, it renders."""
+    page.context.add_init_script(STUB_PRINT)
+    open_app(page, app_url)
+    results = choose(page, [LESION, FIXTURES / "not_an_image.jpg", FIXTURES / "ISIC_0024306.jpg"])
+    card = page.locator("#card-3")
+    card.locator(".result-summary").click()
+    card.get_by_role("button", name="Print or save as PDF").click()
+    assert page.evaluate("window.__printed") == 1
+    assert page.evaluate("document.body.classList.contains('printing-one')")
+
+    page.emulate_media(media="print")
+    try:
+        assert card.is_visible() and card.locator(".triage").is_visible()
+        assert card.locator("canvas.thumbnail").is_visible()
+        when = card.locator("time.classified-at")
+        assert when.is_visible() and when.get_attribute("datetime") == results[2]["classifiedAt"]
+        assert str(datetime.fromisoformat(results[2]["classifiedAt"].replace("Z", "+00:00")).year) in when.inner_text()
+        assert card.locator(".model-version").inner_text() == metadata["model"]["version"]
+        assert card.locator(".model-version").is_visible()
+        assert page.locator(".limits").is_visible() and "What SkinLens has not seen" in page.inner_text(".limits")
+        assert page.locator(".banner .notice").is_visible()
+        assert "screening aid, not a diagnosis" in page.inner_text(".banner .notice").lower()
+        for hidden in ("#card-1", "#card-2", "#batch", ".picker", "#choose", ".technical", "footer",
+                       "#card-3 .print-button", "#card-3 .result-summary", "#card-3 .band-how"):
+            assert page.locator(hidden).first.is_hidden(), hidden
+        assert page.evaluate("getComputedStyle(document.querySelector('.banner')).position") == "static"
+        assert page.evaluate("""() => Array.from(document.querySelectorAll('button, input, select'))
+          .filter((el) => el.offsetParent !== null).map((el) => el.outerHTML.slice(0, 60))""") == []
+        pdf = page.pdf(path=str(tmp_path / "card.pdf"), format="A4")
+        assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
+    finally:
+        page.emulate_media(media="screen")
+
+    # After the dialog closes the page is as it was: the card folded again, no print classes.
+    page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+    assert not page.evaluate("document.body.classList.contains('printing-one')")
+    assert page.locator(".print-this").count() == 0
+    assert page.evaluate("document.querySelector('#card-3 details.result-fold').open")  # it was opened by the person
+
+
+def test_print_the_batch_shows_the_table_and_every_card_unfolded(page, app_url):
+    page.context.add_init_script(STUB_PRINT)
+    open_app(page, app_url)
+    choose(page, [LESION, FIXTURES / "not_an_image.jpg", FIXTURES / "ISIC_0024306.jpg"])
+    page.click("#print-batch")
+    assert page.evaluate("window.__printed") == 1
+    page.emulate_media(media="print")
+    try:
+        assert page.locator("#batch-table").is_visible() and page.locator("#batch-counts").is_visible()
+        for i in (1, 2, 3):
+            assert page.locator(f"#card-{i} .provenance").is_visible()
+        assert page.locator("#card-1 .triage").is_visible() and page.locator("#card-2 .error").is_visible()
+        assert page.locator("#print-batch").is_hidden() and page.locator("#export-csv").is_hidden()
+        assert page.locator("#needs-look").is_hidden() and page.locator(".limits").is_visible()
+    finally:
+        page.emulate_media(media="screen")
+    page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+    assert page.evaluate(FOLDS_OPEN) == [False] * 3
+
+
+PHONE = {"viewport": {"width": 360, "height": 780}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+
+
+def _screenshot(page, name):
+    """The whole page at the viewport's width (a viewport as tall as the page: see test_accessibility)."""
+    width = page.viewport_size["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{name}: wider than the screen"
+    page.set_viewport_size({"width": width, "height": page.evaluate("document.documentElement.scrollHeight")})
+    path = SCREENSHOTS / name
+    page.screenshot(path=str(path))
+    assert path.stat().st_size > 10_000
+    page.set_viewport_size({"width": width, "height": 900})
+
+
+@pytest.mark.parametrize("size", ["360", "1280"])
+def test_clinic_screenshots(browser, app_url, size):
+    """For a person to look at: a single result, a batch of 3 (one not an image) with the filter on, and
+    the print view of one card, in test-results/screenshots/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with checked_page(browser, **(PHONE if size == "360" else DESKTOP)) as page:
+        page.context.add_init_script(STUB_PRINT)
+        open_app(page, app_url)
+        choose(page, [LESION])
+        _screenshot(page, f"single-{size}.png")
+        choose(page, [LESION, FIXTURES / "not_an_image.jpg", FIXTURES / "ISIC_0024306.jpg"])
+        page.get_by_label("Show only photos that need a look").check()
+        _screenshot(page, f"batch-filtered-{size}.png")
+        page.get_by_label("Show only photos that need a look").uncheck()
+        page.locator("#card-1 .result-summary").click()
+        page.locator("#card-1 .print-button").click()
+        page.emulate_media(media="print")
+        _screenshot(page, f"print-one-{size}.png")
+        page.emulate_media(media="screen")

@@ -8,7 +8,8 @@ import math
 
 import numpy as np
 import pytest
-from browser_helpers import FILE_TOLERANCE, FIXTURES, choose, fill_clinical, open_app, probabilities, web_with_metadata
+from browser_helpers import (FILE_TOLERANCE, FIXTURES, choose, fill_clinical, open_app, probabilities, unfold_cards,
+                             web_with_metadata)
 
 from trainer import clinical
 from trainer.predict import Predictor
@@ -50,6 +51,7 @@ def test_answers_are_used_for_the_whole_batch_and_said_on_each_card(page, tiny_u
         np.testing.assert_allclose(probabilities(result), expected, atol=FILE_TOLERANCE)
     (_, photo_alone, _), = predictor.predict_files([str(PHOTO)])
     assert np.abs(np.subtract(probabilities(results[0]), photo_alone)).max() > 1e-3
+    unfold_cards(page)
     for card in page.query_selector_all(".result"):
         assert "This answer used the photo and age 70 years, sex male, body site face." in card.inner_text()
     # One field only: the card says which.

@@ -176,3 +176,41 @@ def test_an_incomplete_release_never_replaces_the_offline_copy(browser, web_root
         cached_ui = page.evaluate("fetch('ui.js').then((response) => response.text())")
         assert "changed after the manifest" not in cached_ui
         assert second not in json.dumps(page.evaluate(CACHED))
+
+
+# The manifest the page links, fetched as the browser would: its URL, Content-Type and content.
+LINKED_MANIFEST = """async () => {
+  const href = document.querySelector('link[rel=manifest]').href;
+  const response = await fetch(href);
+  return {href, type: response.headers.get('content-type'), manifest: await response.json()};
+}"""
+
+
+def test_the_app_is_installable_from_server_and_pages(browser, site_url):
+    """Chromium finds the linked web app manifest (served as application/manifest+json) with no errors,
+    resolves start_url and scope to the app's folder (under the Pages sub-path too), fetches every icon,
+    and the offline copy (precache.json) holds the manifest and its icons, so the installed app opens offline."""
+    with checked_page(browser, viewport={"width": 1280, "height": 900}) as page:
+        open_app(page, site_url)
+        linked = page.evaluate(LINKED_MANIFEST)
+        assert linked["href"] == f"{site_url}manifest.webmanifest"
+        assert linked["type"].split(";")[0] == "application/manifest+json"
+
+        cdp = page.context.new_cdp_session(page)
+        found = cdp.send("Page.getAppManifest")
+        assert found["url"] == linked["href"] and found["errors"] == [], found["errors"]
+        assert found["parsed"]["scope"] == site_url  # "./" resolved against the manifest: the app's folder
+        # Chromium's own install check: nothing stops it but the test's private (incognito) profile.
+        page.evaluate(CONTROLLED)
+        errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+        assert {error["errorId"] for error in errors} <= {"in-incognito"}, errors
+        assert json.loads(found["data"]) == linked["manifest"]
+
+        icons = [icon["src"] for icon in linked["manifest"]["icons"]]
+        fetched = page.evaluate("""async (sources) => Promise.all(sources.map(async (src) => {
+          const response = await fetch(new URL(src, document.baseURI));
+          return [response.status, response.headers.get('content-type')];
+        }))""", icons)
+        assert fetched == [[200, "image/png"]] * len(icons)
+        listed = page.evaluate("async () => (await (await fetch('precache.json')).json()).files")
+        assert {"manifest.webmanifest", "icons/favicon-32.png", "icons/apple-touch-icon.png", *icons} <= set(listed)

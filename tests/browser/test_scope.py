@@ -121,6 +121,7 @@ def test_each_threshold_flags_its_side(page, web_root, serve_web, tmp_path, meta
     assert "distance" in flagged[high] and "distance" not in flagged[low]
     assert [("blur" in checks) for checks in flagged] == [False, False, True, False]
     card = page.locator(".result").nth(2)
+    card.locator(".result-summary").click()  # a batch's cards are folded
     warning = card.locator(".scope-warning")
     assert warning.is_visible() and "looks blurred" in warning.inner_text()
     assert "no class is confident" in warning.inner_text() and "very small" in warning.inner_text()
