@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from trainer.data import (DatasetError, detect_format, read_dataset, read_ham10000, read_split, split_by_group,
-                          write_split)
+from trainer.data import (DatasetError, detect_format, read_dataset, read_folders, read_ham10000, read_split,
+                          split_by_group, write_split)
 
 
 def make_ham(root, rows, *, subfolder="HAM10000_images", size=(64, 48)):
@@ -206,3 +206,32 @@ def test_a_lesion_with_two_diagnoses_is_named():
     records = [Record("a.jpg", "a", "HAM_7", "nv", "src"), Record("b.jpg", "b", "HAM_7", "mel", "src")]
     with pytest.raises(DatasetError, match=r"lesion HAM_7 has two diagnoses \(nv, mel\)"):
         split_by_group(records)
+
+
+def _class_folders(root, names):
+    from PIL import Image
+
+    for name in names:
+        (root / name).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (40, 40), (i * 90, 60, 90)).save(root / name / f"{name}{i}.jpg")
+    return root
+
+
+def test_folders_named_after_the_schemes_classes_are_its_classes(tmp_path):
+    from trainer import labels
+    from trainer.train import check_classes
+
+    records, problems = read_folders([_class_folders(tmp_path / "ds", ["benign", "malignant"])])
+    index = labels.diagnosis_to_index("benign-malignant")
+    assert not problems and sorted({index[r.dx] for r in records}) == [0, 1]
+    check_classes(records, "benign-malignant")  # nothing to say
+
+
+def test_folders_the_scheme_does_not_know_stop_training_with_a_message(tmp_path):
+    from trainer.train import check_classes
+
+    records, _ = read_folders([_class_folders(tmp_path / "ds", ["cats", "dogs"])])
+    with pytest.raises(DatasetError, match=r"0 image\(s\) in 0 class\(es\) of the benign-malignant scheme: need two "
+                                           r"\(the data's labels cats, dogs are not in it\); name the class folders"):
+        check_classes(records, "benign-malignant")

@@ -384,18 +384,21 @@ def copy_weights(source, target) -> None:
 
 
 def check_classes(records, scheme: str) -> None:
-    """Raises DatasetError, in words, unless every class of ``scheme`` has images to learn from."""
+    """Raises DatasetError, in words, unless at least two classes of ``scheme`` have images to learn from
+    (a dataset may lack some of them: those are logged)."""
     dx_index = labels.diagnosis_to_index(scheme)
     counts = np.bincount([dx_index[r.dx] for r in records if r.dx in dx_index],
                          minlength=len(labels.class_ids(scheme)))
     missing = [cid for cid, n in zip(labels.class_ids(scheme), counts) if n == 0]
-    if not missing:
+    if (counts > 0).sum() >= 2:
+        if missing:
+            log(f"no image for class {', '.join(missing)} of the {scheme} scheme")
         return
     unknown = sorted({r.dx for r in records if r.dx not in dx_index})
     raise DatasetError(
-        f"no image for class {', '.join(missing)} of the {scheme} scheme"
+        f"{int(counts.sum())} image(s) in {int((counts > 0).sum())} class(es) of the {scheme} scheme: need two"
         + (f" (the data's labels {', '.join(unknown)} are not in it)" if unknown else "")
-        + f": name the class folders (or labels) after the scheme's classes or diagnoses: {', '.join(sorted(dx_index))}")
+        + f"; name the class folders (or labels) after the scheme's classes or diagnoses: {', '.join(sorted(dx_index))}")
 
 
 def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> dict:
