@@ -8,7 +8,9 @@ from trainer.labels import DIAGNOSES, MALIGNANT, class_ids, classes_metadata, di
 @pytest.mark.parametrize("scheme", ["dx7", "benign-malignant", "benign-malignant-other"])
 def test_every_diagnosis_has_exactly_one_class(scheme):
     index = diagnosis_to_index(scheme)
-    assert set(index) == set(DIAGNOSES)
+    # Every diagnosis, and every class id (a folder named benign/ is the class benign), to one class.
+    assert set(index) == set(DIAGNOSES) | set(class_ids(scheme))
+    assert all(index[cid] == i for i, cid in enumerate(class_ids(scheme)))
     assert sorted(set(index.values())) == list(range(len(class_ids(scheme))))
 
 
