@@ -235,3 +235,30 @@ def test_folders_the_scheme_does_not_know_stop_training_with_a_message(tmp_path)
     with pytest.raises(DatasetError, match=r"0 image\(s\) in 0 class\(es\) of the benign-malignant scheme: need two "
                                            r"\(the data's labels cats, dogs are not in it\); name the class folders"):
         check_classes(records, "benign-malignant")
+
+
+def test_siim_isic_2020_labels_benign_or_malignant_where_the_diagnosis_is_unknown(tmp_path):
+    """SIIM-ISIC 2020's train.csv: a known diagnosis is the label; "unknown" ones take benign_malignant
+    (or target), which the benign-malignant scheme has classes for; patient_id groups the images."""
+    from trainer import labels
+
+    root = tmp_path / "siim"
+    (root / "train").mkdir(parents=True)
+    for name in ("ISIC_1", "ISIC_2", "ISIC_3", "ISIC_4", "ISIC_5"):
+        Image.new("RGB", (40, 40)).save(root / "train" / f"{name}.jpg")
+    (root / "train.csv").write_text(
+        "image_name,patient_id,sex,age_approx,anatom_site_general_challenge,diagnosis,benign_malignant,target\n"
+        "ISIC_1,IP_1,male,55.0,torso,melanoma,malignant,1\n"
+        "ISIC_2,IP_1,male,55.0,torso,unknown,benign,0\n"
+        "ISIC_3,IP_2,female,40.0,head/neck,nevus,benign,0\n"
+        "ISIC_4,IP_3,,,,unknown,,1\n"
+        "ISIC_5,IP_3,,,,cafe-au-lait macule,benign,0\n")
+    assert detect_format(root) == "isic"
+    records, problems = read_dataset("auto", [root])
+    assert not problems
+    assert [(r.image_id, r.dx, r.group) for r in records] == [
+        ("ISIC_1", "mel", "IP_1"), ("ISIC_2", "benign", "IP_1"), ("ISIC_3", "nv", "IP_2"),
+        ("ISIC_4", "malignant", "IP_3"), ("ISIC_5", "benign", "IP_3")]
+    index = labels.diagnosis_to_index("benign-malignant")
+    assert [index[r.dx] for r in records] == [1, 0, 0, 1, 0]
+    assert "benign" not in labels.diagnosis_to_index("dx7")  # reported as unknown there, not guessed

@@ -126,6 +126,8 @@ DERM12345_DIAGNOSES = {
     **{code: "vasc" for code in ("angk", "ha", "la", "pg", "sa")}, "scc": "scc",
 }
 _ID_COLUMNS = ("image", "isic_id", "image_id", "image_name")  # image_name: SIIM-ISIC 2020
+# SIIM-ISIC 2020's benign_malignant and target columns.
+_BENIGN_MALIGNANT = {"benign": "benign", "malignant": "malignant", "0": "benign", "1": "malignant"}
 _DX_COLUMNS = ("dx", "diagnosis", "diagnosis_3", "diagnosis_2", "label")
 
 
@@ -143,7 +145,9 @@ def read_isic(roots: list[str | Path]) -> tuple[list[Record], list[tuple[str, st
     """Reads ISIC-style folders: images plus CSVs keyed by ``image`` or ``isic_id``.
 
     The diagnosis comes from one-hot ground-truth columns (ISIC 2018: MEL, NV, BCC, AKIEC, BKL,
-    DF, VASC; ISIC 2019 adds AK, SCC, UNK) or from a diagnosis column (dx, diagnosis, label).
+    DF, VASC; ISIC 2019 adds AK, SCC, UNK) or from a diagnosis column (dx, diagnosis, label); where that
+    names no known diagnosis, SIIM-ISIC 2020's ``benign_malignant`` (or ``target`` 0/1) gives "benign" or
+    "malignant", the classes of the benign-malignant scheme.
     Groups come from a ``lesion_id`` column (e.g. ISIC 2018's LesionGroupings CSV, ISIC 2019's
     metadata), else ``patient_id``, else each image is its own group.
     """
@@ -159,6 +163,7 @@ def read_isic(roots: list[str | Path]) -> tuple[list[Record], list[tuple[str, st
             hot = [c for c in fields if c.upper() in onehot]
             dx_col = next((c for c in _DX_COLUMNS if c in fields), None)
             group_col = "lesion_id" if "lesion_id" in fields else "patient_id" if "patient_id" in fields else None
+            verdict_cols = [c for c in ("benign_malignant", "target") if c in fields]
             for row in rows:
                 if len(hot) >= 2:
                     positive = [c for c in hot if float(row[c] or 0) >= 0.5]
@@ -166,6 +171,13 @@ def read_isic(roots: list[str | Path]) -> tuple[list[Record], list[tuple[str, st
                         labels[row[key]] = positive[0].lower()
                 elif dx_col and row[dx_col]:
                     labels[row[key]] = row[dx_col].strip().lower()
+                # SIIM-ISIC 2020 gives most images only benign or malignant (diagnosis "unknown"): then that
+                # is the label, a class of the benign-malignant scheme (other schemes report it as unknown).
+                if ISIC_DIAGNOSES.get(labels.get(row[key])) is None:
+                    verdict = next((v for v in (_BENIGN_MALIGNANT.get((row[c] or "").strip().lower())
+                                                for c in verdict_cols) if v), None)
+                    if verdict:
+                        labels[row[key]] = verdict
                 if group_col and row[group_col]:
                     groups[row[key]] = row[group_col]
                 found = {k: v for k, v in clinical_fields(row).items() if v is not None}
