@@ -120,8 +120,13 @@ export async function contentDigest(metadata) {
   }
   const content = {...metadata, model: {...metadata.model}};
   delete content.model.version;
-  const bytes = new TextEncoder().encode(canonicalJson(content));
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return sha256Hex(canonicalJson(content));
+}
+
+/** Hex sha256 of bytes or of a string's UTF-8. */
+export async function sha256Hex(buffer) {
+  if (typeof buffer === 'string') buffer = new TextEncoder().encode(buffer);
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', buffer));
   return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 

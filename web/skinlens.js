@@ -18,7 +18,7 @@
 import {ImageError, SkinLensError} from './errors.js';
 import {bitmapToPixels, checkPreprocessContract, decodeImage, preprocess, rgbTensor} from './imaging.js';
 import {assessScope, checkClinicalContract, checkScreeningContract, clinicalVector, contentDigest, decide, fetchMetadata,
-  triage} from './metadata.js';
+  sha256Hex, triage} from './metadata.js';
 
 export {ImageError, SkinLensError};
 
@@ -46,13 +46,6 @@ async function fetchBytes(url) {
   const response = await fetch(url, FETCH_OPTIONS);
   if (!response.ok) throw new SkinLensError('download-failed', `could not download ${url}: HTTP ${response.status}`);
   return response.arrayBuffer();
-}
-
-/** Hex sha256 of bytes or a string. */
-export async function sha256Hex(buffer) {
-  if (typeof buffer === 'string') buffer = new TextEncoder().encode(buffer);
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', buffer));
-  return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
 /** Downloads one model file and checks it against metadata.model.files. */
