@@ -1,15 +1,16 @@
 """How well the out-of-scope warning separates dermoscopic close-ups from everything else.
 
-    pip install scikit-image   # its sample photos are the out-of-scope set
-    python benchmarks/scope_separation.py --model web/model --split runs/full/split.csv
+    python scripts/make_outliers.py /tmp/outliers --ham ../shared/data/ham10000 --split runs/clinical/split.csv
+    python benchmarks/scope_separation.py --model web/model --split runs/clinical/split.csv --outliers /tmp/outliers
 
-In scope: the test split's dermoscopic images (never used to fit the thresholds, which come from
-validation). Out of scope: scikit-image's sample pictures (people, animals, objects, textures,
-text, microscopy, a retina, the sky), each whole and as four random crops, plus synthetic
-flat colours, noise and gradients. Each image goes through the shipped web model (the graph the
-browser runs) and the same checks as web/skinlens.js, with the thresholds in metadata.json.
-Prints, per check and combined, how often it fires on each side, and the AUROC of the feature
-distance (what the app uses) and, for comparison, of the energy score logsumexp(logits).
+In scope: the split's validation images (where the thresholds were chosen) and its test images
+(never used for anything before). Out of scope: the ``holdout`` part of the set that
+scripts/make_outliers.py builds (photos, microscopy, textures, text, screenshots, synthetic
+patterns, skin away from the lesion), whose source pictures the detector never saw. Each image
+goes through the shipped web model (the graph the browser runs) and the same checks as
+web/metadata.js assessScope, with the thresholds in metadata.json. Prints, per check and for any
+check (what the page shows), how often it fires on each side and per category, and the ROC AUC of
+the not-a-lesion output and of the feature distance; ``--json PATH`` writes the same figures.
 """
 
 from __future__ import annotations
@@ -24,103 +25,101 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-SAMPLES = ["astronaut", "brick", "camera", "cat", "cell", "checkerboard", "coffee", "coins", "colorwheel", "grass",
-           "gravel", "hubble_deep_field", "immunohistochemistry", "logo", "moon", "page", "retina", "rocket", "text",
-           "clock", "microaneurysms"]
 
-
-def out_of_scope_images(seed: int = 0) -> list[tuple[str, np.ndarray]]:
-    """(name, uint8 RGB) pictures that are not dermoscopic close-ups."""
-    import skimage.data
-
-    rng = np.random.default_rng(seed)
-    images = []
-    for name in SAMPLES:
-        img = np.asarray(getattr(skimage.data, name)())
-        if img.dtype == bool:
-            img = img.astype(np.uint8) * 255
-        if img.ndim == 2:
-            img = np.repeat(img[:, :, None], 3, axis=2)
-        img = img[:, :, :3].astype(np.uint8)
-        images.append((name, img))
-        h, w = img.shape[:2]
-        for k in range(4):
-            ch, cw = int(h * rng.uniform(0.3, 0.7)), int(w * rng.uniform(0.3, 0.7))
-            y, x = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
-            images.append((f"{name}-crop{k}", img[y:y + ch, x:x + cw]))
-    for k in range(10):
-        images.append((f"flat{k}", np.full((300, 400, 3), rng.integers(0, 256, 3), np.uint8)))
-        images.append((f"noise{k}", rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)))
-        ramp = np.linspace(0, 1, 400)[None, :, None] * rng.integers(0, 256, 3)
-        images.append((f"gradient{k}", np.broadcast_to(ramp, (300, 400, 3)).astype(np.uint8)))
-    return images
-
-
-def signals(predictor, rgb_images, size):
-    """feature distance, energy, blur and top probability per image, as the browser computes them."""
+def signals(predictor, paths, size):
+    """out_of_scope, feature distance, blur, top probability and smallest side per readable file."""
     from trainer import scope
-    from trainer.images import resize
+    from trainer.images import ImageError, load_rgb, resize
 
-    out = {"distance": [], "energy": [], "blur": [], "top": [], "min_side": []}
-    for rgb in rgb_images:
+    out = {"out_of_scope": [], "distance": [], "blur": [], "top": [], "min_side": [], "kept": []}
+    for i, path in enumerate(paths):
+        try:
+            rgb = load_rgb(path)
+        except ImageError:
+            continue
         x = resize(rgb, size, size).numpy()[None]
         res = predictor.outputs(x)
-        logits = res["cam"].mean(axis=(1, 2))[0]
+        out["out_of_scope"].append(float(res["out_of_scope"][0]) if "out_of_scope" in res else np.nan)
         out["distance"].append(float(res["feature_distance"][0]))
-        out["energy"].append(float(logits.max() + np.log(np.exp(logits - logits.max()).sum())))
         out["blur"].append(float(scope.blur(x).numpy()[0]))
         out["top"].append(float(res["probabilities"].max()))
         out["min_side"].append(min(rgb.shape[:2]))
+        out["kept"].append(i)
     return {k: np.array(v) for k, v in out.items()}
 
 
 def flags(s, sc):
-    return {"distance": s["distance"] > sc["distance_threshold"], "blur": s["blur"] < sc["blur_threshold"],
-            "confidence": s["top"] < sc["confidence_threshold"], "small": s["min_side"] < sc["min_side"]}
+    """Each check of web/metadata.js assessScope (a threshold that is null is off)."""
+    def check(threshold, fires):
+        return fires(threshold) if threshold is not None else np.zeros(len(s["blur"]), bool)
+
+    found = {
+        "not-a-lesion": check(sc.get("out_of_scope_threshold"), lambda t: s["out_of_scope"] > t),
+        "distance": check(sc.get("distance_threshold"), lambda t: s["distance"] > t),
+        "blur": check(sc.get("blur_threshold"), lambda t: s["blur"] < t),
+        "confidence": check(sc.get("confidence_threshold"), lambda t: s["top"] < t),
+        "size": check(sc.get("min_side"), lambda t: s["min_side"] < t),
+    }
+    found["any"] = np.any(list(found.values()), axis=0)
+    return found
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="web/model", help="web model folder")
-    parser.add_argument("--split", required=True, help="a run's split.csv: its test images are the in-scope set")
-    parser.add_argument("--limit", type=int, default=800, help="in-scope images to score (a seeded sample)")
+    parser.add_argument("--split", required=True, help="the model's run's split.csv (validation and test images)")
+    parser.add_argument("--outliers", required=True, help="a folder made by scripts/make_outliers.py")
+    parser.add_argument("--limit", type=int, default=600, help="images per in-scope split (a seeded sample)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
 
-    from trainer.evaluate import auc
-    from trainer.images import load_rgb
+    from sklearn.metrics import roc_auc_score
+
     from trainer.predict import Predictor
 
     meta = json.loads((Path(args.model) / "metadata.json").read_text())
     sc = meta["scope"]
     predictor = Predictor(args.model)
     with open(args.split, newline="") as f:
-        paths = [row["path"] for row in csv.DictReader(f) if row["split"] == "test"]
-    paths = list(np.random.default_rng(0).permutation(paths)[: args.limit])
-    inside = signals(predictor, [load_rgb(p) for p in paths], predictor.height)
-    others = out_of_scope_images()
-    outside = signals(predictor, [img for _, img in others], predictor.height)
+        rows = list(csv.DictReader(f))
+    sides = {}
+    for split in ("val", "test"):
+        paths = [r["path"] for r in rows if r["split"] == split]
+        sides[split] = (list(np.random.default_rng(0).permutation(paths)[: args.limit]), None)
+    with open(Path(args.outliers) / "manifest.csv", newline="") as f:
+        held = [r for r in csv.DictReader(f) if r["part"] == "holdout"]
+    sides["holdout"] = ([str(Path(args.outliers) / r["path"]) for r in held], [r["category"] for r in held])
 
-    fin, fout = flags(inside, sc), flags(outside, sc)
-    any_in = np.any(list(fin.values()), axis=0)
-    any_out = np.any(list(fout.values()), axis=0)
-    result = {
-        "in_scope_images": len(paths), "out_of_scope_images": len(others),
-        "distance_auroc": auc(np.r_[np.zeros(len(paths)), np.ones(len(others))],
-                              np.r_[inside["distance"], outside["distance"]]),
-        "energy_auroc": auc(np.r_[np.ones(len(paths)), np.zeros(len(others))],
-                            np.r_[inside["energy"], outside["energy"]]),
-        "flag_rate_in_scope": {k: float(v.mean()) for k, v in fin.items()} | {"any": float(any_in.mean())},
-        "flag_rate_out_of_scope": {k: float(v.mean()) for k, v in fout.items()} | {"any": float(any_out.mean())},
-        "missed_out_of_scope": [name for (name, _), hit in zip(others, any_out) if not hit],
-    }
-    print(f"model {meta['model']['version']}: {len(paths)} in-scope test images, {len(others)} out-of-scope images")
-    print(f"AUROC in vs out: feature distance {result['distance_auroc']:.3f} (used), "
-          f"energy {result['energy_auroc']:.3f} (for comparison)")
-    print(f"{'check':<12}{'flags in-scope':>16}{'flags out-of-scope':>20}")
-    for key in [*fin, "any"]:
-        print(f"{key:<12}{result['flag_rate_in_scope'][key]:>16.1%}{result['flag_rate_out_of_scope'][key]:>20.1%}")
-    print("out-of-scope images not flagged:", ", ".join(result["missed_out_of_scope"]) or "none")
+    result = {"model": meta["model"]["version"], "rates": {}, "by_category": {}}
+    measured = {}
+    for side, (paths, categories) in sides.items():
+        s = signals(predictor, paths, predictor.height)
+        found = flags(s, sc)
+        measured[side] = s
+        result["rates"][side] = {"n": int(len(s["kept"])), **{k: float(v.mean()) for k, v in found.items()}}
+        if categories is not None:
+            kept = np.array(categories)[s["kept"]]
+            result["by_category"] = {c: {"n": int((kept == c).sum()), "flagged": float(found["any"][kept == c].mean())}
+                                     for c in sorted(set(kept))}
+            result["missed"] = [paths[i] for i, hit in zip(s["kept"], found["any"]) if not hit]
+    inside, outside = measured["test"], measured["holdout"]
+    y = np.r_[np.zeros(len(inside["blur"])), np.ones(len(outside["blur"]))]
+    for key in ("out_of_scope", "distance"):
+        score = np.r_[inside[key], outside[key]]
+        result[f"{key}_auc_test_vs_holdout"] = float(roc_auc_score(y, score)) if np.isfinite(score).all() else None
+
+    print(f"model {result['model']}; thresholds from metadata.json scope")
+    print(f"ROC AUC, test lesions vs held-out other pictures: not-a-lesion "
+          f"{result['out_of_scope_auc_test_vs_holdout'] or float('nan'):.4f}, "
+          f"feature distance {result['distance_auc_test_vs_holdout']:.4f}")
+    checks = ["not-a-lesion", "distance", "blur", "confidence", "size", "any"]
+    print(f"{'flags':<22}" + "".join(f"{c:>14}" for c in checks))
+    for side, rates in result["rates"].items():
+        label = {"val": "validation lesions", "test": "test lesions", "holdout": "held-out others"}[side]
+        print(f"{label + ' (' + str(rates['n']) + ')':<22}" + "".join(f"{rates[c]:>14.1%}" for c in checks))
+    print("held-out others flagged, by category:",
+          ", ".join(f"{c} {v['flagged']:.0%} of {v['n']}" for c, v in result["by_category"].items()))
+    print(f"not flagged ({len(result['missed'])}):", ", ".join(Path(p).stem for p in result["missed"]) or "none")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
 

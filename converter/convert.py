@@ -114,9 +114,9 @@ def effective_temperature(outputs: dict, class_bias=None) -> float | None:
     browser must be told the T it actually gets: log p = logits / T + bias + const, solved for
     1/T by least squares over the classes (the bias as float16 rounds it).
     """
-    if "cam" not in outputs:
+    if "logits" not in outputs:
         return None
-    logits = outputs["cam"][0].mean(axis=(0, 1)).astype(np.float64)
+    logits = outputs["logits"][0].astype(np.float64)
     logp = np.log(np.maximum(outputs["probabilities"][0].astype(np.float64), 1e-300))
     if class_bias is not None:
         logp = logp - np.asarray(class_bias, np.float16).astype(np.float64)

@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     for images, _, indices in ds:
         out = serve(images.numpy(), None if vectors is None else vectors[indices.numpy()])
         probs.append(out["probabilities"])
-        image_logits.append(out["cam"].mean(axis=(1, 2)))
+        image_logits.append(out["logits"])
         kept.append(indices.numpy())
     probs, image_logits, kept = map(np.concatenate, (probs, image_logits, kept))
     positive = malignant[y[kept]]

@@ -67,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
                           "(HAM10000, ISIC metadata, SIIM-ISIC 2020); each stays optional for the user")
     fit.add_argument("--target-sensitivity", type=float, default=defaults.target_sensitivity,
                      help="malignant sensitivity the screening threshold is chosen for, on validation")
+    fit.add_argument("--outliers", default=defaults.outliers,
+                     help="a folder of pictures that are not dermoscopic close-ups (any layout; e.g. the fit/ part "
+                          "of scripts/make_outliers.py's set): the out-of-scope detector learns them besides its "
+                          "built-in synthetic pictures")
     t.add_argument("--out", required=True, help="run folder to create (or resume)")
 
     e = sub.add_parser("evaluate", help="score a run on its test split or on another dataset",
@@ -103,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             fine_tune_epochs=args.fine_tune_epochs, cut=args.cut, views=args.views,
             fine_tune_learning_rate=args.fine_tune_learning_rate, warmup_epochs=args.warmup_epochs,
             tta_views=args.tta_views, colour_constancy=args.colour_constancy, clinical=args.clinical,
-            target_sensitivity=args.target_sensitivity,
+            target_sensitivity=args.target_sensitivity, outliers=args.outliers,
             folds=args.folds,
         )
         if config.folds > 1:

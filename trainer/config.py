@@ -46,6 +46,7 @@ class Config:
     colour_constancy: bool = False
     clinical: bool = False
     target_sensitivity: float = 0.95
+    outliers: str = ""
     folds: int = 0
     alpha_background: tuple[int, int, int] = ALPHA_BACKGROUND
 

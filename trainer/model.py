@@ -23,8 +23,10 @@ model's answer:
     image -> ... -> Dense "logits" -+-> Add "with_clinical" -> temperature -> class_bias -> Softmax
     clinical -> ClinicalOffset -----+
 
-The model has two more outputs. ``feature_distance`` (see ``FeatureDistance``) says how unlike the
-training images an input is, for the out-of-scope warning. ``cam``: the class activation maps (Zhou et al. 2016). With a
+The model has more outputs. ``logits``: the image's logits, before the clinical offset and the
+calibration (what the report and the browser's signals read). ``feature_distance`` (see
+``FeatureDistance``) says how unlike the training images an input is, and ``out_of_scope`` (see
+``OutOfScope``) how likely it is not a dermoscopic close-up at all, for the out-of-scope warning. ``cam``: the class activation maps (Zhou et al. 2016). With a
 global-average-pooling + Dense head, class c's logit is the spatial mean of ``W_c · A(i, j) + b_c``
 over the last feature map A, so applying the same Dense layer at every position gives, exactly
 and without gradients, how much each position pushed each class: (h, w, classes) per image.
@@ -79,7 +81,7 @@ def build_model(config: Config, num_classes: int, views: int = 1) -> tuple[keras
     pooled = layers.GlobalAveragePooling2D(name="pool")(feature_map)
     x = layers.Dropout(config.dropout, name="dropout")(pooled)
     dense = layers.Dense(num_classes, name="logits")
-    logits = dense(x)
+    logits = image_logits = dense(x)
     inputs = image
     if config.clinical:
         clinical_vector = keras.Input((clinical.SIZE,), name="clinical", dtype="float32")
@@ -90,8 +92,9 @@ def build_model(config: Config, num_classes: int, views: int = 1) -> tuple[keras
     probabilities = layers.Softmax(name="probabilities")(scaled)
     cam = layers.Identity(name="cam")(dense(feature_map))
     distance = FeatureDistance(name="feature_distance")(pooled)
-    model = keras.Model(inputs, {"probabilities": probabilities, "cam": cam, "feature_distance": distance},
-                        name="skinlens")
+    out_of_scope = OutOfScope(name="out_of_scope")(pooled)
+    model = keras.Model(inputs, {"probabilities": probabilities, "logits": image_logits, "cam": cam,
+                                 "feature_distance": distance, "out_of_scope": out_of_scope}, name="skinlens")
     features = keras.Model(image, pooled, name="skinlens_features")
     return model, features
 
@@ -247,6 +250,26 @@ class FeatureDistance(layers.Layer):
         return ops.mean(ops.square((features - self.mean) * self.inv_std), axis=-1)
 
 
+class OutOfScope(layers.Layer):
+    """The probability that an input is not a dermoscopic close-up of a skin lesion.
+
+    A logistic regression on the pooled backbone features, ``sigmoid(f · kernel + bias)``, fitted after
+    training on training lesions against pictures of other things (``trainer.scope.fit_detector``).
+    Until it is fitted the kernel is 0 and the bias very negative: it then says "in scope" for all.
+    """
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1],), initializer="zeros", trainable=False, name="kernel")
+        self.bias = self.add_weight(shape=(), initializer=keras.initializers.Constant(-20.0), trainable=False,
+                                    name="bias")
+
+    def call(self, features):
+        return ops.sigmoid(ops.sum(features * self.kernel, axis=-1) + self.bias)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],)
+
+
 def set_feature_statistics(model: keras.Model, features) -> None:
     """Fits ``feature_distance`` to pooled features of training images (n, dim)."""
     import numpy as np
@@ -256,6 +279,17 @@ def set_feature_statistics(model: keras.Model, features) -> None:
     model.get_layer("feature_distance").set_weights([features.mean(axis=0).astype(np.float32),
                                                      (1.0 / std).astype(np.float32)])
     model.predict_function = None
+
+
+def load_weights(model: keras.Model, path) -> None:
+    """``model.load_weights(path)``, also for a run saved before the model had its ``out_of_scope``
+    output: that layer then stays unfitted (in scope for every input); any other mismatch raises."""
+    try:
+        model.load_weights(str(path))
+    except ValueError as err:
+        if "A total of 1 objects could not be loaded" not in str(err) or "name=out_of_scope" not in str(err):
+            raise
+        model.load_weights(str(path), skip_mismatch=True)
 
 
 def image_input(model: keras.Model):

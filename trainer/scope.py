@@ -2,6 +2,8 @@
 
 The browser computes the same numbers from the same model outputs (``web/skinlens.js``):
 
+- not a lesion: the model's ``out_of_scope`` output, a logistic regression on its pooled features
+  fitted to training lesions against pictures of other things (``fit_detector``; trainer/outliers.py).
 - feature distance: the model's ``feature_distance`` output, a diagonal Mahalanobis distance of
   its pooled features from the training images' (``trainer.model.FeatureDistance``). A photo of
   something other than a dermoscopic close-up lands far from them. (The energy score,
@@ -9,7 +11,8 @@ The browser computes the same numbers from the same model outputs (``web/skinlen
   benchmarks/scope_separation.py.)
 - blur = variance of the 3×3 Laplacian of the luminance of the H×W model input (0..255): low
   for a blurred or featureless picture.
-- the top class probability: low when no class is confident.
+- the top class probability: low when no class is confident. Only for a model without a fitted
+  detector: an uncertain type is no sign of another kind of picture, and flagged one lesion in ten.
 
 Thresholds are fitted on the validation split so that a chosen share of real dermoscopic images
 passes each check; the converter writes them into ``metadata.json`` as ``scope``.
@@ -23,6 +26,10 @@ LAPLACIAN = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], np.float32)
 LUMA = (0.299, 0.587, 0.114)
 # Share of validation (in-scope) images each check may flag.
 FALSE_ALARM_RATE = 0.02
+DETECTOR_FALSE_ALARM_RATE = 0.05
+# Inverse L2 strength of the detector's logistic regression, chosen by grouped cross-validation on
+# the pictures it is fitted to (benchmarks/scope_separation.py --choose-c), never on held-out ones.
+DETECTOR_C = 0.01
 CONFIDENCE_THRESHOLD = 0.4
 MIN_SIDE = 100
 
@@ -44,18 +51,63 @@ def blur(images):
     return tf.math.reduce_variance(lap, axis=[1, 2, 3])
 
 
-def fit(val_distance: np.ndarray, val_blur: np.ndarray, val_top_probability: np.ndarray) -> dict:
-    """Thresholds from validation images, and how often each check fires on them."""
+SYNTHETIC_PER_FAMILY = 40
+
+
+def other_pictures(features_model, outliers: str = "", seed: int = 0) -> np.ndarray:
+    """Pooled features (as ``features_model`` sees them) of pictures that are not lesions: the built-in
+    synthetic ones, and every image file under ``outliers`` when given (unreadable files skipped)."""
+    from . import outliers as others
+    from .data import image_dataset
+    from .images import resize
+
+    size = features_model.input.shape[1]
+    synthetic = np.stack([resize(img, size, size).numpy()
+                          for _, img in others.synthetic(np.random.default_rng(seed), SYNTHETIC_PER_FAMILY)])
+    features = [features_model.predict(synthetic, batch_size=8, verbose=0)]
+    if outliers:
+        paths = np.array([str(p) for p in others.folder(outliers)])
+        if len(paths):
+            features.append(features_model.predict(image_dataset(paths, np.zeros(len(paths), np.int32), size, 8),
+                                                   verbose=0))
+    return np.concatenate(features)
+
+
+def fit_detector(model, lesions: np.ndarray, others: np.ndarray, c: float = DETECTOR_C) -> None:
+    """Fits ``model``'s ``out_of_scope`` layer: a balanced logistic regression of pooled features,
+    lesions (0) against other pictures (1), standardised; the scaling is folded into its weights."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.concatenate([lesions, others]).astype(np.float64)
+    y = np.r_[np.zeros(len(lesions)), np.ones(len(others))]
+    scaler = StandardScaler().fit(x)
+    classifier = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(scaler.transform(x), y)
+    kernel = classifier.coef_[0] / scaler.scale_
+    bias = classifier.intercept_[0] - scaler.mean_ @ kernel
+    model.get_layer("out_of_scope").set_weights([kernel.astype(np.float32), np.float32(bias)])
+    model.predict_function = None
+
+
+def fit(val_distance: np.ndarray, val_blur: np.ndarray, val_top_probability: np.ndarray,
+        val_out_of_scope: np.ndarray | None = None) -> dict:
+    """Thresholds from validation images, and how often each check fires on them.
+
+    ``val_out_of_scope`` is the fitted detector's output (None without one): its threshold lets
+    ``DETECTOR_FALSE_ALARM_RATE`` of validation lesions through, and it replaces the confidence check.
+    """
     distance_threshold = float(np.quantile(val_distance, 1 - FALSE_ALARM_RATE))
     blur_threshold = float(np.quantile(val_blur, FALSE_ALARM_RATE))
-    return {
-        "distance_threshold": distance_threshold,
-        "blur_threshold": blur_threshold,
-        "confidence_threshold": CONFIDENCE_THRESHOLD,
-        "min_side": MIN_SIDE,
-        "validation_flag_rate": {
-            "distance": float((val_distance > distance_threshold).mean()),
-            "blur": float((val_blur < blur_threshold).mean()),
-            "confidence": float((val_top_probability < CONFIDENCE_THRESHOLD).mean()),
-        },
-    }
+    detector = val_out_of_scope is not None
+    confidence = None if detector else CONFIDENCE_THRESHOLD
+    flags = {"distance": val_distance > distance_threshold, "blur": val_blur < blur_threshold}
+    result = {"distance_threshold": distance_threshold, "blur_threshold": blur_threshold,
+              "confidence_threshold": confidence, "min_side": MIN_SIDE}
+    if detector:
+        result["out_of_scope_threshold"] = float(np.quantile(val_out_of_scope, 1 - DETECTOR_FALSE_ALARM_RATE))
+        flags["out_of_scope"] = val_out_of_scope > result["out_of_scope_threshold"]
+    else:
+        flags["confidence"] = val_top_probability < CONFIDENCE_THRESHOLD
+    flags["any"] = np.any(list(flags.values()), axis=0)
+    result["validation_flag_rate"] = {k: float(v.mean()) for k, v in flags.items()}
+    return result

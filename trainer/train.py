@@ -287,18 +287,19 @@ def _readable_h5(path: Path) -> bool:
 
 
 def predict_signals(model, paths, image_size, batch_size, vectors=None) -> dict[str, np.ndarray]:
-    """Probabilities, image logits, feature distance and blur per file, through the exact float32
-    input the exported model gets (and ``vectors``, the clinical input, for a model that takes one).
-    The image logits are the spatial mean of the ``cam`` output (exact for this head), before any
-    clinical offset."""
+    """Probabilities, image logits (before any clinical offset), feature distance, out-of-scope
+    probability and blur per file,
+    through the exact float32 input the exported model gets (and ``vectors``, the clinical input, for a
+    model that takes one)."""
     ds = image_dataset(paths, np.arange(len(paths), dtype=np.int32), image_size, batch_size)
-    out = {"probabilities": [], "logits": [], "distance": [], "blur": []}
+    out = {"probabilities": [], "logits": [], "distance": [], "out_of_scope": [], "blur": []}
     for images, index in ds:
         result = model(model_inputs(model, images, None if vectors is None else vectors[index.numpy()]),
                        training=False)
         out["probabilities"].append(np.asarray(result["probabilities"]))
-        out["logits"].append(np.asarray(result["cam"]).mean(axis=(1, 2)))
+        out["logits"].append(np.asarray(result["logits"]))
         out["distance"].append(np.asarray(result["feature_distance"]))
+        out["out_of_scope"].append(np.asarray(result["out_of_scope"]))
         out["blur"].append(scope.blur(images).numpy())
     return {k: np.concatenate(v) for k, v in out.items()}
 
@@ -484,14 +485,19 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
     t0 = time.time()
     final, final_features = build_model(config, len(class_ids), views=config.tta_views)
     copy_weights(model, final)
-    set_feature_statistics(final, training_features(final_features, paths[part["train"]], config.seed,
-                                                    limit=max(1000, 3000 // config.tta_views)))
+    lesion_features = training_features(final_features, paths[part["train"]], config.seed,
+                                        limit=max(1000, 3000 // config.tta_views))
+    set_feature_statistics(final, lesion_features)
+    # The out-of-scope detector: training lesions against pictures of other things (trainer/scope.py).
+    scope.fit_detector(final, lesion_features, scope.other_pictures(final_features, config.outliers, config.seed))
     val_idx = np.nonzero(part["val"])[0]
     pooled_by_view, val_blur = pooled_views(features_model, paths[val_idx], config.image_size, config.batch_size)
     kernel, head_bias = model.get_layer("logits").get_weights()
     logits_by_views = {n: pooled_by_view[:, :n].mean(axis=1) @ kernel + head_bias for n in (1, 2, 4, 8)}
-    distance = final.get_layer("feature_distance")(pooled_by_view[:, :config.tta_views].mean(axis=1))
-    val = {"logits": logits_by_views[config.tta_views], "distance": np.asarray(distance), "blur": val_blur}
+    val_pooled = pooled_by_view[:, :config.tta_views].mean(axis=1)
+    val = {"logits": logits_by_views[config.tta_views], "blur": val_blur,
+           "distance": np.asarray(final.get_layer("feature_distance")(val_pooled)),
+           "out_of_scope": np.asarray(final.get_layer("out_of_scope")(val_pooled))}
     timings["views_s"] = time.time() - t0
 
     # Stage 3, with --clinical: the metadata branch, trained on the training split's metadata, its
@@ -560,7 +566,7 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
                    # What a score means, said to the person: how many validation images scoring alike were cancers.
                    "risk_bins": risk_bins(malignant_risk(val_probs, malignant), positive_val, threshold),
                    "validation_by_views": view_table,
-                   "scope": scope.fit(val["distance"], val["blur"], val_probs.max(axis=1)),
+                   "scope": scope.fit(val["distance"], val["blur"], val_probs.max(axis=1), val["out_of_scope"]),
                    "clinical": clinical_calibration}
     (run / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n")
     set_calibration(final, temperature, bias)
@@ -663,13 +669,13 @@ def rebuild(run: Path, views: int):
     backbone weights plus ``stage2_best.weights.h5`` with the calibration of ``calibration.json``,
     without the feature-distance statistics.
     """
-    from .model import build_model, set_calibration
+    from .model import build_model, load_weights, set_calibration
 
     run = Path(run)
     config = Config.load(run / "config.json")
     model, _ = build_model(config, len(labels.class_ids(config.scheme)), views=views)
     if (run / "model.weights.h5").exists():
-        model.load_weights(str(run / "model.weights.h5"))
+        load_weights(model, run / "model.weights.h5")
         return model
     freeze_for_stage2(model, config.cut).load_weights(str(run / "stage2_best.weights.h5"))
     calibration = json.loads((run / "calibration.json").read_text())

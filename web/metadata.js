@@ -252,6 +252,7 @@ export function riskBin(risk, metadata, clinicalUsed = []) {
 
 /** The user-facing message of each out-of-scope check. */
 export const SCOPE_MESSAGES = {
+  'not-a-lesion': "this doesn't look like a dermoscopic close-up of a skin lesion",
   distance: "this doesn't look like the dermoscopic close-ups the model was trained on",
   blur: 'the photo looks blurred',
   confidence: 'no class is confident',
@@ -270,28 +271,33 @@ export const SCOPE_MESSAGES = {
 export function scopeThresholds(metadata) {
   const scope = metadata.scope;
   if (scope) {
-    return {distance_threshold: scope.distance_threshold ?? null, blur_threshold: scope.blur_threshold ?? null,
+    return {out_of_scope_threshold: scope.out_of_scope_threshold ?? null,
+      distance_threshold: scope.distance_threshold ?? null, blur_threshold: scope.blur_threshold ?? null,
       confidence_threshold: scope.confidence_threshold ?? null, min_side: scope.min_side ?? null, source: 'metadata'};
   }
-  return {distance_threshold: null, blur_threshold: null, confidence_threshold: 2 / metadata.classes.length,
+  return {out_of_scope_threshold: null, distance_threshold: null, blur_threshold: null,
+    confidence_threshold: 2 / metadata.classes.length,
     min_side: Math.min(metadata.input.height, metadata.input.width), source: 'built-in'};
 }
 
 /**
  * Judges whether an input is out of the model's scope. Pure: the signals come from skinlens.js
- * (distance = the model's `feature_distance` output, a diagonal Mahalanobis distance of its pooled
- * features from the training images', about 1 for those; blur = variance of the Laplacian of the
- * input's luminance).
+ * (outOfScope = the model's `out_of_scope` output, the probability that it is not a dermoscopic
+ * close-up of a lesion; distance = its `feature_distance` output, a diagonal Mahalanobis distance of its
+ * pooled features from the training images', about 1 for those; blur = variance of the Laplacian of
+ * the input's luminance).
  *
- * @param {{distance: number|null, blur: number, topProbability: number, minSide: number}} signals
- *   distance is null when the model has no `feature_distance` output.
+ * @param {{outOfScope: number|null, distance: number|null, blur: number, topProbability: number,
+ *   minSide: number}} signals outOfScope and distance are null when the model lacks that output.
  * @param {object} metadata
- * @returns {{distance: number|null, blur: number, topProbability: number, minSide: number,
- *   reasons: {check: 'distance'|'blur'|'confidence'|'size', message: string}[]}} reasons is empty when in scope.
+ * @returns {{outOfScope: number|null, distance: number|null, blur: number, topProbability: number, minSide: number,
+ *   reasons: {check: 'not-a-lesion'|'distance'|'blur'|'confidence'|'size', message: string}[]}} reasons is
+ *   empty when in scope.
  */
-export function assessScope({distance, blur, topProbability, minSide}, metadata) {
+export function assessScope({outOfScope = null, distance, blur, topProbability, minSide}, metadata) {
   const t = scopeThresholds(metadata);
   const failed = {
+    'not-a-lesion': outOfScope != null && t.out_of_scope_threshold != null && outOfScope > t.out_of_scope_threshold,
     distance: distance != null && t.distance_threshold != null && distance > t.distance_threshold,
     blur: t.blur_threshold != null && blur < t.blur_threshold,
     confidence: t.confidence_threshold != null && topProbability < t.confidence_threshold,
@@ -299,7 +305,7 @@ export function assessScope({distance, blur, topProbability, minSide}, metadata)
   };
   const reasons = Object.keys(failed).filter((check) => failed[check])
     .map((check) => ({check, message: SCOPE_MESSAGES[check]}));
-  return {distance, blur, topProbability, minSide, reasons};
+  return {outOfScope, distance, blur, topProbability, minSide, reasons};
 }
 
 /**

@@ -191,7 +191,8 @@ function showClinical(metadata) {
 
 /** [term, text] for every entry of the scope block beyond its four thresholds (e.g. measured, flag rates). */
 function measurements(scope) {
-  const thresholds = new Set(['distance_threshold', 'blur_threshold', 'confidence_threshold', 'min_side']);
+  const thresholds = new Set(['out_of_scope_threshold', 'distance_threshold', 'blur_threshold', 'confidence_threshold',
+    'min_side']);
   const words = (key) => key.replaceAll('_', ' ');
   const text = (key, value) => (typeof value === 'number' ? format(value, /rate|fraction/.test(key)) :
     JSON.stringify(value));
@@ -204,15 +205,18 @@ function measurements(scope) {
 function showScope(metadata) {
   const t = scopeThresholds(metadata);
   byId('scope-intro').textContent = t.source === 'metadata' ?
-    'Each result warns when the photo looks out of scope: not like a dermoscopic close-up (a large feature ' +
-    'distance: the model\'s features far from those of its training images, where it is about 1), blurred (low ' +
-    'variance of the Laplacian), no confident class, or very small.' :
+    'Each result warns when the photo looks out of scope: not a close-up of a lesion (the model\'s not-a-lesion ' +
+    'output, learnt from its training lesions against photos, text, screenshots, microscopy, patterns and bare ' +
+    'skin), not like a dermoscopic close-up (a large feature distance: the model\'s features far from those of ' +
+    'its training images, where it is about 1), blurred (low variance of the Laplacian), very small, or, for a ' +
+    'model without the not-a-lesion output, no confident class.' :
     'This model has no measured out-of-scope thresholds: results warn only when no class is confident ' +
     'and when the image is smaller than the model\'s input.';
   facts(byId('scope-facts'), [
+    ['Not-a-lesion threshold', t.out_of_scope_threshold != null ? format(t.out_of_scope_threshold) : null],
     ['Feature distance threshold', t.distance_threshold != null ? format(t.distance_threshold) : null],
     ['Blur threshold', t.blur_threshold != null ? format(t.blur_threshold) : null],
-    ['Confidence threshold', format(t.confidence_threshold, true)],
+    ['Confidence threshold', t.confidence_threshold != null ? format(t.confidence_threshold, true) : null],
     ['Smallest side', t.min_side != null ? `${t.min_side} px` : null],
     ...measurements(metadata.scope),
   ]);

@@ -92,15 +92,6 @@ async function selectBackend(backends) {
   throw new SkinLensError('no-backend', `no TensorFlow.js backend works in this browser (${failures.join('; ')})`);
 }
 
-/** The mean over positions of [h, w, classes] row-major values: one number per class. */
-function spatialMean(values, classes) {
-  const sums = new Array(classes).fill(0);
-  values.forEach((value, i) => {
-    sums[i % classes] += value;
-  });
-  return sums.map((sum) => sum / (values.length / classes));
-}
-
 /** Describes the backend in words, e.g. 'wasm (SIMD, single thread)'. */
 async function describeBackend(name) {
   if (name !== 'wasm') return name;
@@ -137,8 +128,9 @@ function laplacianVariance(tf, input) {
  * @property {{height: number, width: number, classes: number, values: Float32Array}|null} cam the activation
  *   maps, [h, w, classes] row-major, in logit units; null when the model has none.
  * @property {string[]} clinicalUsed the clinical answers used (e.g. ['age', 'site']); empty when none.
- * @property {{distance: number|null, blur: number, minSide: number, logits: number[]|null}} signals what the
- *   warnings were judged from, and the image's logits (the cam's spatial mean), for comparison with Python.
+ * @property {{outOfScope: number|null, distance: number|null, blur: number, minSide: number, logits: number[]|null}}
+ *   signals what the warnings were judged from, and the image's logits (before any clinical offset and the
+ *   calibration), for comparison with Python; null where the model lacks that output.
  * @property {{decodeMs: number, modelMs: number}} timing decodeMs is 0 for an image given already decoded.
  */
 
@@ -196,8 +188,9 @@ export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cp
   const [backend, artifacts] = await Promise.all([selectBackend(backends), loadVerifiedArtifacts(base, metadata.model)]);
   const graph = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
   const {classes, input, outputs, clinical} = metadata;
-  // cam and feature_distance are optional: a model without them gets no heatmap and no distance check.
-  const keys = ['probabilities', 'cam', 'feature_distance'].filter((key) => outputs[key]);
+  // Only probabilities are required: a model without cam gets no heatmap, without out_of_scope or
+  // feature_distance no such check.
+  const keys = ['probabilities', 'logits', 'cam', 'feature_distance', 'out_of_scope'].filter((key) => outputs[key]);
   /**
    * Every output the page uses, from one execution so that all come from the same pass; absent ones null.
    * A model with a clinical input gets `vector` (metadata.js clinicalVector), all missing when none is given.
@@ -208,14 +201,15 @@ export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cp
     const result = graph.execute(feeds, keys.map((key) => outputs[key]));
     const tensors = Array.isArray(result) ? result : [result]; // a lone tensor when one name is asked for
     const byKey = Object.fromEntries(keys.map((key, i) => [key, tensors[i]]));
-    return {probabilities: byKey.probabilities, cam: byKey.cam ?? null, distance: byKey.feature_distance ?? null};
+    return {probabilities: byKey.probabilities, logits: byKey.logits ?? null, cam: byKey.cam ?? null,
+      distance: byKey.feature_distance ?? null, outOfScope: byKey.out_of_scope ?? null};
   };
 
   // Warm-up: the first run compiles kernels (WebGL shaders, wasm/XNNPACK setup).
   const warmUp = tf.tidy(() => run(tf.zeros([1, input.height, input.width, input.channels])));
   await warmUp.probabilities.data();
-  const shapes = {probabilities: warmUp.probabilities.shape, cam: warmUp.cam?.shape,
-    distance: warmUp.distance?.shape};
+  const shapes = {probabilities: warmUp.probabilities.shape, logits: warmUp.logits?.shape, cam: warmUp.cam?.shape,
+    distance: warmUp.distance?.shape, outOfScope: warmUp.outOfScope?.shape};
   tf.dispose(warmUp);
   const mismatch = (what) => new SkinLensError('model-mismatch', what);
   if (shapes.probabilities.join() !== `1,${classes.length}`) {
@@ -224,8 +218,13 @@ export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cp
   if (shapes.cam && (shapes.cam.length !== 4 || shapes.cam[3] !== classes.length)) {
     throw mismatch(`the model's cam output has shape [${shapes.cam}], not [1, h, w, ${classes.length}]`);
   }
-  if (shapes.distance && shapes.distance.join() !== '1') {
-    throw mismatch(`the model's feature_distance output has shape [${shapes.distance}], not [1]`);
+  if (shapes.logits && shapes.logits.join() !== `1,${classes.length}`) {
+    throw mismatch(`the model's logits output has shape [${shapes.logits}], not [1, ${classes.length}]`);
+  }
+  for (const [key, name] of [['distance', 'feature_distance'], ['outOfScope', 'out_of_scope']]) {
+    if (shapes[key] && shapes[key].join() !== '1') {
+      throw mismatch(`the model's ${name} output has shape [${shapes[key]}], not [1]`);
+    }
   }
 
   /** The model on RGB or RGBA bytes of any size (alpha ignored: bitmapToPixels has composited it). */
@@ -235,14 +234,14 @@ export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cp
       const x = preprocess(tf, rgbTensor(tf, pixels), metadata);
       return {...run(x, vector), blur: laplacianVariance(tf, x)};
     });
-    const [values, cam, distance, blur] = await Promise.all(
-      [out.probabilities, out.cam, out.distance, out.blur].map((t) => t?.data() ?? null));
+    const [values, logits, cam, distance, outOfScope, blur] = await Promise.all(
+      [out.probabilities, out.logits, out.cam, out.distance, out.outOfScope, out.blur].map((t) => t?.data() ?? null));
     tf.dispose(out);
     const probabilities = Array.from(values);
     const best = decide(probabilities, metadata);
     const minSide = Math.min(pixels.width, pixels.height);
-    const scope = assessScope({distance: distance?.[0] ?? null, blur: blur[0], topProbability: probabilities[best],
-      minSide}, metadata);
+    const scope = assessScope({outOfScope: outOfScope?.[0] ?? null, distance: distance?.[0] ?? null, blur: blur[0],
+      topProbability: probabilities[best], minSide}, metadata);
     const screening = triage(probabilities, metadata, used);
     const [, h, w] = shapes.cam ?? [];
     const named = classes.map((cls, i) => ({id: cls.id, name: cls.name, probability: probabilities[i]}));
@@ -252,7 +251,8 @@ export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cp
       warnings: scope.reasons.map(({check, message}) => ({code: check, message})),
       cam: cam && {height: h, width: w, classes: classes.length, values: cam},
       clinicalUsed: used,
-      signals: {distance: scope.distance, blur: scope.blur, minSide, logits: cam && spatialMean(cam, classes.length)},
+      signals: {outOfScope: scope.outOfScope, distance: scope.distance, blur: scope.blur, minSide,
+        logits: logits && Array.from(logits)},
     };
   }
 

@@ -490,6 +490,10 @@ function triageBox(result, metadata) {
 /** The out-of-scope warning, listing each reason. */
 function scopeWarning(warnings) {
   const box = element('div', 'scope-warning');
+  if (warnings.some((warning) => warning.code === 'not-a-lesion')) {
+    box.append(element('p', 'scope-lead', 'This does not look like a close-up of a spot on the skin. SkinLens only ' +
+      'judges dermoscopic close-ups of a skin lesion, so the answer below means nothing for this picture.'));
+  }
   box.append(element('p', '', 'Check the photo: this result may not be reliable because'));
   const list = element('ul');
   for (const warning of warnings) list.append(element('li', '', warning.message));
@@ -635,8 +639,11 @@ export function showResult(result, metadata, bitmap, {index, total}) {
     body.append(element('p', 'error', `Could not classify: ${result.error}`));
   } else {
     const topIndex = classes.findIndex((cls) => cls.id === result.top.id);
+    // A picture that does not look like a lesion leads with that, not with an answer about it.
+    const notALesion = result.warnings.some((warning) => warning.code === 'not-a-lesion');
+    if (notALesion) body.append(scopeWarning(result.warnings));
     if (result.band) body.append(triageBox(result, metadata));
-    if (result.warnings.length) body.append(scopeWarning(result.warnings));
+    if (result.warnings.length && !notALesion) body.append(scopeWarning(result.warnings));
     body.append(typeBreakdown(classes, result.classes.map((cls) => cls.probability), topIndex, result.band));
     const clinical = clinicalLine(result, metadata);
     if (clinical) body.append(element('p', 'clinical-used', clinical));
