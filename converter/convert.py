@@ -59,6 +59,33 @@ def to_tfjs(saved_model: Path, out: Path, quantize: str) -> None:
                            saved_model_tags="serve", quantization_dtype_map=dtype_map)
 
 
+def name_outputs(staged: Path, converted, reference, probe: np.ndarray) -> None:
+    """Gives every output in ``staged``'s model.json its SavedModel key.
+
+    tensorflowjs names an output after its signature key only when no other output has its dtype and
+    shape (``_find_signature_def_name``); the others keep a tensor name such as ``Identity_2:0``. Each
+    of those is matched here to the one SavedModel output of its shape that gives the same numbers on
+    ``probe`` (relative difference < 5%: quantization moves them less), and renamed in model.json.
+    """
+    path = staged / "model.json"
+    model_json = json.loads(path.read_text())
+    outputs = model_json["signature"]["outputs"]
+    unnamed = [key for key in outputs if ":" in key]
+    if not unnamed:
+        return
+    got, want = converted(probe[None]), reference.outputs(probe[None])
+    free = [key for key in want if key not in outputs]
+    for key in unnamed:
+        errors = {k: float(np.abs(got[key] - want[k]).max() / (np.abs(want[k]).max() + 1e-6))
+                  for k in free if want[k].shape == got[key].shape}
+        matches = [k for k, error in errors.items() if error < 0.05]
+        if len(matches) != 1:
+            raise ValueError(f"cannot tell which output of the SavedModel the converted {key} is ({errors})")
+        outputs[matches[0]] = outputs.pop(key)
+        free.remove(matches[0])
+    path.write_text(json.dumps(model_json))
+
+
 def signature_names(model_json: dict) -> tuple[dict[str, str], dict[str, str]]:
     """({input key: tensor name}, {output key: tensor name}) from model.json's signature; a model's
     single input is keyed "image"."""
@@ -175,6 +202,8 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
         # The golden numbers come from the converted graph itself, weights dequantized as
         # TensorFlow.js does, so the browser must match them to float32 rounding whatever
         # the quantization. How far quantization moved them from the float32 model is recorded.
+        probe = np.random.default_rng(0).uniform(0, 255, (config.image_size, config.image_size, 3)).astype(np.float32)
+        name_outputs(staged, tfjs_graph_function(staged), float32, probe)
         converted = tfjs_graph_function(staged)
         model_json = json.loads((staged / "model.json").read_text())
         input_names, output_names = signature_names(model_json)

@@ -30,32 +30,48 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", help="a finished run folder (with model.weights.h5)")
     parser.add_argument("--outliers", default="", help="a folder of pictures that are not lesions")
-    parser.add_argument("--out", required=True, help="new run folder")
+    parser.add_argument("--out", required=True, help="new run folder (run again to refit with another --c)")
+    parser.add_argument("--c", type=float, default=None, help="the detector's C (default: trainer.scope.DETECTOR_C)")
     args = parser.parse_args(argv)
 
     from trainer import labels, scope
     from trainer.config import Config
     from trainer.model import build_model, load_weights
-    from trainer.train import log, predict_signals, training_features
+    from trainer.data import image_dataset
+    from trainer.train import log, training_features
+
+    args.c = scope.DETECTOR_C if args.c is None else args.c
 
     run, out = Path(args.run), Path(args.out)
-    shutil.copytree(run, out, ignore=SKIP)
+    if not out.exists():
+        shutil.copytree(run, out, ignore=SKIP)
     config = Config.load(out / "config.json")
     model, features = build_model(config, len(labels.class_ids(config.scheme)), views=config.tta_views)
-    load_weights(model, out / "model.weights.h5")
+    load_weights(model, run / "model.weights.h5")
     with (out / "split.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
     train_paths = np.array([r["path"] for r in rows if r["split"] == "train"])
     val_paths = np.array([r["path"] for r in rows if r["split"] == "val"])
 
-    lesions = training_features(features, train_paths, config.seed, limit=max(1000, 3000 // config.tta_views))
-    others = scope.other_pictures(features, args.outliers, config.seed)
-    log(f"detector: {len(lesions)} training lesions against {len(others)} other pictures")
-    scope.fit_detector(model, lesions, others)
-    val = predict_signals(model, val_paths, config.image_size, max(1, config.batch_size // config.tta_views))
+    cache = out / "scope_features.npz"
+    if cache.is_file():  # a second run with another --c reuses the features
+        saved = np.load(cache)
+        lesions, others, val_pooled, val_blur = (saved[k] for k in ("lesions", "others", "val_pooled", "val_blur"))
+    else:
+        lesions = training_features(features, train_paths, config.seed, limit=max(1000, 3000 // config.tta_views))
+        others = scope.other_pictures(features, args.outliers, config.seed)
+        val_pooled, val_blur = [], []
+        for images, _ in image_dataset(val_paths, np.zeros(len(val_paths), np.int32), config.image_size, 4):
+            val_pooled.append(np.asarray(features(images, training=False)))
+            val_blur.append(scope.blur(images).numpy())
+        val_pooled, val_blur = np.concatenate(val_pooled), np.concatenate(val_blur)
+        np.savez(cache, lesions=lesions, others=others, val_pooled=val_pooled, val_blur=val_blur)
+    log(f"detector: {len(lesions)} training lesions against {len(others)} other pictures, C={args.c}")
+    scope.fit_detector(model, lesions, others, c=args.c)
+    val_distance = np.asarray(model.get_layer("feature_distance")(val_pooled))
+    val_out_of_scope = np.asarray(model.get_layer("out_of_scope")(val_pooled))
     calibration = json.loads((out / "calibration.json").read_text())
-    calibration["scope"] = scope.fit(val["distance"], val["blur"], val["probabilities"].max(axis=1),
-                                     val["out_of_scope"])
+    calibration["scope"] = scope.fit(val_distance, val_blur, None, val_out_of_scope)
     (out / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n")
     report = json.loads((out / "report.json").read_text())
     if "calibration" in report:
@@ -64,7 +80,6 @@ def main(argv=None) -> None:
     log(f"scope on validation: {calibration['scope']}")
     model.save_weights(str(out / "model.weights.h5"))
     model.export(str(out / "saved_model"), verbose=False)
-    np.savez(out / "scope_features.npz", lesions=lesions, others=others, val_out_of_scope=val["out_of_scope"])
     log(f"exported {out / 'saved_model'}")
 
 

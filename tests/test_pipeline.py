@@ -10,6 +10,7 @@ import pytest
 
 from converter.convert import convert
 from trainer.cli import main as trainer_main
+from trainer.images import prepare
 from trainer.predict import Predictor
 
 pytestmark = pytest.mark.slow
@@ -68,8 +69,11 @@ def test_convert_writes_the_contract(tiny_run, tiny_web):
         assert hashlib.sha256((tiny_web / "model" / name).read_bytes()).hexdigest() == digest
     model_json = json.loads((tiny_web / "model" / "model.json").read_text())
     assert meta["outputs"] == {key: out["name"] for key, out in model_json["signature"]["outputs"].items()}
-    assert set(meta["outputs"]) == {"probabilities", "cam", "feature_distance"}
-    assert set(meta["scope"]) >= {"distance_threshold", "blur_threshold", "confidence_threshold", "min_side"}
+    assert set(meta["outputs"]) == {"probabilities", "logits", "cam", "feature_distance", "out_of_scope"}
+    # The detector was fitted (against the built-in synthetic pictures): its threshold lets the chosen
+    # share of validation lesions through, and the confidence check is off.
+    assert set(meta["scope"]) >= {"out_of_scope_threshold", "distance_threshold", "blur_threshold", "min_side"}
+    assert meta["scope"]["confidence_threshold"] is None and 0 < meta["scope"]["out_of_scope_threshold"] < 1
     # float32: the converted graph run by TensorFlow gives what the SavedModel gives, up to the
     # rounding of BatchNorm folded into the convolutions, which the tiny model's low temperature
     # (about 0.25) amplifies: measured 7e-6 here and 2.6e-5 on a CI machine, so 1e-4, the bound the
@@ -78,6 +82,14 @@ def test_convert_writes_the_contract(tiny_run, tiny_web):
         for case in meta["golden"]:
             (_, probs, _), = predictor.predict_files([str(tiny_web / case["file"])], case.get("clinical"))
             np.testing.assert_allclose(case["probabilities"], probs, atol=tolerance)
+    # Every output under its own name: tensorflowjs leaves outputs that share a shape (logits and
+    # probabilities; feature_distance and out_of_scope) unnamed, and converter.convert.name_outputs
+    # matches them by their numbers.
+    probe = prepare(Path(__file__).parent / "fixtures" / "images" / "ISIC_0024306.jpg", 96, 96)[None]
+    web, saved = Predictor(tiny_web / "model").outputs(probe), Predictor(tiny_run).outputs(probe)
+    assert set(web) == set(saved)
+    for key in saved:
+        np.testing.assert_allclose(web[key], saved[key], rtol=1e-3, atol=1e-4, err_msg=key)
     # The tiny model takes clinical metadata: one golden case has it, and it changes the answer.
     spec = meta["clinical"]
     assert spec["name"] == model_json["signature"]["inputs"]["clinical"]["name"] and spec["size"] == 20

@@ -89,12 +89,13 @@ def fit_detector(model, lesions: np.ndarray, others: np.ndarray, c: float = DETE
     model.predict_function = None
 
 
-def fit(val_distance: np.ndarray, val_blur: np.ndarray, val_top_probability: np.ndarray,
+def fit(val_distance: np.ndarray, val_blur: np.ndarray, val_top_probability: np.ndarray | None,
         val_out_of_scope: np.ndarray | None = None) -> dict:
     """Thresholds from validation images, and how often each check fires on them.
 
     ``val_out_of_scope`` is the fitted detector's output (None without one): its threshold lets
-    ``DETECTOR_FALSE_ALARM_RATE`` of validation lesions through, and it replaces the confidence check.
+    ``DETECTOR_FALSE_ALARM_RATE`` of validation lesions through, and it replaces the confidence check
+    (``val_top_probability`` is then not read).
     """
     distance_threshold = float(np.quantile(val_distance, 1 - FALSE_ALARM_RATE))
     blur_threshold = float(np.quantile(val_blur, FALSE_ALARM_RATE))
