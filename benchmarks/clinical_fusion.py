@@ -50,7 +50,8 @@ def main(argv=None) -> None:
 
     from trainer import clinical, labels
     from trainer.config import Config
-    from trainer.data import read_dataset, read_split
+    from trainer.data import read_split
+    from trainer.readers import read_dataset
     from trainer.evaluate import (choose_decision, choose_threshold, classification_metrics, fit_calibration,
                                   malignant_risk, screening_metrics, softmax)
     from trainer.model import split_backbone

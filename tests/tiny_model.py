@@ -92,7 +92,8 @@ def tiny_setup(workdir):
     """(synthetic dataset folder, BatchNorm-calibrated backbone weights file) under ``workdir``."""
     from pathlib import Path
 
-    from trainer.data import load_batch_arrays, read_ham10000
+    from trainer.data import load_batch_arrays
+    from trainer.readers import read_ham10000
 
     workdir = Path(workdir)
     data = make_dataset(workdir / "ham")

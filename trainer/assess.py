@@ -19,7 +19,8 @@ import numpy as np
 
 from . import clinical, labels
 from .config import Config
-from .data import image_dataset, read_dataset, read_split
+from .data import image_dataset, read_split
+from .readers import read_dataset
 from .evaluate import softmax
 from .predict import Predictor
 from .report import write_report

@@ -34,10 +34,10 @@ import numpy as np
 
 from . import clinical, labels, scope
 from .config import Config
-from .data import (SPLITS, DatasetError, image_dataset, load_batch_arrays, read_dataset, split_by_group,
-                   write_split)
+from .data import SPLITS, image_dataset, load_batch_arrays, split_by_group, write_split
 from .evaluate import (bootstrap_intervals, choose_decision, choose_threshold, classification_metrics,
                        fit_calibration, malignant_risk, risk_bins, screening_metrics, softmax)
+from .readers import DatasetError, read_dataset
 
 CHUNK = 512
 
