@@ -64,9 +64,9 @@ def main(argv=None) -> None:
     by_key = {(r.source, r.image_id): r for r in records}
     records = [by_key[(r.source, r.image_id)] for r in split_records]  # the run's order, with metadata
     splits = np.array(splits)
-    class_ids = labels.class_ids(config.scheme)
-    dx_index = labels.diagnosis_to_index(config.scheme)
-    malignant = np.array([c["malignant"] for c in labels.classes_metadata(config.scheme)])
+    class_ids = labels.class_ids(config)
+    dx_index = labels.diagnosis_to_index(config)
+    malignant = np.array([c["malignant"] for c in labels.classes_metadata(config)])
     y = np.array([dx_index[r.dx] for r in records])
     vectors = clinical.encode_records(records)
     train, val = splits == "train", splits == "val"

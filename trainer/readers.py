@@ -8,8 +8,8 @@ any names), or ``auto`` to detect. Tables are read with pandas, every cell as te
 that is missing is reported, never fatal.
 
     >>> records, problems = read_dataset("auto", ["../shared/data/ham10000", "../shared/data/ham10000-224"])
-    >>> provenance("auto", ["../shared/data/ham10000"])["name"]
-    'HAM10000'
+    >>> provenance("auto", ["../shared/data/ham10000"])["licence"]
+    'CC BY-NC-SA 4.0'
 """
 
 from __future__ import annotations
@@ -42,9 +42,13 @@ class DatasetError(ValueError):
     """A dataset that cannot be read as asked, with what is missing."""
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """A CSV as text: ids such as ``0034`` keep their zeros and an empty cell stays "" (never NaN)."""
-    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+def read_table(path: Path, rows: int | None = None) -> pd.DataFrame:
+    """A CSV as text: ids such as ``0034`` keep their zeros and an empty cell stays "" (never NaN); an empty
+    file is an empty table (a stray notes.csv must not stop a dataset from being read)."""
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", nrows=rows)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
 
 
 def _index_images(root: Path) -> dict[str, Path]:
@@ -275,7 +279,7 @@ def detect_format(root: str | Path) -> str:
         raise DatasetError(f"{root}: no such folder")
     if (root / "HAM10000_metadata.csv").is_file():
         return "ham10000"
-    fields = [set(pd.read_csv(p, nrows=0, encoding="utf-8-sig").columns) for p in root.glob("*.csv")]
+    fields = [set(read_table(p, rows=0).columns) for p in root.glob("*.csv")]
     if any({"isic_id", "label"} <= f for f in fields):
         return "derm12345"
     if any(_id_column(f) for f in fields):
@@ -302,16 +306,18 @@ def read_dataset(kind: str, roots: list[str | Path]):
     return READERS[resolve_format(kind, roots)](roots)
 
 
-# Where each reader's data comes from: name, citation, licence (the run's provenance.json, then
-# metadata.json, the page and the model card). A folder per class is anyone's data: unknown unless
-# the --dataset-* flags say. The ISIC reader reads several ISIC releases: SIIM-ISIC 2020 is told
-# apart by its columns; the others are named as the ISIC archive, whose licence is per image.
+# Where each reader's data comes from (the run's provenance.json, then metadata.json's ``dataset``, the page
+# and the model card). A folder per class is anyone's data: unknown unless the --dataset-* flags say. The
+# ISIC reader reads several ISIC releases: SIIM-ISIC 2020 is told apart by its columns; the others are
+# named as the ISIC archive, whose licence is per image. None where the reader does not know.
 HAM10000 = {
     "name": "HAM10000",
     "citation": "Tschandl P., Rosendahl C. & Kittler H., The HAM10000 dataset, a large collection of "
                 "multi-source dermatoscopic images of common pigmented skin lesions. Sci. Data 5, 180161 (2018).",
     "licence": "CC BY-NC-SA 4.0",
     "url": "https://doi.org/10.1038/sdata.2018.161",
+    "licence_url": "https://creativecommons.org/licenses/by-nc-sa/4.0/",
+    "population": "dermoscopic images of mostly light-skinned patients from two sites (Austria and Australia)",
 }
 SIIM_ISIC_2020 = {
     "name": "SIIM-ISIC 2020",
@@ -319,28 +325,31 @@ SIIM_ISIC_2020 = {
                 "using clinical context. Sci. Data 8, 34 (2021).",
     "licence": "CC BY-NC 4.0",
     "url": "https://doi.org/10.1038/s41597-021-00815-z",
+    "licence_url": "https://creativecommons.org/licenses/by-nc/4.0/",
+    "population": None,
 }
 ISIC_ARCHIVE = {
     "name": "ISIC archive",
     "citation": "International Skin Imaging Collaboration (ISIC) archive; cite the papers of the release used.",
-    "licence": None,
-    "url": "https://www.isic-archive.com",
+    "licence": None, "url": "https://www.isic-archive.com", "licence_url": None, "population": None,
 }
 DERM12345 = {
     "name": "DERM12345",
     "citation": "Yilmaz A. et al., DERM12345: a large, multisource dermatoscopic skin lesion dataset with "
                 "40 subclasses. Sci. Data (2024).",
-    "licence": None,
-    "url": None,
+    "licence": None, "url": None, "licence_url": None, "population": None,
 }
-UNKNOWN = {"name": None, "citation": None, "licence": None, "url": None}
+UNKNOWN = dict.fromkeys(HAM10000)
 
 
 def provenance(kind: str, roots: list[str | Path]) -> dict:
-    """The data's name, citation, licence and url as its reader knows them (None where it does not).
+    """The data's name, citation, licence, their urls and population as its reader knows them.
 
     Args:
         kind: the --format ("auto" detects, as read_dataset does).
+
+    Returns:
+        a dict with the keys of ``HAM10000``; None where the reader does not know.
     """
     kind = resolve_format(kind, roots)
     if kind == "ham10000":
@@ -348,7 +357,6 @@ def provenance(kind: str, roots: list[str | Path]) -> dict:
     if kind == "derm12345":
         return dict(DERM12345)
     if kind == "isic":
-        columns = [set(pd.read_csv(p, nrows=0, encoding="utf-8-sig").columns)
-                   for root in map(Path, roots) for p in root.glob("*.csv")]
+        columns = [set(read_table(p, rows=0).columns) for root in roots for p in Path(root).glob("*.csv")]
         return dict(SIIM_ISIC_2020 if any(_SIIM_ISIC_2020_COLUMNS <= c for c in columns) else ISIC_ARCHIVE)
     return dict(UNKNOWN)
