@@ -201,21 +201,15 @@ def test_cross_validation_reports_mean_and_sd(tmp_path):
     assert not (tmp_path / "cv" / "fold_1" / "features").exists()  # one shared feature cache
 
 
-def test_folders_of_any_names_train_and_convert_with_their_own_classes(tmp_path):
+def test_folders_of_any_names_train_and_convert_with_their_own_classes(tiny_run, tmp_path):
     """keratosis/, melanoma/, mole/ (no built-in scheme's names), --malignant melanoma and the data's name and
     licence given by flag: train (CLI) -> convert -> metadata.json with those classes, that one malignant
     class as the screening risk, and that provenance in place of HAM10000's."""
-    from tiny_model import make_backbone_weights, make_class_folders, tiny_config
-
-    from trainer.data import load_batch_arrays
-    from trainer.readers import read_folders
+    from tiny_model import make_class_folders
 
     data = make_class_folders(tmp_path / "clinic", {"mole": (120, 80, 50), "melanoma": (40, 30, 40),
                                                     "keratosis": (160, 130, 90)})
-    records, _ = read_folders([data])
-    config = tiny_config([data])
-    images, ok, _ = load_batch_arrays([r.path for r in records[::2]], config.image_size, config.image_size)
-    weights = make_backbone_weights(tmp_path / "backbone.weights.h5", config, images[ok])
+    weights = tiny_run.parent / "backbone.weights.h5"  # tiny_run's BatchNorm-calibrated backbone, same shape
     run = tmp_path / "run"
     assert trainer_main(["train", "--data", str(data), "--malignant", "melanoma", "--dataset-name", "Clinic X",
                          "--dataset-licence", "CC BY 4.0", "--weights", str(weights), "--image-size", "96",

@@ -321,8 +321,9 @@ HAM10000 = {
 }
 SIIM_ISIC_2020 = {
     "name": "SIIM-ISIC 2020",
-    "citation": "Rotemberg V. et al., A patient-centric dataset of images and metadata for identifying melanomas "
-                "using clinical context. Sci. Data 8, 34 (2021).",
+    "citation": "International Skin Imaging Collaboration, SIIM-ISIC 2020 Challenge Dataset, doi:10.34970/2020-ds01 "
+                "(2020); Rotemberg V. et al., A patient-centric dataset of images and metadata for identifying "
+                "melanomas using clinical context. Sci. Data 8, 34 (2021).",
     "licence": "CC BY-NC 4.0",
     "url": "https://doi.org/10.1038/s41597-021-00815-z",
     "licence_url": "https://creativecommons.org/licenses/by-nc/4.0/",
@@ -336,8 +337,9 @@ ISIC_ARCHIVE = {
 DERM12345 = {
     "name": "DERM12345",
     "citation": "Yilmaz A. et al., DERM12345: a large, multisource dermatoscopic skin lesion dataset with "
-                "40 subclasses. Sci. Data (2024).",
-    "licence": None, "url": None, "licence_url": None, "population": None,
+                "40 subclasses. Sci. Data 11, 1302 (2024).",
+    "licence": "CC BY",  # as the ISIC archive lists it, which hosts it
+    "url": "https://doi.org/10.1038/s41597-024-04104-3", "licence_url": None, "population": None,
 }
 UNKNOWN = dict.fromkeys(HAM10000)
 
