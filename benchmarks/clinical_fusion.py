@@ -50,7 +50,8 @@ def main(argv=None) -> None:
 
     from trainer import clinical, labels
     from trainer.config import Config
-    from trainer.data import read_dataset, read_split
+    from trainer.data import read_split
+    from trainer.readers import read_dataset
     from trainer.evaluate import (choose_decision, choose_threshold, classification_metrics, fit_calibration,
                                   malignant_risk, screening_metrics, softmax)
     from trainer.model import split_backbone
@@ -63,9 +64,9 @@ def main(argv=None) -> None:
     by_key = {(r.source, r.image_id): r for r in records}
     records = [by_key[(r.source, r.image_id)] for r in split_records]  # the run's order, with metadata
     splits = np.array(splits)
-    class_ids = labels.class_ids(config.scheme)
-    dx_index = labels.diagnosis_to_index(config.scheme)
-    malignant = np.array([c["malignant"] for c in labels.classes_metadata(config.scheme)])
+    class_ids = labels.class_ids(config)
+    dx_index = labels.diagnosis_to_index(config)
+    malignant = np.array([c["malignant"] for c in labels.classes_metadata(config)])
     y = np.array([dx_index[r.dx] for r in records])
     vectors = clinical.encode_records(records)
     train, val = splits == "train", splits == "val"

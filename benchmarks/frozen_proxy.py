@@ -46,9 +46,9 @@ def main(argv=None) -> None:
 
     base = Config.load(args.run / "config.json")
     records, splits = read_split(args.run / "split.csv")
-    index = labels.diagnosis_to_index(base.scheme)
-    class_ids = labels.class_ids(base.scheme)
-    malignant = np.array([c["malignant"] for c in labels.classes_metadata(base.scheme)])
+    index = labels.diagnosis_to_index(base)
+    class_ids = labels.class_ids(base)
+    malignant = np.array([c["malignant"] for c in labels.classes_metadata(base)])
     train = [r for r, s in zip(records, splits) if s == "train" and Path(r.source).name == args.train_source]
     val = [r for r, s in zip(records, splits) if s == "val"]
     y_train = np.array([index[r.dx] for r in train])

@@ -60,11 +60,11 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory(prefix="skinlens-choice-") as tmp:
         for run in args.runs:
             config = Config.load(run / "config.json")
-            class_ids = labels.class_ids(config.scheme)
-            malignant = np.array([c["malignant"] for c in labels.classes_metadata(config.scheme)])
+            class_ids = labels.class_ids(config)
+            malignant = np.array([c["malignant"] for c in labels.classes_metadata(config)])
             threshold = json.loads((run / "calibration.json").read_text())["threshold"]
             paths, dxs = split_images(run, args.split)
-            y = np.array([labels.diagnosis_to_index(config.scheme)[d] for d in dxs])
+            y = np.array([labels.diagnosis_to_index(config)[d] for d in dxs])
             ds = image_dataset(paths, y, config.image_size, 32)
             reference = None
             for quantize in args.quantize:

@@ -37,7 +37,7 @@ def main(argv=None) -> None:
     from trainer.config import Config
     from trainer.evaluate import classification_metrics, screening_metrics
 
-    scheme = Config.load(args.a / "config.json").scheme
+    scheme = Config.load(args.a / "config.json")  # its classes, built-in or its own
     class_ids = labels.class_ids(scheme)
     malignant = np.array([c["malignant"] for c in labels.classes_metadata(scheme)])
 

@@ -35,7 +35,8 @@ def main(argv=None) -> None:
 
     from trainer import labels
     from trainer.config import Config
-    from trainer.data import load_batch_arrays, read_dataset
+    from trainer.data import load_batch_arrays
+    from trainer.readers import read_dataset
     from trainer.model import backbone_of, build_head, build_model, logits_model
 
     config = Config(image_size=args.image_size, weights=args.weights, batch_size=args.batch_size)

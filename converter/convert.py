@@ -28,16 +28,33 @@ from trainer import clinical, labels
 from trainer.config import Config
 from trainer.images import MAX_BYTES, MAX_PIXELS, MIN_SIDE, prepare
 from trainer.predict import Predictor, tfjs_graph_function
+from trainer.readers import UNKNOWN, DatasetError, provenance
 
 SCHEMA_VERSION = 1
 QUANTIZATIONS = ("none", "float16", "uint8")
-LICENCE = {
-    "model": "CC BY-NC-SA 4.0 (derived from HAM10000)",
-    "data": "HAM10000: Tschandl P., Rosendahl C. & Kittler H., The HAM10000 dataset, a large collection of "
-            "multi-source dermatoscopic images of common pigmented skin lesions. Sci. Data 5, 180161 (2018). "
-            "CC BY-NC-SA 4.0.",
-    "backbone": "MobileNetV2 ImageNet weights, Apache 2.0 (TensorFlow models).",
-}
+BACKBONE_LICENCE = "MobileNetV2 ImageNet weights, Apache 2.0 (TensorFlow models)."
+
+
+def dataset_provenance(run: Path, config: Config) -> dict:
+    """The training data's name, citation and licence: the run's provenance.json. A run from before it
+    was written gets its reader's (trainer/readers.py: HAM10000's for HAM10000), unknown where the data
+    folders can no longer be read."""
+    if (run / "provenance.json").is_file():
+        return json.loads((run / "provenance.json").read_text())
+    try:
+        return provenance(config.dataset, list(config.data))
+    except DatasetError:
+        return dict(UNKNOWN)
+
+
+def licence(dataset: dict) -> dict:
+    """metadata.json's ``licence`` block, in words, from the data's provenance (the model is derived from it)."""
+    name, citation, data_licence = dataset.get("name"), dataset.get("citation"), dataset.get("licence")
+    data = " ".join([f"{name}:" if name else "Training data:", citation or "no citation given.",
+                     f"{data_licence}." if data_licence else "Licence not given."])
+    model = (f"{data_licence} (derived from {name or 'its training data'})" if data_licence else
+             "not stated: the training data's licence was not given (trainer train --dataset-licence)")
+    return {"model": model, "data": data, "backbone": BACKBONE_LICENCE}
 
 
 def sha256(path: Path) -> str:
@@ -190,6 +207,7 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"--quantize must be one of {QUANTIZATIONS}")
     config = Config.load(run / "config.json")
+    dataset = dataset_provenance(run, config)
     report = json.loads((run / "report.json").read_text()) if (run / "report.json").is_file() else {}
 
     # Decode the golden images first: a bad one fails before anything in `out` is replaced.
@@ -269,10 +287,10 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
                        "half_pixel_centers": True, "align_corners": False, "antialias": False},
             "max_bytes": MAX_BYTES, "max_pixels": MAX_PIXELS, "min_side": MIN_SIDE,
         },
-        "label_scheme": config.scheme,
+        "label_scheme": config.scheme,  # "folders": the classes are the training data's folder names
         # The optional second input: age, sex and body site, and how the browser builds its vector.
         "clinical": _clinical(report, input_names.get("clinical")),
-        "classes": labels.classes_metadata(config.scheme),
+        "classes": labels.classes_metadata(config),
         "golden": cases,
         "screening": _screening(report, temperature),
         # The type shown for a photo: argmax of log p + class_log_weights (chosen on validation for
@@ -285,7 +303,10 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
                      "imbalance": report.get("imbalance"), "stage2": report.get("stage2"),
                      "skipped_images": report.get("skipped"),
                      "config": json.loads(config.to_json())},
-        "licence": LICENCE,
+        # Where the training data comes from (name, citation, licence, their urls, population), for the page
+        # and the model card.
+        "dataset": dataset,
+        "licence": licence(dataset),
     }
     # NaN (e.g. the precision of a class never predicted) is not JSON: write null.
     metadata = stamp_version(json.loads(json.dumps(_nan_to_none(metadata), allow_nan=False)), run.name)

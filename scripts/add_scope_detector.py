@@ -46,7 +46,7 @@ def main(argv=None) -> None:
     if not out.exists():
         shutil.copytree(run, out, ignore=SKIP)
     config = Config.load(out / "config.json")
-    model, features = build_model(config, len(labels.class_ids(config.scheme)), views=config.tta_views)
+    model, features = build_model(config, len(labels.class_ids(config)), views=config.tta_views)
     load_weights(model, run / "model.weights.h5")
     with (out / "split.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))

@@ -34,8 +34,8 @@ def main(argv=None) -> int:
     run = args.run
     config = Config.load(run / "config.json")
     calibration = json.loads((run / "calibration.json").read_text())
-    dx_index = labels.diagnosis_to_index(config.scheme)
-    malignant = np.array([c["malignant"] for c in labels.classes_metadata(config.scheme)])
+    dx_index = labels.diagnosis_to_index(config)
+    malignant = np.array([c["malignant"] for c in labels.classes_metadata(config)])
     records, splits = read_split(run / "split.csv")
     records = [r for r, s in zip(records, splits) if s == "val" and r.dx in dx_index]
     y = np.array([dx_index[r.dx] for r in records])

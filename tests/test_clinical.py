@@ -7,7 +7,7 @@ import pytest
 
 from trainer import clinical
 from trainer.config import Config
-from trainer.data import read_ham10000, read_isic
+from trainer.readers import read_ham10000, read_isic
 
 
 def test_vector_layout_follows_the_spec():

@@ -83,3 +83,21 @@ def test_the_manifest_lists_every_file_the_app_loads_and_nothing_else():
     expected = {Path(p).relative_to("web").as_posix() for p in tracked.stdout.split()} - NOT_LOADED
     assert set(files) == expected  # every committed app and model file; the manifest and unused ones left out
     assert MANIFEST not in files and "vendor/tfjs/tfjs-backend-wasm-threaded-simd.wasm" not in files
+
+
+def test_a_ham10000_run_without_provenance_converts_to_the_shipped_licence_text(tmp_path):
+    """Runs trained before provenance.json (the shipped one) get their reader's provenance: a HAM10000 run's
+    metadata names the data and licence word for word as web/model/metadata.json does; a run with
+    provenance.json says what it holds."""
+    from converter.convert import dataset_provenance, licence
+    from trainer.config import Config
+
+    config = Config(data=("gone/ham10000",), dataset="ham10000")
+    dataset = dataset_provenance(tmp_path, config)
+    assert dataset["name"] == "HAM10000" and licence(dataset) == SHIPPED["licence"]
+    assert dataset_provenance(tmp_path, Config(data=("gone/folder",)))["name"] is None  # unreadable: unknown
+    (tmp_path / "provenance.json").write_text(json.dumps({"name": "Clinic X", "citation": None,
+                                                          "licence": "CC BY 4.0"}))
+    assert licence(dataset_provenance(tmp_path, config)) == {
+        "model": "CC BY 4.0 (derived from Clinic X)", "data": "Clinic X: no citation given. CC BY 4.0.",
+        "backbone": SHIPPED["licence"]["backbone"]}

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from trainer.data import (DatasetError, detect_format, read_dataset, read_folders, read_ham10000, read_split,
-                          split_by_group, write_split)
+from trainer.data import read_split, split_by_group, write_split
+from trainer.readers import DatasetError, detect_format, read_dataset, read_folders, read_ham10000
 
 
 def make_ham(root, rows, *, subfolder="HAM10000_images", size=(64, 48)):
@@ -153,6 +153,7 @@ def test_folder_per_class(tmp_path):
     _images(tmp_path / "mel", ["lesionA__1", "lesionA__2", "x"])
     _images(tmp_path / "nv", ["y"])
     (tmp_path / "nv" / "notes.txt").write_text("not an image")
+    (tmp_path / "notes.csv").write_text("")  # an empty table is no dataset's: still folders
     assert detect_format(tmp_path) == "folders"
     records, problems = read_dataset("auto", [tmp_path])
     assert sorted((r.dx, r.group) for r in records) == [("mel", "mel/lesionA"), ("mel", "mel/lesionA"),
@@ -185,7 +186,7 @@ def test_split_sizes_and_names_are_exact():
     and every fold of a 5-fold split tests 4 and validates 4; the split names are the three the trainer reads."""
     from collections import Counter
 
-    from trainer.data import Record, split_by_group
+    from trainer.readers import Record
 
     records = [Record(f"{g}_{i}.jpg", f"{g}_{i}", f"L{g}", "nv", "src") for g in range(20) for i in range(2)]
     splits = split_by_group(records, val_fraction=0.15, test_fraction=0.15, seed=3)
@@ -200,12 +201,20 @@ def test_split_sizes_and_names_are_exact():
     assert sorted(tested) == sorted({r.group for r in records})  # the test folds partition the lesions
 
 
-def test_a_lesion_with_two_diagnoses_is_named():
-    from trainer.data import DatasetError, Record, split_by_group
+def test_a_patient_with_benign_and_malignant_images_stays_on_one_side():
+    """SIIM-ISIC 2020 groups by patient, and a patient often has a melanoma beside benign lesions: the
+    patient's images all land on one side, and every side still gets both classes."""
+    from trainer.readers import Record
 
-    records = [Record("a.jpg", "a", "HAM_7", "nv", "src"), Record("b.jpg", "b", "HAM_7", "mel", "src")]
-    with pytest.raises(DatasetError, match=r"lesion HAM_7 has two diagnoses \(nv, mel\)"):
-        split_by_group(records)
+    records = [Record(f"{p}_{i}.jpg", f"{p}_{i}", f"IP_{p}", "malignant" if i == 0 and p % 3 == 0 else "benign",
+                      "src") for p in range(60) for i in range(4)]
+    splits = split_by_group(records, seed=7)
+    sides = {}
+    for r, s in zip(records, splits):
+        sides.setdefault(r.group, set()).add(s)
+    assert all(len(s) == 1 for s in sides.values())
+    assert all({r.dx for r, s in zip(records, splits) if s == side} == {"benign", "malignant"} for side in
+               ("train", "val", "test"))
 
 
 def _class_folders(root, names):
@@ -228,13 +237,95 @@ def test_folders_named_after_the_schemes_classes_are_its_classes(tmp_path):
     check_classes(records, "benign-malignant")  # nothing to say
 
 
-def test_folders_the_scheme_does_not_know_stop_training_with_a_message(tmp_path):
-    from trainer.train import check_classes
+def test_folders_of_other_names_are_the_classes_with_malignant_named_by_flag(tmp_path):
+    """benign/ and malignant/ with --scheme dx7 (or cats/, dogs/, moles/): the folder names become the classes,
+    in sorted order, and --malignant says which count as malignant; a label scheme of the data's own."""
+    from trainer import labels
+    from trainer.config import Config
+    from trainer.train import check_classes, resolve_classes
 
-    records, _ = read_folders([_class_folders(tmp_path / "ds", ["cats", "dogs"])])
-    with pytest.raises(DatasetError, match=r"0 image\(s\) in 0 class\(es\) of the benign-malignant scheme: need two "
-                                           r"\(the data's labels cats, dogs are not in it\); name the class folders"):
-        check_classes(records, "benign-malignant")
+    root = _class_folders(tmp_path / "ds", ["moles", "melanoma", "keratoses"])
+    records, problems = read_folders([root])
+    config = resolve_classes(Config(data=(str(root),), malignant=("melanoma",)), records)
+    assert (config.scheme, config.classes, config.malignant) == ("folders", ("keratoses", "melanoma", "moles"),
+                                                                 ("melanoma",))
+    assert labels.class_ids(config) == ["keratoses", "melanoma", "moles"]
+    assert [(c["id"], c["name"], c["malignant"]) for c in labels.classes_metadata(config)] == [
+        ("keratoses", "keratoses", False), ("melanoma", "melanoma", True), ("moles", "moles", False)]
+    assert sorted({labels.diagnosis_to_index(config)[r.dx] for r in records}) == [0, 1, 2]
+    check_classes(records, config)  # nothing to say
+    assert Config.load(_saved(config, tmp_path)) == config  # the resumed run's config is the same
+
+
+def _saved(config, tmp_path):
+    config.save(tmp_path / "config.json")
+    return tmp_path / "config.json"
+
+
+def test_folders_named_after_a_scheme_keep_it_and_refuse_malignant(tmp_path):
+    from trainer.config import Config
+    from trainer.train import resolve_classes
+
+    root = _class_folders(tmp_path / "ds", ["mel", "nv"])
+    records, _ = read_folders([root])
+    config = Config(data=(str(root),))
+    assert resolve_classes(config, records) == config  # dx7's diagnoses: dx7 as today
+    with pytest.raises(DatasetError, match="--malignant is for class folders of your own names"):
+        resolve_classes(Config(data=(str(root),), malignant=("mel",)), records)
+    # benign/ and malignant/ with the default dx7: their own classes, or the scheme they fit, as the user says
+    records, _ = read_folders([_class_folders(tmp_path / "bm", ["benign", "malignant"])])
+    with pytest.raises(DatasetError, match="--malignant .*; or pass --scheme benign-malignant, whose classes they are"):
+        resolve_classes(Config(data=(str(tmp_path / "bm"),)), records)
+
+
+@pytest.mark.parametrize("malignant, message", [
+    ((), r"so they are the classes: cats, dogs; say which are malignant with --malignant"),
+    (("cats", "birds"), r"--malignant names birds, which is no class folder"),
+    (("cats", "dogs"), r"--malignant names every class"),
+])
+def test_folder_named_classes_need_a_usable_malignant_flag(tmp_path, malignant, message):
+    from trainer.config import Config
+    from trainer.train import resolve_classes
+
+    root = _class_folders(tmp_path / "ds", ["cats", "dogs"])
+    records, _ = read_folders([root])
+    with pytest.raises(DatasetError, match=message):
+        resolve_classes(Config(data=(str(root),), scheme="benign-malignant", malignant=malignant), records)
+
+
+def test_a_class_folder_without_images_is_named(tmp_path):
+    root = _class_folders(tmp_path / "ds", ["benign", "malignant"])
+    for image in (root / "malignant").iterdir():
+        image.unlink()
+    (root / "malignant" / "readme.txt").write_text("photos to come")
+    with pytest.raises(DatasetError, match=r"ds/malignant: class folder 'malignant' holds no image file"):
+        read_folders([root])
+
+
+def test_provenance_comes_from_the_reader(tmp_path):
+    """HAM10000 and SIIM-ISIC 2020 name themselves (told apart from other ISIC CSVs by their columns);
+    a folder per class is unknown until the --dataset-* flags say."""
+    from trainer.config import Config
+    from trainer.readers import provenance
+    from trainer.train import dataset_provenance
+
+    ham = make_ham(tmp_path / "ham", synthetic_rows(3))
+    assert provenance("auto", [ham])["licence"] == "CC BY-NC-SA 4.0"
+    siim, archive = tmp_path / "siim", tmp_path / "archive"
+    _images(siim, ["ISIC_1"])
+    _write_csv(siim / "train.csv", ["image_name", "patient_id", "target", "diagnosis", "benign_malignant"],
+               [["ISIC_1", "IP_1", 0, "unknown", "benign"]])
+    _images(archive, ["ISIC_1"])
+    _write_csv(archive / "metadata.csv", ["isic_id", "diagnosis"], [["ISIC_1", "nevus"]])
+    assert (provenance("auto", [siim])["name"], provenance("auto", [archive])["name"]) == ("SIIM-ISIC 2020",
+                                                                                          "ISIC archive")
+    folders = _class_folders(tmp_path / "ds", ["a", "b"])
+    assert set(provenance("auto", [folders]).values()) == {None}
+    given = dataset_provenance(Config(data=(str(folders),), dataset_name="Clinic X 2024",
+                                      dataset_licence="CC BY 4.0"))
+    assert (given["name"], given["licence"], given["citation"]) == ("Clinic X 2024", "CC BY 4.0", None)
+    renamed = dataset_provenance(Config(data=(str(ham),), dataset_name="HAM subset"))
+    assert renamed["name"] == "HAM subset" and renamed["url"] is None  # HAM10000's own url is not this data's
 
 
 def test_siim_isic_2020_labels_benign_or_malignant_where_the_diagnosis_is_unknown(tmp_path):

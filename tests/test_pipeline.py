@@ -211,3 +211,29 @@ def test_cross_validation_reports_mean_and_sd(tmp_path):
     assert len(summary["per_fold"]["balanced_accuracy"]) == 3 and summary["sd"]["macro_auc"] >= 0
     assert (tmp_path / "cv" / "cv_report.md").is_file() and (tmp_path / "cv" / "fold_3" / "report.json").is_file()
     assert not (tmp_path / "cv" / "fold_1" / "features").exists()  # one shared feature cache
+
+
+def test_folders_of_any_names_train_and_convert_with_their_own_classes(tiny_run, tmp_path):
+    """keratosis/, melanoma/, mole/ (no built-in scheme's names), --malignant melanoma and the data's name and
+    licence given by flag: train (CLI) -> convert -> metadata.json with those classes, that one malignant
+    class as the screening risk, and that provenance in place of HAM10000's."""
+    from tiny_model import make_class_folders
+
+    data = make_class_folders(tmp_path / "clinic", {"mole": (120, 80, 50), "melanoma": (40, 30, 40),
+                                                    "keratosis": (160, 130, 90)})
+    weights = tiny_run.parent / "backbone.weights.h5"  # tiny_run's BatchNorm-calibrated backbone, same shape
+    run = tmp_path / "run"
+    assert trainer_main(["train", "--data", str(data), "--malignant", "melanoma", "--dataset-name", "Clinic X",
+                         "--dataset-licence", "CC BY 4.0", "--weights", str(weights), "--image-size", "96",
+                         "--alpha", "0.35", "--head-epochs", "2", "--batch-size", "16", "--tta-views", "1", "--imbalance", "class_weight",
+                         "--out", str(run)]) == 0
+    meta = convert(run, tmp_path / "web" / "model", "none",
+                   [Path(__file__).parent / "fixtures" / "images" / "ISIC_0024306.jpg"])
+    assert meta["label_scheme"] == "folders"
+    assert [(c["id"], c["name"], c["malignant"]) for c in meta["classes"]] == [
+        ("keratosis", "keratosis", False), ("melanoma", "melanoma", True), ("mole", "mole", False)]
+    assert meta["screening"]["malignant_classes"] == ["melanoma"] and len(meta["golden"][0]["probabilities"]) == 3
+    assert meta["dataset"]["name"] == "Clinic X" and meta["licence"]["model"] == "CC BY 4.0 (derived from Clinic X)"
+    assert "HAM10000" not in json.dumps({k: meta[k] for k in ("dataset", "licence", "classes")})
+    (_, probs, _), = Predictor(tmp_path / "web" / "model").predict_files([str(next((data / "melanoma").iterdir()))])
+    assert probs.shape == (3,)

@@ -73,6 +73,23 @@ def make_dataset(root, lesions_per_class: int = 16, size=(80, 60)):
     return root
 
 
+def make_class_folders(root, colours: dict, lesions_per_class: int = 10, size=(80, 60)):
+    """A folder per class (``root/<name>/<lesion>__<n>.jpg``, two images a lesion) of synthetic lesions:
+    a dark blob whose colour is the class's."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(1)
+    for name, colour in colours.items():
+        (root / name).mkdir(parents=True)
+        for i in range(lesions_per_class):
+            for j in range(2):
+                img = Image.new("RGB", size, (225, 180, 160))
+                cx, cy, r = size[0] / 2 + rng.normal(0, 5), size[1] / 2 + rng.normal(0, 4), 15 + rng.normal(0, 3)
+                ImageDraw.Draw(img).ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
+                img.save(root / name / f"{name}{i:03d}__{j}.jpg", quality=90)
+    return root
+
+
 def make_backbone_weights(path, config: Config, images: np.ndarray):
     """Saves BatchNorm-calibrated random backbone weights to ``path`` (a ``.weights.h5``)."""
     import keras
@@ -92,7 +109,8 @@ def tiny_setup(workdir):
     """(synthetic dataset folder, BatchNorm-calibrated backbone weights file) under ``workdir``."""
     from pathlib import Path
 
-    from trainer.data import load_batch_arrays, read_ham10000
+    from trainer.data import load_batch_arrays
+    from trainer.readers import read_ham10000
 
     workdir = Path(workdir)
     data = make_dataset(workdir / "ham")

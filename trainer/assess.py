@@ -19,7 +19,8 @@ import numpy as np
 
 from . import clinical, labels
 from .config import Config
-from .data import image_dataset, read_dataset, read_split
+from .data import image_dataset, read_split
+from .readers import read_dataset
 from .evaluate import softmax
 from .predict import Predictor
 from .report import write_report
@@ -53,9 +54,9 @@ def evaluate(run: str | Path, data: list[str] | None = None, fmt: str = "auto",
     run = Path(run)
     config = Config.load(run / "config.json")
     calibration = json.loads((run / "calibration.json").read_text())
-    class_ids = labels.class_ids(config.scheme)
-    dx_index = labels.diagnosis_to_index(config.scheme)
-    malignant = np.array([c["malignant"] for c in labels.classes_metadata(config.scheme)])
+    class_ids = labels.class_ids(config)
+    dx_index = labels.diagnosis_to_index(config)
+    malignant = np.array([c["malignant"] for c in labels.classes_metadata(config)])
     if data:
         records, _ = read_dataset(fmt, data)
         name = "report_" + "_".join(Path(d).name for d in data)

@@ -13,6 +13,10 @@ import sys
 from .config import Config
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
 def _parser() -> argparse.ArgumentParser:
     defaults = Config()
     parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__,
@@ -25,15 +29,26 @@ def _parser() -> argparse.ArgumentParser:
     data.add_argument("--data", nargs="+", required=True,
                       help="dataset folder(s); several folders are one dataset, split together by lesion")
     data.add_argument("--format", default=defaults.dataset, choices=["auto", "ham10000", "isic", "derm12345", "folders"],
-                      help="ham10000: metadata CSV + images; isic: ISIC CSVs (one-hot or diagnosis column); "
-                           "derm12345: metadata CSV with isic_id + label; folders: one subfolder per class, named "
-                           "after a class of --scheme (benign/, malignant/, other/) or a HAM10000 diagnosis "
-                           "(akiec/ bcc/ bkl/ df/ mel/ nv/ vasc/); auto: detect")
+                      help="ham10000: metadata CSV + images; isic: ISIC CSVs (one-hot or diagnosis column; "
+                           "SIIM-ISIC 2020's train.csv, grouped by patient_id); derm12345: metadata CSV with "
+                           "isic_id + label; folders: one subfolder per class, each holding that class's images. "
+                           "Folders named after the classes of --scheme (benign/, malignant/, other/) or after "
+                           "HAM10000 diagnoses (akiec/ bcc/ bkl/ df/ mel/ nv/ vasc/) are that scheme's classes; "
+                           "any other names are the classes themselves (then --malignant says which are "
+                           "malignant); auto: detect")
     data.add_argument("--scheme", default=defaults.scheme, choices=["dx7", "benign-malignant", "benign-malignant-other"],
-                      help="label scheme")
+                      help="label scheme (unused when class folders carry their own names)")
+    data.add_argument("--malignant", type=_names, default=defaults.malignant, metavar="CLASS,…",
+                      help="with class folders of your own names: the comma-separated folders that are malignant "
+                           "(their summed probability is the screening risk; at least one is needed)")
+    data.add_argument("--dataset-name", default=defaults.dataset_name,
+                      help="the data's name for the model card and page; None: the reader's (HAM10000, "
+                           "SIIM-ISIC 2020, …; unknown for --format folders)")
+    data.add_argument("--dataset-citation", default=defaults.dataset_citation, help="how to cite the data")
+    data.add_argument("--dataset-licence", default=defaults.dataset_licence, help="the data's licence, e.g. CC BY 4.0")
     data.add_argument("--seed", type=int, default=defaults.seed, help="seed for the split and training")
-    data.add_argument("--val-fraction", type=float, default=defaults.val_fraction, help="share of lesions for validation")
-    data.add_argument("--test-fraction", type=float, default=defaults.test_fraction, help="share of lesions for test")
+    data.add_argument("--val-fraction", type=float, default=defaults.val_fraction, help="share of lesions for validation (in steps of 5%%)")
+    data.add_argument("--test-fraction", type=float, default=defaults.test_fraction, help="share of lesions for test (in steps of 5%%)")
     data.add_argument("--folds", type=int, default=defaults.folds,
                       help="K >= 3: grouped K-fold cross-validation (one run per fold, then mean ± sd)")
     model = t.add_argument_group("model")
@@ -100,7 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.folds in (1, 2):
             raise SystemExit("--folds needs K >= 3 (one fold tests, the next validates, the rest train)")
         config = Config(
-            data=tuple(args.data), dataset=args.format, scheme=args.scheme, image_size=args.image_size, alpha=args.alpha,
+            data=tuple(args.data), dataset=args.format, scheme=args.scheme, malignant=args.malignant,
+            dataset_name=args.dataset_name, dataset_citation=args.dataset_citation,
+            dataset_licence=args.dataset_licence,
+            image_size=args.image_size, alpha=args.alpha,
             weights=args.weights, dropout=args.dropout, batch_size=args.batch_size,
             head_epochs=args.head_epochs, head_learning_rate=args.head_learning_rate, seed=args.seed,
             val_fraction=args.val_fraction, test_fraction=args.test_fraction, imbalance=args.imbalance,

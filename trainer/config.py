@@ -26,6 +26,14 @@ class Config:
     data: tuple[str, ...] = ()
     dataset: str = "auto"
     scheme: str = "dx7"
+    # Set by the trainer when the class folders are not a built-in scheme's: the folder names, and
+    # those of them --malignant names (trainer/labels.py).
+    classes: tuple[str, ...] = ()
+    malignant: tuple[str, ...] = ()
+    # Where the data comes from, where its reader does not know (or to correct it): provenance.json.
+    dataset_name: str | None = None
+    dataset_citation: str | None = None
+    dataset_licence: str | None = None
     image_size: int = 224
     alpha: float = 1.0
     weights: str = "imagenet"
@@ -63,7 +71,7 @@ class Config:
         unknown = set(raw) - known
         if unknown:
             raise ValueError(f"{path}: unknown config keys {sorted(unknown)}")
-        for key in ("data", "alpha_background"):
+        for key in ("data", "alpha_background", "classes", "malignant"):
             if key in raw:
                 raw[key] = tuple(raw[key])
         return cls(**raw)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from .data import IMAGE_SUFFIXES
+from .readers import IMAGE_SUFFIXES
 
 SKIN_TONES = [(255, 224, 196), (234, 192, 160), (210, 160, 120), (180, 130, 95), (141, 85, 60), (90, 56, 37),
               (225, 180, 170), (200, 150, 140)]

@@ -131,7 +131,7 @@ class Predictor:
             self.class_log_weights = (meta.get("decision") or {}).get("class_log_weights")
         elif (model_dir / "config.json").is_file() and (model_dir / "saved_model").is_dir():
             config = Config.load(model_dir / "config.json")
-            self.class_ids = labels.class_ids(config.scheme)
+            self.class_ids = labels.class_ids(config)
             self.height = self.width = config.image_size
             try:
                 serve = tf.saved_model.load(str(model_dir / "saved_model")).signatures["serving_default"]

@@ -15,15 +15,16 @@ Then, on validation only: 1, 2, 4 and 8 dihedral views measured, temperature and
 the decision rule (logit adjustment) and the malignant-risk threshold chosen; and one pass over the
 test split for the report, with the model as exported (``--tta-views`` views inside the graph).
 
-A run folder holds: config.json, split.csv, skipped.csv, features/ (cache), views/ (cache),
-stage1.weights.h5, history_stage1_*.csv, stage2_best.weights.h5, history_stage2.csv, backup/ (while
-stage 2 runs), calibration.json, predictions_test.csv, report.json, report.md, plots/,
-model.weights.h5 and saved_model/.
+A run folder holds: config.json, provenance.json (the data's name, citation, licence), split.csv,
+skipped.csv, features/ (cache), views/ (cache), stage1.weights.h5, history_stage1_*.csv,
+stage2_best.weights.h5, history_stage2.csv, backup/ (while stage 2 runs), calibration.json,
+predictions_test.csv, report.json, report.md, plots/, model.weights.h5 and saved_model/.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import shutil
 import sys
@@ -34,10 +35,10 @@ import numpy as np
 
 from . import clinical, labels, scope
 from .config import Config
-from .data import (SPLITS, DatasetError, image_dataset, load_batch_arrays, read_dataset, split_by_group,
-                   write_split)
+from .data import SPLITS, image_dataset, load_batch_arrays, split_by_group, write_split
 from .evaluate import (bootstrap_intervals, choose_decision, choose_threshold, classification_metrics,
                        fit_calibration, malignant_risk, risk_bins, screening_metrics, softmax)
+from .readers import UNKNOWN, DatasetError, provenance, read_dataset, resolve_format
 
 CHUNK = 512
 
@@ -384,20 +385,64 @@ def copy_weights(source, target) -> None:
             target.get_layer(layer.name).set_weights(layer.get_weights())
 
 
-def check_classes(records, scheme: str) -> None:
+def resolve_classes(config: Config, records) -> Config:
+    """The run's classes: the built-in scheme's, or, for class folders not named after its classes or
+    HAM10000's diagnoses, the folder names themselves, with ``--malignant`` saying which are malignant.
+
+    Raises:
+        DatasetError: folder-named classes without a usable --malignant, or --malignant with a built-in scheme.
+    """
+    is_folders = resolve_format(config.dataset, list(config.data)) == "folders"
+    classes = labels.data_classes(config.scheme, {r.dx for r in records}) if is_folders else ()
+    if not classes:
+        if config.malignant:
+            raise DatasetError(f"--malignant is for class folders of your own names; the {config.scheme} scheme "
+                               "already says which of its classes are malignant")
+        return config
+    unknown = sorted(set(config.malignant) - set(classes))
+    named = (f"the class folders are not the {config.scheme} scheme's classes, so they are the classes: "
+             f"{', '.join(classes)}")
+    if not config.malignant:
+        fits = [name for name in labels.SCHEMES if not labels.data_classes(name, set(classes))]
+        raise DatasetError(f"{named}; say which are malignant with --malignant (e.g. --malignant {classes[-1]}): "
+                           "the screening risk is their summed probability"
+                           + (f"; or pass --scheme {fits[0]}, whose classes they are" if fits else ""))
+    if unknown:
+        raise DatasetError(f"--malignant names {', '.join(unknown)}, which is no class folder ({named})")
+    if set(config.malignant) == set(classes):
+        raise DatasetError(f"--malignant names every class ({named}): the screening threshold needs a benign one")
+    return dataclasses.replace(config, scheme="folders", classes=classes,
+                               malignant=tuple(c for c in classes if c in config.malignant))
+
+
+def dataset_provenance(config: Config) -> dict:
+    """The data's name, citation and licence: its reader's (trainer/readers.py), with the --dataset-* flags
+    over them. A name other than the reader's is other data: the reader's urls and population are dropped."""
+    found = provenance(config.dataset, list(config.data))
+    if config.dataset_name and config.dataset_name != found["name"]:
+        found = dict(UNKNOWN, name=config.dataset_name)
+    if config.dataset_licence and config.dataset_licence != found["licence"]:
+        found.update(licence=config.dataset_licence, licence_url=None)
+    if config.dataset_citation:
+        found["citation"] = config.dataset_citation
+    return found
+
+
+def check_classes(records, scheme: str | Config) -> None:
     """Raises DatasetError, in words, unless at least two classes of ``scheme`` have images to learn from
     (a dataset may lack some of them: those are logged)."""
+    name = scheme if isinstance(scheme, str) else scheme.scheme
     dx_index = labels.diagnosis_to_index(scheme)
     counts = np.bincount([dx_index[r.dx] for r in records if r.dx in dx_index],
                          minlength=len(labels.class_ids(scheme)))
     missing = [cid for cid, n in zip(labels.class_ids(scheme), counts) if n == 0]
     if (counts > 0).sum() >= 2:
         if missing:
-            log(f"no image for class {', '.join(missing)} of the {scheme} scheme")
+            log(f"no image for class {', '.join(missing)} of the {name} scheme")
         return
     unknown = sorted({r.dx for r in records if r.dx not in dx_index})
     raise DatasetError(
-        f"{int(counts.sum())} image(s) in {int((counts > 0).sum())} class(es) of the {scheme} scheme: need two"
+        f"{int(counts.sum())} image(s) in {int((counts > 0).sum())} class(es) of the {name} scheme: need two"
         + (f" (the data's labels {', '.join(unknown)} are not in it)" if unknown else "")
         + f"; name the class folders (or labels) after the scheme's classes or diagnoses: {', '.join(sorted(dx_index))}")
 
@@ -415,23 +460,25 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
     from .model import build_model, set_calibration, set_feature_statistics
     from .report import write_report
 
+    records, problems = read_dataset(config.dataset, list(config.data))
+    config = resolve_classes(config, records)
     run = Path(run)
     run.mkdir(parents=True, exist_ok=True)
     if (run / "config.json").exists() and Config.load(run / "config.json") != config:
         raise ValueError(f"{run} was made with another configuration: use a new --out folder "
                          f"(or the same flags to resume)")
     config.save(run / "config.json")
-    records, problems = read_dataset(config.dataset, list(config.data))
-    dx_index = labels.diagnosis_to_index(config.scheme)
+    (run / "provenance.json").write_text(json.dumps(dataset_provenance(config), indent=2) + "\n")
+    dx_index = labels.diagnosis_to_index(config)
     problems += [(r.path, f"diagnosis {r.dx!r} has no class in the {config.scheme} scheme")
                  for r in records if r.dx not in dx_index]
-    check_classes(records, config.scheme)
+    check_classes(records, config)
     records = [r for r in records if r.dx in dx_index]
     splits = split_by_group(records, val_fraction=config.val_fraction, test_fraction=config.test_fraction,
                             seed=config.seed, fold=fold, folds=config.folds)
     write_split(run / "split.csv", records, splits)
-    class_ids = labels.class_ids(config.scheme)
-    malignant = np.array([c["malignant"] for c in labels.classes_metadata(config.scheme)])
+    class_ids = labels.class_ids(config)
+    malignant = np.array([c["malignant"] for c in labels.classes_metadata(config)])
     log(f"{len(records)} images, {len({r.group for r in records})} lesions; "
         + ", ".join(f"{s} {splits.count(s)}" for s in SPLITS))
 
@@ -450,6 +497,9 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
         log(f"skipped {len(problems)} unreadable or missing images (see skipped.csv)")
 
     y = np.array([dx_index[r.dx] for r in records])
+    unreadable = [c for c, n in zip(class_ids, np.bincount(y[ok], minlength=len(class_ids))) if n == 0]
+    if config.classes and unreadable:  # each class is a folder: one without a readable image cannot be learnt
+        raise DatasetError(f"class folder(s) {', '.join(unreadable)} hold no readable image (see {run / 'skipped.csv'})")
     split = np.array(splits)
     part = {s: (split == s) & ok for s in SPLITS}
     paths = np.array([r.path for r in records])
@@ -673,7 +723,7 @@ def rebuild(run: Path, views: int):
 
     run = Path(run)
     config = Config.load(run / "config.json")
-    model, _ = build_model(config, len(labels.class_ids(config.scheme)), views=views)
+    model, _ = build_model(config, len(labels.class_ids(config)), views=views)
     if (run / "model.weights.h5").exists():
         load_weights(model, run / "model.weights.h5")
         return model

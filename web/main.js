@@ -139,6 +139,7 @@ async function start() {
   model = await load('model/', {backends: BACKENDS.includes(requested) ? [requested] : BACKENDS});
   const {metadata, backend, backendDetail} = model;
   ui.showModel(metadata, {backend, backendDetail});
+  ui.showDataset(metadata);
   ui.showClinical(metadata.clinical ?? null);
   ui.onExportCsv(csv);
   ui.setUpBatch();

@@ -250,6 +250,31 @@ export function riskBin(risk, metadata, clinicalUsed = []) {
   return bins.find((bin, i) => risk >= bin.from && (risk < bin.to || i === bins.length - 1)) ?? null;
 }
 
+/**
+ * Where the model's training data comes from: metadata.dataset (trainer/readers.py, through the run's
+ * provenance.json). A metadata.json written before that block names its data only in licence.data
+ * ("HAM10000: Tschandl P., …"): the name is what precedes the first colon, the rest the citation.
+ *
+ * @param {object} metadata
+ * @returns {{name: string|null, citation: string|null, licence: string|null, url: string|null,
+ *   licence_url: string|null, population: string|null}} null where metadata.json does not say.
+ */
+export function datasetOf(metadata) {
+  const known = {name: null, citation: null, licence: null, url: null, licence_url: null, population: null};
+  if (metadata.dataset) return {...known, ...metadata.dataset};
+  const line = metadata.licence?.data;
+  const colon = typeof line === 'string' ? line.indexOf(': ') : -1;
+  return colon > 0 ? {...known, name: line.slice(0, colon), citation: line.slice(colon + 2)} : known;
+}
+
+const COUNT_WORDS = ['no', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven',
+  'twelve'];
+
+/** A count for a sentence: "seven" for 7, digits past twelve. */
+export function countInWords(n) {
+  return COUNT_WORDS[n] ?? String(n);
+}
+
 /** The user-facing message of each out-of-scope check. */
 export const SCOPE_MESSAGES = {
   'not-a-lesion': "this doesn't look like a dermoscopic close-up of a skin lesion",

@@ -3,7 +3,7 @@
  * intervals, the screening threshold's figures and the out-of-scope check, all read from
  * model/metadata.json. Nothing here is a literal figure; a missing figure shows as "n/a".
  */
-import {fetchMetadata, scopeThresholds, screeningFigures} from './metadata.js';
+import {datasetOf, fetchMetadata, scopeThresholds, screeningFigures} from './metadata.js';
 
 const byId = (id) => document.getElementById(id);
 
@@ -71,8 +71,11 @@ function showModel(metadata) {
 function showTraining(metadata) {
   const training = metadata.training ?? {};
   const config = training.config ?? {};
+  const data = datasetOf(metadata);
   facts(byId('training-facts'), [
-    ['Data', (training.data ?? []).join(', ')],
+    ['Dataset', data.name ?? 'not named when the model was trained'],
+    ['Citation', data.citation],
+    ['Data folders', (training.data ?? []).join(', ')],
     ['Split', training.split],
     ['Class imbalance', training.imbalance?.chosen ?? config.imbalance],
     ['Fine-tuning', training.stage2 ? `${training.stage2.epochs} epochs of every layer above ${training.stage2.cut}, ` +
@@ -84,6 +87,12 @@ function showTraining(metadata) {
     ['Image size', config.image_size ? `${config.image_size} px` : null],
     ['Seed', config.seed],
   ]);
+  // Who the data shows, where its reader knows it (metadata.dataset.population).
+  byId('data-limit').textContent = data.population ?
+    `${data.name} holds ${data.population}. The model has not been shown to work on darker skin, on ordinary ` +
+    'phone photos or on other populations.' :
+    `${data.name ?? 'The training data'} is described by no more than its name here: the model has not been ` +
+    'shown to work on images unlike it.';
   const licence = metadata.licence ?? {};
   facts(byId('licence-facts'), [['Model licence', licence.model], ['Data', licence.data], ['Backbone', licence.backbone]]);
 }

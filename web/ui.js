@@ -4,7 +4,7 @@
  * Text from files and metadata goes in through textContent, never as HTML.
  */
 import {heatmapImageData} from './heatmap.js';
-import {clinicalVector, riskBin, screeningFigures} from './metadata.js';
+import {clinicalVector, countInWords, datasetOf, riskBin, screeningFigures} from './metadata.js';
 
 const THUMBNAIL_SIZE = 320; // longest side, in canvas pixels (shown at most at half that on wide screens)
 
@@ -82,6 +82,29 @@ export function showModel(metadata, {backend, backendDetail}) {
   byId('self-test').textContent = 'self-test running…';
   byId('offline').textContent = 'offline use: checking…';
   byId('model-info').hidden = false;
+}
+
+/**
+ * Names the model's training data and its number of classes where the page speaks of them (the limits
+ * and the footer's credit), from metadata.json: a model trained on other data says so.
+ *
+ * @param {object} metadata model/metadata.json.
+ */
+export function showDataset(metadata) {
+  const data = datasetOf(metadata);
+  byId('data-name').textContent = data.name ?? 'its training images';
+  byId('class-count').textContent = countInWords(metadata.classes.length);
+  const credit = byId('data-credit');
+  if (!data.name && !data.citation) {
+    credit.textContent = 'Its training data was not named when it was trained (see the model card).';
+    return;
+  }
+  const link = (href, text) => Object.assign(element('a', '', text), {href, rel: 'noopener noreferrer'});
+  credit.replaceChildren(`The model was trained on ${data.name ?? 'data'}`);
+  if (data.citation) credit.append(': ', element('cite', '', data.citation.replace(/\.$/, '')));
+  if (data.url) credit.append(', ', link(data.url, data.url.replace(/^https:\/\/doi\.org\//, 'doi:')));
+  if (data.licence) credit.append(', licensed ', data.licence_url ? link(data.licence_url, data.licence) : data.licence);
+  credit.append('.');
 }
 
 /**

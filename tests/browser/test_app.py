@@ -106,7 +106,8 @@ def test_page_loads_to_ready(page, site_url, metadata):
     assert page.is_visible(".notice") and "not a diagnosis" in page.inner_text(".notice")
     assert page.is_visible("header .privacy")  # prominent, at the top, before anything is chosen
     assert page.inner_text("header .privacy").startswith("Your photo stays on this device")
-    assert "HAM10000" in page.inner_text("footer")
+    assert "HAM10000" in page.inner_text("footer")  # metadata.dataset, or the licence line before it existed
+    assert f"only the {len(metadata['classes'])} types" in page.inner_text(".limits").replace("seven", "7")
     assert page.is_enabled("#files") and page.is_enabled("#choose")
     assert "light skin" in page.inner_text(".limits") and "dermoscopic" in page.inner_text(".limits")
     assert page.get_attribute("a[href='model-card.html'] >> nth=0", "href") == "model-card.html"
@@ -593,6 +594,23 @@ def test_the_same_edit_stamped_with_its_own_version_loads_under_that_version(pag
     open_app(page, serve_web(web_with_metadata(web_root, tmp_path / "web", _rename_melanoma)))
     shown = page.text_content("#model-version")
     assert shown != metadata["model"]["version"] and shown.startswith(version_name(metadata) + "-")
+
+
+def test_the_page_names_the_data_the_model_learned_from(page, web_root, serve_web, tmp_path):
+    """metadata.dataset (the run's provenance) is what the page credits and names in its limits: a model
+    trained on other data never claims HAM10000."""
+    def other_data(metadata):
+        metadata["dataset"] = {"name": "Clinic X 2025", "citation": "Doe J., Clinic X photos (2025).",
+                               "licence": "CC BY 4.0", "url": "https://example.org/clinic-x",
+                               "licence_url": None, "population": None}
+        return metadata
+
+    open_app(page, serve_web(web_with_metadata(web_root, tmp_path / "web", other_data)))
+    assert page.inner_text("#data-credit") == ("The model was trained on Clinic X 2025: Doe J., Clinic X photos "
+                                               "(2025), https://example.org/clinic-x, licensed CC BY 4.0.")
+    assert page.get_attribute("#data-credit a", "href") == "https://example.org/clinic-x"
+    assert "It learned from Clinic X 2025:" in page.inner_text(".limits")
+    assert "HAM10000" not in page.inner_text("body")
 
 
 def _readme_example():
