@@ -403,8 +403,8 @@ def test_the_card_leads_with_one_answer_in_words(page, app_url, metadata, photo,
 
 
 def test_activation_map_matches_the_probabilities_and_toggles(page, app_url, metadata):
-    """The cam output's spatial mean is the logits: softmax(logits / temperature + class bias) gives the
-    probabilities.
+    """The page's logits (the model's logits output, whose mean the cam's spatial mean is: tests/test_model.py)
+    give the probabilities: softmax(logits / temperature + class bias).
     The overlay is hidden until its labelled checkbox is ticked."""
     if "cam" not in metadata["outputs"]:
         pytest.skip("this model has no cam output")

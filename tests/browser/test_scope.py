@@ -1,8 +1,9 @@
-"""The out-of-scope warning in a real Chromium: the page's feature distance (the model's
-`feature_distance` output) and blur (variance of the Laplacian of the input's luminance) equal
-Python's for the same input; each threshold of metadata.json's `scope` block flags the inputs on its
-side and only those; without the block only the built-in checks apply, and a model without the
-`feature_distance` output gets no distance check.
+"""The out-of-scope warning in a real Chromium: the page's not-a-lesion probability (the model's
+`out_of_scope` output), feature distance (its `feature_distance` output) and blur (variance of the
+Laplacian of the input's luminance) equal Python's for the same input; each threshold of
+metadata.json's `scope` block flags the inputs on its side and only those; a picture flagged as not a
+lesion leads its card with that; without the block only the built-in checks apply, and a model
+without the `feature_distance` output gets no distance check.
 
     python -m pytest tests/browser/test_scope.py -q -s     # -s prints how the checks separate images
 """
@@ -24,7 +25,7 @@ SIGNALS = """async ([tensors, size]) => {
   for (const values of tensors) {
     const {signals} = await window.__model.classify(
       {data: Uint8Array.from(values), width: size, height: size, channels: 3});
-    out.push([signals.distance, signals.blur]);
+    out.push([signals.distance, signals.blur, signals.outOfScope]);
   }
   return out;
 }"""
@@ -36,21 +37,26 @@ SIGNALS = """async ([tensors, size]) => {
 # wasm; the one-view model before it 7.3e-5 wasm (on the flat-colour input; 2.5e-6 at most on the others),
 # 2.3e-5 webgl, 1.4e-7 cpu; tiny float32 test model 4.0e-6 wasm. 5e-4 is about 7 times the worst.
 DISTANCE_RTOL = 5e-4
+# The not-a-lesion probability, a sigmoid of a dot product of the same pooled features: measured max |Δ|
+# (printed by test_distance_and_blur_match_python) PLACEHOLDER.
+OUT_OF_SCOPE_ATOL = 1e-4
 
 
 def python_signals(predictor, images):
-    """(distance, blur) of float32 model inputs (n, H, W, 3): the model's feature_distance output, run by
-    TensorFlow from the web model's own graph, and the blur formula of trainer/scope.py in float64."""
-    distance = predictor.outputs(images.astype(np.float32))["feature_distance"].astype(np.float64)
+    """(distance, blur, out_of_scope) of float32 model inputs (n, H, W, 3): the model's feature_distance
+    and out_of_scope outputs, run by TensorFlow from the web model's own graph, and the blur formula of
+    trainer/scope.py in float64."""
+    outputs = predictor.outputs(images.astype(np.float32))
     y = images.astype(np.float64) @ LUMA
     laplacian = y[:, :-2, 1:-1] + y[:, 2:, 1:-1] + y[:, 1:-1, :-2] + y[:, 1:-1, 2:] - 4 * y[:, 1:-1, 1:-1]
-    return distance, laplacian.reshape(len(images), -1).var(axis=1)
+    return (outputs["feature_distance"].astype(np.float64), laplacian.reshape(len(images), -1).var(axis=1),
+            outputs["out_of_scope"].astype(np.float64))
 
 
 @pytest.fixture(scope="module")
 def predictor(web_root, metadata):
-    if "feature_distance" not in metadata["outputs"]:
-        pytest.skip("this model has no feature_distance output")
+    if not {"feature_distance", "out_of_scope"} <= set(metadata["outputs"]):
+        pytest.skip("this model has no feature_distance or out_of_scope output")
     return Predictor(web_root / "model")
 
 
@@ -80,7 +86,8 @@ def images(tmp_path):
 
 
 def test_distance_and_blur_match_python(page, app_url, metadata, predictor):
-    """Same uint8 input at the model's size (no resize on either side): the same distance and blur."""
+    """Same uint8 input at the model's size (no resize on either side): the same distance, blur and
+    not-a-lesion probability."""
     size = metadata["input"]["height"]
     rng = np.random.default_rng(1)
     lesion = np.round(prepare(LESION, size, size)).astype(np.uint8)
@@ -91,21 +98,26 @@ def test_distance_and_blur_match_python(page, app_url, metadata, predictor):
     open_app(page, app_url)
     page.evaluate(LOAD_MODEL)
     browser = np.array(page.evaluate(SIGNALS, [[t.ravel().tolist() for t in tensors], size]))
-    distance, blur = python_signals(predictor, np.stack(tensors))
+    distance, blur, out_of_scope = python_signals(predictor, np.stack(tensors))
     print(f"\ndistance {distance.round(4)} (max relative |Δ| {np.max(np.abs(browser[:, 0] - distance) / distance):.1e}); "
-          f"blur {blur.round(2)} (max relative Δ {np.abs(browser[:, 1] - blur).max() / blur.max():.1e})")
+          f"blur {blur.round(2)} (max relative Δ {np.abs(browser[:, 1] - blur).max() / blur.max():.1e}); "
+          f"not a lesion {out_of_scope.round(4)} (max |Δ| {np.abs(browser[:, 2] - out_of_scope).max():.1e})")
     assert blur[2] == 0 and np.ptp(distance) > 0.1 * distance.min()  # the inputs do differ
+    assert np.ptp(out_of_scope) > 0.1
     np.testing.assert_allclose(browser[:, 0], distance, rtol=DISTANCE_RTOL)
     np.testing.assert_allclose(browser[:, 1], blur, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(browser[:, 2], out_of_scope, atol=OUT_OF_SCOPE_ATOL)
 
 
 def test_each_threshold_flags_its_side(page, web_root, serve_web, tmp_path, metadata, predictor, images):
     """Thresholds set between two images' values flag the one on the out-of-scope side and not the other."""
     size = metadata["input"]["height"]
     chosen = [images[name] for name in ("lesion", "lesion 2", "flat grey", "large lesion")]
-    distance, blur = python_signals(predictor, np.stack([prepare(p, size, size) for p in chosen]))
+    distance, blur, out_of_scope = python_signals(predictor, np.stack([prepare(p, size, size) for p in chosen]))
     low, high = np.argsort(distance)[[0, -1]]
-    scope = {"distance_threshold": float((distance[low] + distance[high]) / 2),
+    likely, unlikely = np.argsort(out_of_scope)[[-1, 0]]
+    scope = {"out_of_scope_threshold": float((out_of_scope[likely] + out_of_scope[unlikely]) / 2),
+             "distance_threshold": float((distance[low] + distance[high]) / 2),
              "blur_threshold": float(blur[blur > 0].min() / 2),  # flags only the flat grey image
              "confidence_threshold": 1.01,  # nothing is that confident: flags everything
              "min_side": 200}  # the lesions are 150 px high, the large one 2400
@@ -119,6 +131,9 @@ def test_each_threshold_flags_its_side(page, web_root, serve_web, tmp_path, meta
         assert ("distance" in checks) == (results[i]["signals"]["distance"] > scope["distance_threshold"])
         assert ("size" in checks) == (i != 3)
     assert "distance" in flagged[high] and "distance" not in flagged[low]
+    for i, checks in enumerate(flagged):
+        assert ("not-a-lesion" in checks) == (results[i]["signals"]["outOfScope"] > scope["out_of_scope_threshold"])
+    assert "not-a-lesion" in flagged[likely] and "not-a-lesion" not in flagged[unlikely]
     assert [("blur" in checks) for checks in flagged] == [False, False, True, False]
     card = page.locator(".result").nth(2)
     card.locator(".result-summary").click()  # a batch's cards are folded
@@ -153,13 +168,32 @@ def test_how_the_checks_separate_in_and_out_of_scope_images(page, app_url, metad
     open_app(page, app_url)
     names = list(images)
     results = choose(page, [images[n] for n in names])
-    print(f"\n{'image':16} {'distance':>9} {'blur':>10} {'top p':>6}  flagged by")
+    print(f"\n{'image':16} {'not lesion':>10} {'distance':>9} {'blur':>10} {'top p':>6}  flagged by")
     for name, r in zip(names, results):
-        print(f"{name:16} {r['signals']['distance'] or float('nan'):9.3f} {r['signals']['blur']:10.1f} {r['top']['probability']:6.3f}  "
+        print(f"{name:16} {r['signals']['outOfScope'] or float('nan'):10.4f} {r['signals']['distance'] or float('nan'):9.3f} "
+              f"{r['signals']['blur']:10.1f} {r['top']['probability']:6.3f}  "
               f"{', '.join(warning['code'] for warning in r['warnings']) or '-'}")
     flags = {name: {warning["code"] for warning in r["warnings"]} for name, r in zip(names, results)}
     assert "blur" in flags["flat grey"]
-    assert not [n for n in ("lesion", "lesion 2", "lesion 3", "large lesion") if "distance" in flags[n]]
+    lesions = ("lesion", "lesion 2", "lesion 3", "large lesion")
+    assert not [n for n in lesions if flags[n] & {"distance", "not-a-lesion"}]
+    if "out_of_scope_threshold" in metadata["scope"]:
+        assert all("not-a-lesion" in flags[n] for n in ("flat grey", "noise", "stripes"))
+
+
+def test_a_picture_that_is_not_a_lesion_leads_with_that(page, app_url, metadata, images):
+    """The card of a picture flagged as not a lesion opens with the warning, above the concern box:
+    no plain answer comes first."""
+    if "out_of_scope_threshold" not in (metadata.get("scope") or {}):
+        pytest.skip("this model has no not-a-lesion detector")
+    open_app(page, app_url)
+    result, = choose(page, [images["noise"]])
+    assert "not-a-lesion" in {warning["code"] for warning in result["warnings"]}
+    card = page.locator(".result").first
+    order = card.evaluate("""(card) => [...card.querySelectorAll('.scope-warning, .triage')]
+      .map((node) => node.className)""")
+    assert order[0].startswith("scope-warning") and len(order) == 2
+    assert "does not look like a close-up of a spot on the skin" in card.locator(".scope-warning").inner_text()
 
 
 def test_a_model_without_feature_distance_gets_no_distance_check(page, web_root, serve_web, tmp_path, images):
