@@ -47,6 +47,7 @@ class Config:
     clinical: bool = False
     target_sensitivity: float = 0.95
     folds: int = 0
+    distribute: str = "none"
     alpha_background: tuple[int, int, int] = ALPHA_BACKGROUND
 
     def to_json(self) -> str:
