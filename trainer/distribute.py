@@ -60,12 +60,14 @@ def is_chief(strategy) -> bool:
 def worker_folder(strategy, run: Path) -> Path:
     """Where this process writes: ``run`` on the chief; on any other worker a folder of its own
     under the temporary directory, the same on a rerun of the same command (so it resumes), as two
-    processes writing the same checkpoint on a shared disk would corrupt it."""
+    processes writing the same checkpoint on a shared disk would corrupt it. The parent is kept apart
+    too: cross-validation's folds share a feature cache beside them."""
+    run = Path(run)
     if is_chief(strategy):
-        return Path(run)
+        return run
     resolver = strategy.cluster_resolver
-    key = hashlib.sha256(str(Path(run).resolve()).encode()).hexdigest()[:12]
-    return Path(tempfile.gettempdir()) / f"skinlens-{resolver.task_type}-{resolver.task_id}-{key}"
+    key = hashlib.sha256(str(run.resolve().parent).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"skinlens-{resolver.task_type}-{resolver.task_id}-{key}" / run.name
 
 
 def fit(strategy, model, batches, *, epochs: int, optimizer, callbacks=(), log=print) -> None:
