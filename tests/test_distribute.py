@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 PROBE = ROOT / "tests" / "distribute_probe.py"
 
 
+@pytest.mark.slow
 def test_mirrored_on_two_devices_trains_the_weights_one_device_trains(tmp_path):
     """Two logical CPU devices (how Keras tests MirroredStrategy), class weights, a warm-up schedule
     and a last batch of one image (one replica's share is empty): measured 1.0e-7 apart after 2
@@ -65,6 +65,7 @@ def _two_workers(command, tmp_path, timeout):
     return codes, {task: (tmp_path / f"{task}.log").read_text() for task in workers}
 
 
+@pytest.mark.slow
 def test_two_workers_fit_to_identical_weights_those_one_device_fits(tmp_path):
     """distribute.fit under MultiWorkerMirroredStrategy, a chief and a worker on 127.0.0.1 whose models
     were seeded differently: both end with the same weights bit for bit, the one-device weights from
@@ -81,6 +82,7 @@ def test_two_workers_fit_to_identical_weights_those_one_device_fits(tmp_path):
     assert all(np.array_equal(chief[k], worker[k]) for k in chief.files)
 
 
+@pytest.mark.slow
 def test_two_workers_train_identical_weights_and_the_chief_alone_writes_the_run(tmp_path):
     """``trainer train --distribute multi-worker`` end to end: a chief and a worker on 127.0.0.1, each
     with its TF_CONFIG. Stage 2's weights are the same bit for bit on both; the chief's run folder is
@@ -114,3 +116,13 @@ def test_two_workers_train_identical_weights_and_the_chief_alone_writes_the_run(
     assert len((run / "history_stage2.csv").read_text().splitlines()) == 3  # header and 2 epochs
     assert not any((worker_run / name).exists() for name in ("report.json", "saved_model", "calibration.json"))
     assert not list((tmp_path / "chief_tmp").glob("skinlens-*"))  # the chief writes --out only
+
+
+def test_multi_worker_without_tf_config_says_what_is_missing(monkeypatch):
+    """Without TF_CONFIG, MultiWorkerMirroredStrategy would quietly train alone: refused, in words."""
+    from trainer import distribute
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ValueError, match="needs TF_CONFIG"):
+        distribute.start.__wrapped__("multi-worker")
+    assert distribute.start("none") is None and distribute.is_chief(None)
