@@ -79,6 +79,28 @@ def main(out: Path, mode: str) -> None:
         one = trainer.get_weights()
         result.update({"max_change": max(float(np.abs(a - s).max()) for a, s in zip(one, start)),
                        "max_difference": max(float(np.abs(a - b).max()) for a, b in zip(one, trained))})
+    if mode == "mirrored":  # killed after epoch 1's backup, rerun from the start weights: resumes at epoch 2
+        class Killed(Exception):
+            pass
+
+        def kill(epoch, logs):
+            raise Killed
+
+        backup = keras.callbacks.BackupAndRestore(str(out / "backup"))  # before the kill: epoch 1 is saved
+        result["resumed_epochs"] = []
+        record = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: result["resumed_epochs"].append(epoch))
+        for first_epoch, stop in ((0, [keras.callbacks.LambdaCallback(on_epoch_end=kill)]), (1, [record])):
+            trainer.set_weights(start)
+            schedule = keras.optimizers.schedules.CosineDecay(0.0, decay_steps=4, warmup_steps=2,
+                                                              warmup_target=1e-2)
+            batches = view_batches(cache, y, config.batch_size, seed=config.seed, balanced=False,
+                                   class_weight=class_weights(y, 4), first_epoch=first_epoch)
+            try:
+                distribute.fit(strategy, trainer, batches, epochs=2, log=lambda msg: None,
+                               optimizer=lambda: keras.optimizers.Adam(schedule), callbacks=[backup, *stop])
+            except Killed:
+                pass
+        result["resumed_difference"] = max(float(np.abs(a - b).max()) for a, b in zip(trainer.get_weights(), trained))
     print(json.dumps({**result, "losses": losses}))
 
 
