@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
                        help='"imagenet" (Keras downloads them), a no-top .h5 file, or "none"')
     model.add_argument("--dropout", type=float, default=defaults.dropout, help="dropout before the classifier")
     fit = t.add_argument_group("training")
-    fit.add_argument("--batch-size", type=int, default=defaults.batch_size, help="batch size")
+    fit.add_argument("--batch-size", type=int, default=defaults.batch_size,
+                     help="batch size (global: with --distribute, the replicas share each batch)")
     fit.add_argument("--head-epochs", type=int, default=defaults.head_epochs, help="max epochs of the head (early stopping)")
     fit.add_argument("--head-learning-rate", type=float, default=defaults.head_learning_rate, help="Adam learning rate")
     fit.add_argument("--imbalance", default=defaults.imbalance, choices=["auto", "class_weight", "balanced"],
@@ -86,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="a folder of pictures that are not dermoscopic close-ups (any layout; e.g. the fit/ part "
                           "of scripts/make_outliers.py's set): the out-of-scope detector learns them besides its "
                           "built-in synthetic pictures")
+    fit.add_argument("--distribute", default=defaults.distribute, choices=["none", "mirrored", "multi-worker"],
+                     help="stage 2 on several devices: mirrored (this machine's GPUs) or multi-worker (several "
+                          "machines, each running this command with its TF_CONFIG); see the README")
     t.add_argument("--out", required=True, help="run folder to create (or resume)")
 
     e = sub.add_parser("evaluate", help="score a run on its test split or on another dataset",
@@ -126,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             fine_tune_learning_rate=args.fine_tune_learning_rate, warmup_epochs=args.warmup_epochs,
             tta_views=args.tta_views, colour_constancy=args.colour_constancy, clinical=args.clinical,
             target_sensitivity=args.target_sensitivity, outliers=args.outliers,
-            folds=args.folds,
+            folds=args.folds, distribute=args.distribute,
         )
         if config.folds > 1:
             from .train import cross_validate

@@ -56,6 +56,7 @@ class Config:
     target_sensitivity: float = 0.95
     outliers: str = ""
     folds: int = 0
+    distribute: str = "none"
     alpha_background: tuple[int, int, int] = ALPHA_BACKGROUND
 
     def to_json(self) -> str:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import clinical, labels, scope
+from . import clinical, distribute, labels, scope
 from .config import Config
 from .data import SPLITS, image_dataset, load_batch_arrays, split_by_group, write_split
 from .evaluate import (bootstrap_intervals, choose_decision, choose_threshold, classification_metrics,
@@ -170,8 +170,11 @@ def freeze_for_stage2(model, cut: str):
     return above_cut_model(model, cut)
 
 
-def stage2(config, model, below_cut, train_paths, y_train, val_paths, y_val, imbalance, run, callbacks=()):
+def stage2(config, model, below_cut, train_paths, y_train, val_paths, y_val, imbalance, run, callbacks=(),
+           strategy=None):
     """Trains everything above ``config.cut`` from cached augmented views; resumable after a kill.
+
+    With a ``strategy`` (``--distribute``) the fit runs on its replicas (``trainer/distribute.py``).
 
     Returns:
         the number of stage-2 epochs completed, and the best validation balanced accuracy.
@@ -227,23 +230,28 @@ def stage2(config, model, below_cut, train_paths, y_train, val_paths, y_val, imb
     # Linear warm-up to the peak rate, then cosine decay to 0 (as the ISIC/SIIM winners trained).
     schedule = keras.optimizers.schedules.CosineDecay(0.0, decay_steps=steps - warmup, warmup_steps=warmup,
                                                       warmup_target=config.fine_tune_learning_rate)
-    trainer_model.compile(optimizer=keras.optimizers.Adam(schedule),
-                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    trainer_model.fit(
+    fit_callbacks = [
+        validation_callback(trainer_model, x_val, y_val),
+        keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_balanced_accuracy", mode="max",
+                                        save_best_only=True, save_weights_only=True,
+                                        initial_value_threshold=best_so_far),
+        keras.callbacks.CSVLogger(str(history), append=True),
+        *callbacks,
+        # Last, so an epoch counts as done only once its checkpoint and log line are written.
+        # double_checkpoint keeps the previous epoch's state too, for a kill in mid-write.
+        keras.callbacks.BackupAndRestore(str(run / "backup"), double_checkpoint=True),
+    ]
+    if strategy is not None:  # several devices or machines: trainer/distribute.py
+        distribute.fit(strategy, trainer_model, batches, epochs=config.fine_tune_epochs,
+                       optimizer=lambda: keras.optimizers.Adam(schedule), callbacks=fit_callbacks, log=log)
+    else:
+        trainer_model.compile(optimizer=keras.optimizers.Adam(schedule),
+                              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         # A live progress bar on a terminal; one line per epoch in a log file.
-        batches, epochs=config.fine_tune_epochs, verbose=1 if sys.stdout.isatty() else 2,
-        callbacks=[
-            validation_callback(trainer_model, x_val, y_val),
-            keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_balanced_accuracy", mode="max",
-                                            save_best_only=True, save_weights_only=True,
-                                            initial_value_threshold=best_so_far),
-            keras.callbacks.CSVLogger(str(history), append=True),
-            *callbacks,
-            # Last, so an epoch counts as done only once its checkpoint and log line are written.
-            # double_checkpoint keeps the previous epoch's state too, for a kill in mid-write.
-            keras.callbacks.BackupAndRestore(str(run / "backup"), double_checkpoint=True),
-        ],
-    )
+        # shuffle=False: the batches' own seeded draw orders each epoch (Keras would reshuffle the
+        # batches with Python's global random state, which a resumed or distributed run cannot repeat).
+        trainer_model.fit(batches, epochs=config.fine_tune_epochs, verbose=1 if sys.stdout.isatty() else 2,
+                          shuffle=False, callbacks=fit_callbacks)
     if best_path.exists():
         trainer_model.load_weights(str(best_path))
     _trim_history(history, None)  # one line per epoch, should a lost backup have made one run twice
@@ -447,8 +455,9 @@ def check_classes(records, scheme: str | Config) -> None:
         + f"; name the class folders (or labels) after the scheme's classes or diagnoses: {', '.join(sorted(dx_index))}")
 
 
-def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> dict:
-    """Runs the whole pipeline into ``run`` and returns the report.
+def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> dict | None:
+    """Runs the whole pipeline into ``run`` and returns the report (None on a worker other than the
+    chief, which stops after stage 2: see ``trainer/distribute.py``).
 
     Rerunning with the same ``run`` reuses its split and feature cache, and resumes stage 2.
 
@@ -460,9 +469,10 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
     from .model import build_model, set_calibration, set_feature_statistics
     from .report import write_report
 
+    strategy = distribute.start(config.distribute)  # first: before TensorFlow runs anything
+    run = distribute.worker_folder(strategy, Path(run))
     records, problems = read_dataset(config.dataset, list(config.data))
     config = resolve_classes(config, records)
-    run = Path(run)
     run.mkdir(parents=True, exist_ok=True)
     if (run / "config.json").exists() and Config.load(run / "config.json") != config:
         raise ValueError(f"{run} was made with another configuration: use a new --out folder "
@@ -523,11 +533,19 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
         lower, _ = split_backbone(model, config.cut)
         below_cut = keras.Model(image_input(model), lower(model.get_layer("preprocess").output), name="skinlens_below_cut")
         epochs, best = stage2(config, model, below_cut, paths[part["train"]], y[part["train"]],
-                              paths[part["val"]], y[part["val"]], imbalance, run, callbacks)
+                              paths[part["val"]], y[part["val"]], imbalance, run, callbacks, strategy)
         timings["stage2_s"] = time.time() - t0
         stage2_info = {"epochs": epochs, "best_val_balanced_accuracy": best, "cut": config.cut,
                        "views": config.views}
         log(f"stage 2: {epochs} epochs, best validation balanced accuracy {best:.3f}")
+    if strategy is not None:
+        from .model import above_cut_model
+
+        log(f"stage 2 weights digest {distribute.digest(above_cut_model(model, config.cut).get_weights())} "
+            "(the same on every worker)")
+    if not distribute.is_chief(strategy):
+        log(f"this worker's part is done ({run}); the chief evaluates and exports")
+        return None
 
     # Test-time views on validation. The exported model averages config.tta_views of the 8 dihedral
     # views; 1, 2, 4 and 8 are all measured for the record (quality against browser time, README).
@@ -740,6 +758,8 @@ def cross_validate(config: Config, out: Path) -> dict:
     """
     out = Path(out)
     reports = [train(config, out / f"fold_{k + 1}", fold=k) for k in range(config.folds)]
+    if None in reports:  # a worker other than the chief: its part is done
+        return None
     keys = ("balanced_accuracy", "macro_auc", "macro_f1", "ece")
     rows = {k: [r["test"][k] for r in reports] for k in keys}
     rows["malignant_sensitivity"] = [r["test"]["malignant"]["sensitivity"] for r in reports]
