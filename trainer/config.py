@@ -8,45 +8,70 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # The colour transparent pixels are composited onto, on both sides (Python and browser).
 ALPHA_BACKGROUND = (255, 255, 255)
 
 
+def flag(default, help: str, group: str, **argparse_options):
+    """A field that is also a flag of ``python -m trainer train`` (``cli.py`` builds the parser from these).
+
+    Args:
+        help: the flag's help text (argparse adds the default).
+        group: the ``--help`` section it is listed in: "data", "model" or "training".
+        argparse_options: anything else ``add_argument`` takes (choices, required, a flag name that
+            is not the field's).
+    """
+    return field(default=default, metadata={"help": help, "group": group, **argparse_options})
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything a run needs to be reproduced.
 
-    Attributes mirror the CLI flags of ``python -m trainer train``; see ``trainer/cli.py``
-    for their help texts.
+    A field made with ``flag`` is a command-line flag of ``python -m trainer train`` (``--field-name``,
+    its type and default from here): adding a flag is adding a field.
     """
 
-    data: tuple[str, ...] = ()
-    dataset: str = "auto"
-    scheme: str = "dx7"
-    image_size: int = 224
-    alpha: float = 1.0
-    weights: str = "imagenet"
-    dropout: float = 0.3
-    batch_size: int = 32
-    head_epochs: int = 30
-    head_learning_rate: float = 1e-3
-    seed: int = 1337
-    val_fraction: float = 0.15
-    test_fraction: float = 0.15
-    imbalance: str = "auto"
-    fine_tune_epochs: int = 0
-    cut: str = "block_5_add"
-    views: int = 6
-    fine_tune_learning_rate: float = 2e-4
-    warmup_epochs: int = 1
-    tta_views: int = 8
-    colour_constancy: bool = False
-    clinical: bool = False
-    target_sensitivity: float = 0.95
-    folds: int = 0
+    data: tuple[str, ...] = flag((), "dataset folder(s); several folders are one dataset, split together by lesion",
+                                 "data", required=True)
+    dataset: str = flag("auto", "ham10000: metadata CSV + images; isic: ISIC CSVs (one-hot or diagnosis column); "
+                        "derm12345: metadata CSV with isic_id + label; folders: one subfolder per class, named "
+                        "after a class of --scheme (benign/, malignant/, other/) or a HAM10000 diagnosis "
+                        "(akiec/ bcc/ bkl/ df/ mel/ nv/ vasc/); auto: detect", "data",
+                        flag="--format", choices=["auto", "ham10000", "isic", "derm12345", "folders"])
+    scheme: str = flag("dx7", "label scheme", "data", choices=["dx7", "benign-malignant", "benign-malignant-other"])
+    seed: int = flag(1337, "seed for the split and training", "data")
+    val_fraction: float = flag(0.15, "share of lesions for validation", "data")
+    test_fraction: float = flag(0.15, "share of lesions for test", "data")
+    folds: int = flag(0, "K >= 3: grouped K-fold cross-validation (one run per fold, then mean ± sd)", "data")
+    image_size: int = flag(224, "input height and width", "model")
+    alpha: float = flag(1.0, "MobileNetV2 width multiplier", "model")
+    weights: str = flag("imagenet", '"imagenet" (Keras downloads them), a no-top .h5 file, or "none"', "model")
+    dropout: float = flag(0.3, "dropout before the classifier", "model")
+    batch_size: int = flag(32, "batch size", "training")
+    head_epochs: int = flag(30, "max epochs of the head (early stopping)", "training")
+    head_learning_rate: float = flag(1e-3, "Adam learning rate", "training")
+    imbalance: str = flag("auto", "class-imbalance remedy; auto tries both in stage 1 and keeps the better on "
+                          "validation", "training", choices=["auto", "class_weight", "balanced"])
+    fine_tune_epochs: int = flag(0, "stage 2 epochs (0: head only)", "training")
+    cut: str = flag("block_5_add", "stage 2 trains every backbone layer above this one, from its cached outputs "
+                    "(a block's output: block_N_add, or block_N_project_BN where a block has no add)", "training")
+    views: int = flag(6, "augmented views of each training image cached at --cut (stage 2 draws one per epoch)",
+                      "training")
+    fine_tune_learning_rate: float = flag(2e-4, "stage 2 peak Adam learning rate (linear warm-up, then cosine "
+                                          "decay to 0)", "training")
+    warmup_epochs: int = flag(1, "stage 2 warm-up epochs", "training")
+    tta_views: int = flag(8, "dihedral views (flips, transposes) the exported model averages", "training",
+                          choices=[1, 2, 4, 8])
+    colour_constancy: bool = flag(False, "Shades of Gray (p=6) colour constancy as the model's first layer",
+                                  "training")
+    clinical: bool = flag(False, "a second input for age, sex and body site where the dataset has them "
+                          "(HAM10000, ISIC metadata, SIIM-ISIC 2020); each stays optional for the user", "training")
+    target_sensitivity: float = flag(0.95, "malignant sensitivity the screening threshold is chosen for, on "
+                                     "validation", "training")
     alpha_background: tuple[int, int, int] = ALPHA_BACKGROUND
 
     def to_json(self) -> str:
