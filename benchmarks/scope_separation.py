@@ -87,7 +87,7 @@ def main(argv=None) -> None:
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
 
-    from trainer.evaluate import auc
+    from trainer.metrics import auc
     from trainer.images import load_rgb
     from trainer.predict import Predictor
 

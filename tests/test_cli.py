@@ -53,5 +53,5 @@ def test_help_lists_every_flag_in_its_group_with_its_default(capsys, monkeypatch
         assert field.metadata["help"].replace("%%", "%") in text
     for group in {f.metadata["group"] for f in FLAGS}:
         assert f"{group}:" in text
-    assert "(default: 1337)" in text and "(default: block_5_add)" in text
+    assert "(default: 1000)" in text and "(default: block_5_add)" in text
     assert "{auto,ham10000,isic,derm12345,folders}" in text  # --format's choices, once in Config

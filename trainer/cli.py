@@ -62,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--format", default="auto", choices=_metadata("dataset")["choices"], help="format of --data")
     e.add_argument("--masks", help="folder of <image_id>_segmentation.png lesion masks: measure where the maps fall")
     e.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals")
+    e.add_argument("--out", help="folder to write the report into; default: the run folder")
 
     p = sub.add_parser("predict", help="print Python's reference probabilities for images")
     p.add_argument("run", help="web model folder (model.json + metadata.json) or run folder")
@@ -89,9 +90,9 @@ def main(argv: list[str] | None = None) -> int:
             train(config, args.out)
         return 0
     if args.command == "evaluate":
-        from .assess import evaluate
+        from .evaluate import evaluate
 
-        report = evaluate(args.run, args.data, args.format, args.masks, args.bootstrap)
+        report = evaluate(args.run, args.data, args.format, args.masks, args.bootstrap, args.out)
         t = report["test"]
         print(f"balanced accuracy {t['balanced_accuracy']:.3f} {t['intervals_95']['balanced_accuracy']}, "
               f"macro AUC {t['macro_auc']:.3f}, malignant sensitivity {t['malignant']['sensitivity']:.3f} / "

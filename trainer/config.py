@@ -72,6 +72,7 @@ class Config:
                           "(HAM10000, ISIC metadata, SIIM-ISIC 2020); each stays optional for the user", "training")
     target_sensitivity: float = flag(0.95, "malignant sensitivity the screening threshold is chosen for, on "
                                      "validation", "training")
+    bootstrap: int = flag(1000, "bootstrap resamples (of lesions) for the test split's 95%% intervals", "evaluation")
     alpha_background: tuple[int, int, int] = ALPHA_BACKGROUND
 
     def to_json(self) -> str:
