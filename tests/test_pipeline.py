@@ -87,6 +87,10 @@ def test_convert_writes_the_contract(tiny_run, tiny_web):
     plain = next(c for c in meta["golden"] if c["file"] == with_answers[0]["file"] and not c.get("clinical"))
     assert np.abs(np.subtract(plain["probabilities"], with_answers[0]["probabilities"])).max() > 1e-3
     assert meta["model"]["quantization_max_abs_diff"] < 1e-4  # float32: BatchNorm folding only (see above)
+    # The report's few-case flags reach the model card (a tiny test split: some figures rest on few images).
+    report = json.loads((tiny_run / "report.json").read_text())
+    assert meta["metrics"]["test"]["few_cases"] == report["test"]["few_cases"] != []
+    assert meta["metrics"]["test"]["few_cases_min"] == 30
     # What a score means: validation images by score range, split at each threshold, every one counted once.
     screening = meta["screening"]
     for block in (screening, screening["without_clinical"]):

@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--data", nargs="+", help="another dataset to score (all its images); default: the test split")
     e.add_argument("--format", default="auto", choices=_metadata("dataset")["choices"], help="format of --data")
     e.add_argument("--masks", help="folder of <image_id>_segmentation.png lesion masks: measure where the maps fall")
-    e.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals")
+    e.add_argument("--bootstrap", type=int, default=Config().bootstrap, help="bootstrap resamples for the intervals")
     e.add_argument("--out", help="folder to write the report into; default: the run folder")
 
     p = sub.add_parser("predict", help="print Python's reference probabilities for images")
