@@ -149,8 +149,7 @@ def choose_decision(p: np.ndarray, y: np.ndarray, prior: np.ndarray, taus=np.rou
     """
     prior = np.asarray(prior, float)
     log_prior = np.log(np.where(prior > 0, prior, 1.0))  # a class never seen in training gets no boost
-    scores = {float(t): float(np.mean([(decide(p, -t * log_prior)[y == c] == c).mean() for c in np.unique(y)]))
-              for t in taus}
+    scores = {float(t): balanced_accuracy(y, decide(p, -t * log_prior)) for t in taus}
     tau = max(scores, key=lambda t: (round(scores[t], 4), -t))
     return {"rule": "argmax(log p + class_log_weights)", "tau": tau,
             "class_log_weights": [float(w) + 0.0 for w in -tau * log_prior],
