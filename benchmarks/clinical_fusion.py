@@ -52,7 +52,7 @@ def main(argv=None) -> None:
     from trainer.config import Config
     from trainer.data import read_split
     from trainer.readers import read_dataset
-    from trainer.evaluate import (choose_decision, choose_threshold, classification_metrics, fit_calibration,
+    from trainer.metrics import (choose_decision, choose_threshold, classification_metrics, fit_calibration,
                                   malignant_risk, screening_metrics, softmax)
     from trainer.model import split_backbone
     from trainer.train import P_ALL, P_FIELD, class_weights, fit_clinical, clinical_offsets, pooled_views, rebuild

@@ -39,7 +39,7 @@ def main(argv=None) -> None:
     from trainer import labels
     from trainer.config import Config
     from trainer.data import read_split
-    from trainer.evaluate import classification_metrics, softmax
+    from trainer.metrics import classification_metrics, softmax
     from trainer.model import build_model
     from trainer.report import resolution_gap
     from trainer.train import extract_features, train_head

@@ -50,7 +50,7 @@ def main(argv=None) -> None:
     from trainer import labels
     from trainer.config import Config
     from trainer.data import image_dataset
-    from trainer.evaluate import classification_metrics, screening_metrics
+    from trainer.metrics import classification_metrics, screening_metrics
     from trainer.images import prepare
     from trainer.predict import Predictor
 

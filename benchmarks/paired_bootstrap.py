@@ -35,7 +35,7 @@ def main(argv=None) -> None:
 
     from trainer import labels
     from trainer.config import Config
-    from trainer.evaluate import classification_metrics, screening_metrics
+    from trainer.metrics import classification_metrics, screening_metrics
 
     scheme = Config.load(args.a / "config.json")  # its classes, built-in or its own
     class_ids = labels.class_ids(scheme)

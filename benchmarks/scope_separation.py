@@ -73,8 +73,7 @@ def main(argv=None) -> None:
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
 
-    from sklearn.metrics import roc_auc_score
-
+    from trainer.metrics import auc
     from trainer.predict import Predictor
 
     meta = json.loads((Path(args.model) / "metadata.json").read_text())
@@ -106,7 +105,7 @@ def main(argv=None) -> None:
     y = np.r_[np.zeros(len(inside["blur"])), np.ones(len(outside["blur"]))]
     for key in ("out_of_scope", "distance"):
         score = np.r_[inside[key], outside[key]]
-        result[f"{key}_auc_test_vs_holdout"] = float(roc_auc_score(y, score)) if np.isfinite(score).all() else None
+        result[f"{key}_auc_test_vs_holdout"] = auc(y, score) if np.isfinite(score).all() else None
 
     print(f"model {result['model']}; thresholds from metadata.json scope")
     print(f"ROC AUC, test lesions vs held-out other pictures: not-a-lesion "

@@ -182,7 +182,7 @@ def _metrics(report: dict) -> dict:
         return {}
     keep = ("n", "n_lesions", "accuracy", "balanced_accuracy", "balanced_accuracy_most_probable", "macro_f1",
             "macro_auc", "ece",
-            "ece_before_temperature", "per_class", "intervals_95")
+            "ece_before_temperature", "per_class", "intervals_95", "few_cases", "few_cases_min")
     return {"test": {k: report["test"][k] for k in keep if k in report["test"]},
             "stage1_test": report.get("stage1_test")}
 

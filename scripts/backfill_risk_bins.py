@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/backfill_risk_bins.py runs/clinical
 
-Training now writes them itself (trainer/train.py, trainer.evaluate.risk_bins): score ranges with how
+Training now writes them itself (trainer/train.py, trainer.metrics.risk_bins): score ranges with how
 many validation images scoring in each were malignant, which the page says instead of a bare risk
 percentage. This scores the run's exported SavedModel on its validation images (each with its own age,
 sex and site, as training did) and writes the same fields into calibration.json and report.json's
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from trainer import clinical, labels  # noqa: E402
 from trainer.config import Config  # noqa: E402
 from trainer.data import image_dataset, read_split  # noqa: E402
-from trainer.evaluate import choose_threshold, malignant_risk, risk_bins, softmax  # noqa: E402
+from trainer.metrics import choose_threshold, malignant_risk, risk_bins, softmax  # noqa: E402
 from trainer.predict import Predictor  # noqa: E402
 
 

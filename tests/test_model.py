@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from trainer.config import Config
-from trainer.model import (DIHEDRAL, ShadesOfGray, above_cut_model, backbone_of, build_head, build_model, dihedral,
-                           logits_model, set_calibration, split_backbone)
+from trainer.model import (BACKBONE, DIHEDRAL, ShadesOfGray, above_cut_model, backbone_of, build_head, build_model,
+                           dihedral, logits_model, set_calibration, split_backbone)
 
 TINY = Config(image_size=96, alpha=0.35, weights="none", dropout=0.2)
 
@@ -23,6 +23,13 @@ def test_raw_pixels_in_probabilities_out(tiny):
     assert p.shape == (2, 7)
     np.testing.assert_allclose(p.sum(axis=1), 1, atol=1e-5)
     assert model.layers[1].name == "preprocess"  # normalisation is part of the graph
+
+
+def test_backbone_is_found_by_its_name(tiny):
+    """The MobileNetV2 is the layer named BACKBONE, whatever alpha, size or layers before it."""
+    model, _ = tiny
+    assert backbone_of(model) is model.get_layer(BACKBONE)
+    assert backbone_of(model).get_layer("block_5_add") is not None
 
 
 def test_head_trained_on_features_drops_into_the_model(tiny):

@@ -44,7 +44,7 @@ def test_report_has_honest_metrics(tiny_run):
 
 def test_predictor_matches_head_probabilities_on_the_test_split(tiny_run):
     """``trainer predict`` (the exported SavedModel, each photo with its own age, sex and site) gives the
-    probabilities training computed from the head's logits for the report (predictions_test.csv)."""
+    probabilities training's model gave for the report (predictions_test.csv)."""
     from trainer.data import read_split
 
     records, splits = read_split(tiny_run / "split.csv")
@@ -99,6 +99,10 @@ def test_convert_writes_the_contract(tiny_run, tiny_web):
     plain = next(c for c in meta["golden"] if c["file"] == with_answers[0]["file"] and not c.get("clinical"))
     assert np.abs(np.subtract(plain["probabilities"], with_answers[0]["probabilities"])).max() > 1e-3
     assert meta["model"]["quantization_max_abs_diff"] < 1e-4  # float32: BatchNorm folding only (see above)
+    # The report's few-case flags reach the model card (a tiny test split: some figures rest on few images).
+    report = json.loads((tiny_run / "report.json").read_text())
+    assert meta["metrics"]["test"]["few_cases"] == report["test"]["few_cases"] != []
+    assert meta["metrics"]["test"]["few_cases_min"] == 30
     # What a score means: validation images by score range, split at each threshold, every one counted once.
     screening = meta["screening"]
     for block in (screening, screening["without_clinical"]):
@@ -178,13 +182,31 @@ def test_predict_refuses_a_damaged_web_model_in_one_line(tiny_web, tmp_path, cap
 def test_evaluate_rescores_the_test_split_and_other_data(tiny_run, tmp_path):
     from PIL import Image
 
-    from trainer.assess import evaluate
+    from trainer.evaluate import evaluate
 
-    before = json.loads((tiny_run / "report.json").read_text())
-    again = evaluate(tiny_run, bootstrap=50)
-    # The exported model gives what training measured (same images, same calibration).
-    assert again["test"]["balanced_accuracy"] == pytest.approx(before["test"]["balanced_accuracy"], abs=1e-6)
+    written = (tiny_run / "report.json").read_text()
+    before = json.loads(written)
+    again = evaluate(tiny_run, bootstrap=50, out=tmp_path / "again")
+    # One scoring path: the exported SavedModel, rescored, gives every figure training wrote (same images,
+    # same calibration); only the Keras model's and the SavedModel's float rounding may differ.
+    for key in ("n", "accuracy", "balanced_accuracy", "macro_auc", "macro_f1", "ece", "ece_before_temperature",
+                "balanced_accuracy_most_probable", "malignant"):
+        assert again["test"][key] == pytest.approx(before["test"][key], abs=1e-6), key
+    for key, interval in before["test"]["intervals_95"].items():
+        assert again["test"]["intervals_95"][key] == pytest.approx(interval, abs=1e-6), key
+    assert again["test"]["confusion"] == before["test"]["confusion"]
+    assert [(f["key"], f["k"], f["n"]) for f in again["test"]["few_cases"]] == \
+        [(f["key"], f["k"], f["n"]) for f in before["test"]["few_cases"]] != []  # a tiny test split: few cases
     assert again["imbalance"] == before["imbalance"]  # training-only facts are kept
+    # --out leaves the run folder as it was and writes the report and predictions there instead.
+    assert (tiny_run / "report.json").read_text() == written
+    written_again = {p.name for p in (tmp_path / "again").iterdir()}
+    assert {"report.json", "report.md", "predictions_test.csv", "plots"} <= written_again
+    with (tiny_run / "predictions_test.csv").open() as a, (tmp_path / "again" / "predictions_test.csv").open() as b:
+        trained, rescored = list(csv.DictReader(a)), list(csv.DictReader(b))
+    assert [r["image_id"] for r in trained] == [r["image_id"] for r in rescored]
+    np.testing.assert_allclose([[float(r[c]) for c in before["classes"]] for r in rescored],
+                               [[float(r[c]) for c in before["classes"]] for r in trained], atol=2e-5)
 
     masks = tmp_path / "masks"
     masks.mkdir()

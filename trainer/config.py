@@ -8,55 +8,97 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # The colour transparent pixels are composited onto, on both sides (Python and browser).
 ALPHA_BACKGROUND = (255, 255, 255)
 
 
+def names(text: str) -> tuple[str, ...]:
+    """A comma-separated list on the command line ("mel,bcc") as a tuple of names."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def flag(default, help: str, group: str, **argparse_options):
+    """A field that is also a flag of ``python -m trainer train`` (``cli.py`` builds the parser from these).
+
+    Args:
+        help: the flag's help text (argparse adds the default).
+        group: the ``--help`` section it is listed in: "data", "model" or "training".
+        argparse_options: anything else ``add_argument`` takes (choices, required, a flag name that
+            is not the field's).
+    """
+    return field(default=default, metadata={"help": help, "group": group, **argparse_options})
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything a run needs to be reproduced.
 
-    Attributes mirror the CLI flags of ``python -m trainer train``; see ``trainer/cli.py``
-    for their help texts.
+    A field made with ``flag`` is a command-line flag of ``python -m trainer train`` (``--field-name``,
+    its type and default from here): adding a flag is adding a field.
     """
 
-    data: tuple[str, ...] = ()
-    dataset: str = "auto"
-    scheme: str = "dx7"
-    # Set by the trainer when the class folders are not a built-in scheme's: the folder names, and
-    # those of them --malignant names (trainer/labels.py).
+    data: tuple[str, ...] = flag((), "dataset folder(s); several folders are one dataset, split together by lesion",
+                                 "data", required=True)
+    dataset: str = flag("auto", "ham10000: metadata CSV + images; isic: ISIC CSVs (one-hot or diagnosis column; "
+                        "SIIM-ISIC 2020's train.csv, grouped by patient_id); derm12345: metadata CSV with "
+                        "isic_id + label; folders: one subfolder per class, each holding that class's images. "
+                        "Folders named after the classes of --scheme (benign/, malignant/, other/) or after "
+                        "HAM10000 diagnoses (akiec/ bcc/ bkl/ df/ mel/ nv/ vasc/) are that scheme's classes; "
+                        "any other names are the classes themselves (then --malignant says which are "
+                        "malignant); auto: detect", "data",
+                        flag="--format", choices=["auto", "ham10000", "isic", "derm12345", "folders"])
+    scheme: str = flag("dx7", "label scheme (unused when class folders carry their own names)", "data",
+                       choices=["dx7", "benign-malignant", "benign-malignant-other"])
+    # Set by the trainer when the class folders are not a built-in scheme's: the folder names
+    # (trainer/labels.py).
     classes: tuple[str, ...] = ()
-    malignant: tuple[str, ...] = ()
+    malignant: tuple[str, ...] = flag((), "with class folders of your own names: the comma-separated folders that "
+                                      "are malignant (their summed probability is the screening risk; at least one "
+                                      "is needed)", "data", type=names, metavar="CLASS,…")
     # Where the data comes from, where its reader does not know (or to correct it): provenance.json.
-    dataset_name: str | None = None
-    dataset_citation: str | None = None
-    dataset_licence: str | None = None
-    image_size: int = 224
-    alpha: float = 1.0
-    weights: str = "imagenet"
-    dropout: float = 0.3
-    batch_size: int = 32
-    head_epochs: int = 30
-    head_learning_rate: float = 1e-3
-    seed: int = 1337
-    val_fraction: float = 0.15
-    test_fraction: float = 0.15
-    imbalance: str = "auto"
-    fine_tune_epochs: int = 0
-    cut: str = "block_5_add"
-    views: int = 6
-    fine_tune_learning_rate: float = 2e-4
-    warmup_epochs: int = 1
-    tta_views: int = 8
-    colour_constancy: bool = False
-    clinical: bool = False
-    target_sensitivity: float = 0.95
-    outliers: str = ""
-    folds: int = 0
-    distribute: str = "none"
+    dataset_name: str | None = flag(None, "the data's name for the model card and page; None: the reader's "
+                                    "(HAM10000, SIIM-ISIC 2020, …; unknown for --format folders)", "data", type=str)
+    dataset_citation: str | None = flag(None, "how to cite the data", "data", type=str)
+    dataset_licence: str | None = flag(None, "the data's licence, e.g. CC BY 4.0", "data", type=str)
+    seed: int = flag(1337, "seed for the split and training", "data")
+    val_fraction: float = flag(0.15, "share of lesions for validation (in steps of 5%%)", "data")
+    test_fraction: float = flag(0.15, "share of lesions for test (in steps of 5%%)", "data")
+    folds: int = flag(0, "K >= 3: grouped K-fold cross-validation (one run per fold, then mean ± sd)", "data")
+    image_size: int = flag(224, "input height and width", "model")
+    alpha: float = flag(1.0, "MobileNetV2 width multiplier", "model")
+    weights: str = flag("imagenet", '"imagenet" (Keras downloads them), a no-top .h5 file, or "none"', "model")
+    dropout: float = flag(0.3, "dropout before the classifier", "model")
+    batch_size: int = flag(32, "batch size (global: with --distribute, the replicas share each batch)", "training")
+    head_epochs: int = flag(30, "max epochs of the head (early stopping)", "training")
+    head_learning_rate: float = flag(1e-3, "Adam learning rate", "training")
+    imbalance: str = flag("auto", "class-imbalance remedy; auto tries both in stage 1 and keeps the better on "
+                          "validation", "training", choices=["auto", "class_weight", "balanced"])
+    fine_tune_epochs: int = flag(0, "stage 2 epochs (0: head only)", "training")
+    cut: str = flag("block_5_add", "stage 2 trains every backbone layer above this one, from its cached outputs "
+                    "(a block's output: block_N_add, or block_N_project_BN where a block has no add)", "training")
+    views: int = flag(6, "augmented views of each training image cached at --cut (stage 2 draws one per epoch)",
+                      "training")
+    fine_tune_learning_rate: float = flag(2e-4, "stage 2 peak Adam learning rate (linear warm-up, then cosine "
+                                          "decay to 0)", "training")
+    warmup_epochs: int = flag(1, "stage 2 warm-up epochs", "training")
+    tta_views: int = flag(8, "dihedral views (flips, transposes) the exported model averages", "training",
+                          choices=[1, 2, 4, 8])
+    colour_constancy: bool = flag(False, "Shades of Gray (p=6) colour constancy as the model's first layer",
+                                  "training")
+    clinical: bool = flag(False, "a second input for age, sex and body site where the dataset has them "
+                          "(HAM10000, ISIC metadata, SIIM-ISIC 2020); each stays optional for the user", "training")
+    target_sensitivity: float = flag(0.95, "malignant sensitivity the screening threshold is chosen for, on "
+                                     "validation", "training")
+    outliers: str = flag("", "a folder of pictures that are not dermoscopic close-ups (any layout; e.g. the fit/ "
+                         "part of scripts/make_outliers.py's set): the out-of-scope detector learns them besides "
+                         "its built-in synthetic pictures", "training")
+    distribute: str = flag("none", "stage 2 on several devices: mirrored (this machine's GPUs) or multi-worker "
+                           "(several machines, each running this command with its TF_CONFIG); see the README",
+                           "training", choices=["none", "mirrored", "multi-worker"])
+    bootstrap: int = flag(1000, "bootstrap resamples (of lesions) for the test split's 95%% intervals", "evaluation")
     alpha_background: tuple[int, int, int] = ALPHA_BACKGROUND
 
     def to_json(self) -> str:

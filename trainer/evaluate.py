@@ -1,247 +1,166 @@
-"""Metrics that do not flatter: balanced accuracy, per-class sensitivity/specificity, AUC, calibration.
+"""The evaluation stage: scores a trained model on a split, at the end of ``trainer train`` and again on demand.
 
-``trainer train`` scores the held-out test split with these at the end of a run.
+    python -m trainer evaluate runs/full                                   # the run's own test split
+    python -m trainer evaluate runs/full --data ../shared/data/ham10000-224  # another dataset, all images
+    python -m trainer evaluate runs/full --masks ../shared/data/ham10000/HAM10000_segmentations_lesion_tschandl
+    python -m trainer evaluate runs/full --out /tmp/again                  # the report elsewhere; the run untouched
 
-All functions take integer labels ``y`` (n,) and probabilities ``p`` (n, classes) as numpy arrays.
+Training and ``trainer evaluate`` share one path, so a rescored run gives the figures training wrote:
+``run_model`` passes the images through the model as exported (the Keras model at the end of training,
+the SavedModel afterwards; each record with its own age, sex and site for a clinical model), and
+``score_split`` writes the predictions and the report (``report.py``: the metrics of ``metrics.py``,
+the screening figures at the validation threshold, bootstrap intervals over lesions, calibration).
+``--masks`` also measures where the class activation maps fall: the share of the top class's positive
+map that lies on the lesion, against the share of the image the lesion covers (what a map spread
+evenly would score), and how often the map's peak is on the lesion.
 """
 
 from __future__ import annotations
 
+import csv
+import json
+from pathlib import Path
+from typing import Callable
+
 import numpy as np
 
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of (n, classes) logits."""
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def confusion(y: np.ndarray, pred: np.ndarray, num_classes: int) -> np.ndarray:
-    """Counts, rows = true class, columns = predicted class."""
-    m = np.zeros((num_classes, num_classes), np.int64)
-    np.add.at(m, (y, pred), 1)
-    return m
+from . import clinical, labels
+from .config import Config
+from .data import image_dataset, read_split
+from .readers import read_dataset
+from .metrics import softmax
+from .report import write_report
 
 
-def auc(positive: np.ndarray, score: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney U, ties counted half); nan if one class is absent."""
-    positive = positive.astype(bool)
-    n_pos, n_neg = positive.sum(), (~positive).sum()
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    order = np.argsort(score, kind="mergesort")
-    ranks = np.empty(len(score))
-    sorted_scores = score[order]
-    # average ranks over ties
-    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
-    avg = first + (counts - 1) / 2.0 + 1
-    ranks[order] = np.repeat(avg, counts)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+def cam_on_lesion(cam: np.ndarray, mask: np.ndarray) -> tuple[float, float, bool]:
+    """(share of the positive map on the lesion, share of the image that is lesion, peak on lesion).
+
+    Args:
+        cam: (h, w) activation map of one class, in logit units.
+        mask: (H, W) boolean lesion mask.
+    """
+    import tensorflow as tf
+
+    heat = tf.image.resize(np.maximum(cam, 0)[None, :, :, None], mask.shape, method="bilinear")[0, :, :, 0].numpy()
+    total = heat.sum()
+    inside = float(heat[mask].sum() / total) if total > 0 else float("nan")
+    peak = np.unravel_index(np.argmax(heat), heat.shape)
+    return inside, float(mask.mean()), bool(mask[peak])
 
 
-def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 15) -> float:
-    """ECE of the top-class confidence over equal-width bins."""
-    conf = p.max(axis=1)
-    correct = p.argmax(axis=1) == y
-    edges = np.linspace(0, 1, bins + 1)
-    ece = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        inside = (conf > lo) & (conf <= hi)
-        if inside.any():
-            ece += inside.mean() * abs(correct[inside].mean() - conf[inside].mean())
-    return float(ece)
+def run_model(forward: Callable, records, config: Config, vectors=None, masks: str | None = None) -> dict:
+    """Every output of ``forward`` for each readable record's image, as the exported model gets it.
 
-
-def decide(p: np.ndarray, class_log_weights=None) -> np.ndarray:
-    """The predicted class: argmax of log p + w (w = 0: the most probable class). See choose_decision."""
-    if class_log_weights is None:
-        return p.argmax(axis=1)
-    return (np.log(np.maximum(p, 1e-30)) + np.asarray(class_log_weights)).argmax(axis=1)
-
-
-def classification_metrics(y: np.ndarray, p: np.ndarray, class_ids: list[str], class_log_weights=None) -> dict:
-    """The headline and per-class metrics of one set of predictions.
-
-    ``class_log_weights``: the decision rule (``decide``) that picks each image's class.
+    Args:
+        forward: (float32 images, clinical vectors or None) -> {output: array}, with "probabilities".
+        vectors: the records' clinical vectors (a clinical model's second input), or None.
+        masks: folder of ``<image_id>_segmentation.png``: adds where the activation maps fall.
 
     Returns:
-        a JSON-ready dict: accuracy, balanced_accuracy, macro_f1, macro_auc, ece,
-        per_class (precision, sensitivity, specificity, f1, auc, support) and confusion.
+        {"kept": indices of the records that could be read, each output but the (large) "cam" for
+        those, "cam_on_lesion": [cam_on_lesion tuples] where a mask exists}.
     """
-    k = len(class_ids)
-    pred = decide(p, class_log_weights)
-    m = confusion(y, pred, k)
-    per_class = {}
-    for i, cid in enumerate(class_ids):
-        tp = m[i, i]
-        fn = m[i].sum() - tp
-        fp = m[:, i].sum() - tp
-        tn = m.sum() - tp - fn - fp
-        sens = tp / (tp + fn) if tp + fn else float("nan")
-        prec = tp / (tp + fp) if tp + fp else float("nan")
-        spec = tn / (tn + fp) if tn + fp else float("nan")
-        f1 = 2 * prec * sens / (prec + sens) if prec + sens > 0 else 0.0
-        per_class[cid] = {"precision": float(prec), "sensitivity": float(sens), "specificity": float(spec),
-                          "f1": float(f1), "auc": auc(y == i, p[:, i]), "support": int(m[i].sum())}
-    present = [c for c in per_class.values() if c["support"] > 0]
-    return {
-        "n": int(len(y)),
-        "accuracy": float((pred == y).mean()),
-        "balanced_accuracy": float(np.mean([c["sensitivity"] for c in present])),
-        "macro_f1": float(np.mean([c["f1"] for c in present])),
-        "macro_auc": _finite_mean([c["auc"] for c in present]),
-        "ece": expected_calibration_error(y, p),
-        "per_class": per_class,
-        "confusion": m.tolist(),
-    }
+    from PIL import Image
+
+    # The model runs each image in tta_views views: batches that many times smaller keep the backbone's
+    # batch (and memory) what it is in training; 32 x 8 views needed over 24 GB.
+    ds = image_dataset([r.path for r in records], np.zeros(len(records), np.int32), config.image_size,
+                       max(1, config.batch_size // config.tta_views), with_index=True)
+    collected, kept, localisation = {}, [], []
+    for images, _, indices in ds:
+        indices = indices.numpy()
+        out = forward(images.numpy(), None if vectors is None else vectors[indices])
+        kept.append(indices)
+        for key, value in out.items():
+            if key != "cam":
+                collected.setdefault(key, []).append(np.asarray(value))
+        if masks:
+            for cam, p, i in zip(np.asarray(out["cam"]), np.asarray(out["probabilities"]), indices):
+                mask_path = Path(masks) / f"{records[i].image_id}_segmentation.png"
+                if mask_path.is_file():
+                    mask = np.asarray(Image.open(mask_path).convert("L")) > 127
+                    localisation.append(cam_on_lesion(cam[:, :, int(np.argmax(p))], mask))
+    result = {key: np.concatenate(values) for key, values in collected.items()}
+    result["kept"] = np.concatenate(kept) if kept else np.zeros(0, int)
+    result["cam_on_lesion"] = localisation
+    return result
 
 
-def roc_curve(positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(false positive rates, true positive rates) at every distinct threshold, from (0,0) to (1,1)."""
-    order = np.argsort(-score, kind="mergesort")
-    pos = positive.astype(bool)[order]
-    s = score[order]
-    distinct = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]
-    tps = np.cumsum(pos)[distinct]
-    fps = np.cumsum(~pos)[distinct]
-    return np.r_[0, fps / max(fps[-1], 1)], np.r_[0, tps / max(tps[-1], 1)]
+def score_split(out: Path, records, y, probabilities, *, config: Config, calibration: dict, name: str = "report",
+                extra: dict | None = None, stage1_probs=None, bootstrap: int = 1000, run: Path | None = None) -> dict:
+    """Writes a split's predictions (``predictions_test.csv`` for the test split, else
+    ``predictions_<dataset>.csv``) and its report (``<name>.json``, ``<name>.md``, plots) into ``out``.
 
-
-def fit_calibration(logits: np.ndarray, y: np.ndarray, steps: int = 3000) -> tuple[float, np.ndarray]:
-    """Temperature T and per-class bias b minimising the NLL of softmax(logits / T + b) on validation.
-
-    The bias corrects the class prior (stage 2 may train on class-balanced batches, whose logits
-    over-rate rare classes); T corrects over-confidence. Full-batch Adam on log T and b.
-    """
-    logits = np.asarray(logits, np.float64)
-    onehot = np.eye(logits.shape[1])[y]
-    params = np.zeros(logits.shape[1] + 1)  # log(1/T), b
-    m, v = np.zeros_like(params), np.zeros_like(params)
-    for t in range(1, steps + 1):
-        scale, bias = np.exp(params[0]), params[1:]
-        z = logits * scale + bias
-        p = np.exp(z - z.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
-        dz = (p - onehot) / len(y)
-        grad = np.concatenate([[np.sum(dz * logits) * scale], dz.sum(axis=0)])
-        m = 0.9 * m + 0.1 * grad
-        v = 0.999 * v + 0.001 * grad ** 2
-        params -= 0.02 * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-9)
-        params[0] = np.clip(params[0], -np.log(20.0), np.log(20.0))  # 0.05 <= T <= 20
-    bias = params[1:] - params[1:].mean()  # softmax ignores a shared offset
-    return float(np.exp(-params[0])), bias
-
-
-def choose_decision(p: np.ndarray, y: np.ndarray, prior: np.ndarray, taus=np.round(np.arange(0, 1.51, 0.05), 2)) -> dict:
-    """The decision rule maximising balanced accuracy on validation: argmax of log p - tau * log(prior)
-    (logit adjustment, Menon et al. 2021). tau = 0 picks the most probable class; tau = 1 weighs
-    every class as if all were equally common. Ties go to the smaller tau.
-    """
-    prior = np.asarray(prior, float)
-    log_prior = np.log(np.where(prior > 0, prior, 1.0))  # a class never seen in training gets no boost
-    scores = {float(t): float(np.mean([(decide(p, -t * log_prior)[y == c] == c).mean() for c in np.unique(y)]))
-              for t in taus}
-    tau = max(scores, key=lambda t: (round(scores[t], 4), -t))
-    return {"rule": "argmax(log p + class_log_weights)", "tau": tau,
-            "class_log_weights": [float(w) + 0.0 for w in -tau * log_prior],
-            "training_prior": [float(x) for x in prior], "validation_balanced_accuracy_by_tau": scores}
-
-
-def malignant_risk(p: np.ndarray, malignant: np.ndarray) -> np.ndarray:
-    """The screening score: the summed probability of the malignant classes."""
-    return p[:, malignant.astype(bool)].sum(axis=1)
-
-
-def choose_threshold(risk: np.ndarray, positive: np.ndarray, target_sensitivity: float) -> float:
-    """The highest risk threshold whose sensitivity (risk >= threshold) is at least the target."""
-    pos = np.sort(risk[positive.astype(bool)])
-    if len(pos) == 0:
-        raise ValueError("no malignant case to choose a threshold on")
-    need = int(np.ceil(target_sensitivity * len(pos)))
-    return float(pos[len(pos) - need])
-
-
-def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """95% Wilson score interval of a proportion k / n (sensible at 0 and n, unlike k/n ± 2 se)."""
-    if n == 0:
-        return float("nan"), float("nan")
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (0.0 if k == 0 else float(centre - half)), (1.0 if k == n else float(centre + half))
-
-
-def risk_bins(risk: np.ndarray, positive: np.ndarray, threshold: float, below: int = 2, above: int = 4) -> list[dict]:
-    """What a malignant-risk score means, in words a person reads correctly: score ranges with how many of
-    the (validation) images that scored in each were malignant.
-
-    The threshold is an edge, so a range never straddles "lower" and "higher concern"; below it ``below``
-    ranges, above it ``above``, each holding about as many images (quantiles of the scores on its side).
+    Args:
+        records, y, probabilities: the scored images, their class indices and calibrated probabilities.
+        calibration: the run's calibration.json (temperature, class bias, decision rule, threshold).
+        stage1_probs: the frozen-backbone head's probabilities for the same images, if stage 2 ran.
+        run: the run folder, for its training curves (default ``out``).
 
     Returns:
-        [{"from", "to", "n", "malignant", "rate", "interval_95"}] in increasing score; a score s is in the
-        range with from <= s < to (the last range includes 1).
+        the report.
     """
-    risk, positive = np.asarray(risk, float), np.asarray(positive, bool)
-    low, high = risk[risk < threshold], risk[risk >= threshold]
-    inner = lambda side, k: [float(q) for q in np.quantile(side, np.arange(1, k) / k)] if len(side) else []  # noqa: E731
-    edges = sorted({0.0, *inner(low, below), float(threshold), *inner(high, above), 1.0})
-    bins = []
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        inside = (risk >= lo) & ((risk < hi) if hi < 1.0 else (risk <= hi))
-        n, k = int(inside.sum()), int(positive[inside].sum())
-        bins.append({"from": lo, "to": hi, "n": n, "malignant": k, "rate": k / n if n else None,
-                     "interval_95": list(wilson_interval(k, n)) if n else None})
-    return bins
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    class_ids = labels.class_ids(config)
+    malignant = np.array([c["malignant"] for c in labels.classes_metadata(config)])
+    probabilities = np.asarray(probabilities)
+    # Before calibration: log p = logits / T + bias + a constant per image, solved for the logits.
+    uncalibrated = softmax((np.log(np.maximum(probabilities, 1e-30)) - np.asarray(calibration["class_bias"]))
+                           * calibration["temperature"])
+    split = "test" if name == "report" else name.removeprefix("report_")
+    with (out / f"predictions_{split}.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["image_id", "group", "source", "label", *class_ids])
+        for r, label, p in zip(records, y, probabilities):
+            writer.writerow([r.image_id, r.group, r.source, class_ids[label], *[f"{v:.7f}" for v in p]])
+    return write_report(out, y=np.asarray(y), probs=probabilities, uncalibrated=uncalibrated,
+                        groups=[r.group for r in records], sources=[r.source for r in records],
+                        image_ids=[r.image_id for r in records], class_ids=class_ids, malignant=malignant,
+                        calibration=calibration, stage1_probs=stage1_probs, extra=extra, name=name,
+                        bootstrap=bootstrap, run=run)
 
 
-def screening_metrics(y: np.ndarray, p: np.ndarray, malignant: np.ndarray, threshold: float) -> dict:
-    """Malignant-vs-benign AUC and sensitivity/specificity at ``threshold``."""
-    positive = malignant.astype(bool)[y]
-    risk = malignant_risk(p, malignant)
-    flagged = risk >= threshold
-    return {
-        "threshold": float(threshold),
-        "auc": auc(positive, risk),
-        "sensitivity": float(flagged[positive].mean()) if positive.any() else float("nan"),
-        "specificity": float((~flagged[~positive]).mean()) if (~positive).any() else float("nan"),
-        "n_malignant": int(positive.sum()), "n_benign": int((~positive).sum()),
-    }
+def evaluate(run: str | Path, data: list[str] | None = None, fmt: str = "auto",
+             masks: str | None = None, bootstrap: int = 1000, out: str | Path | None = None) -> dict:
+    """Scores ``run``'s exported model and writes ``report.*`` (its test split) or ``report_<dataset>.*``.
 
-
-def bootstrap_intervals(y, p, groups, class_ids, malignant, threshold, *, n: int = 1000, seed: int = 0,
-                        class_log_weights=None) -> dict:
-    """95% percentile intervals, resampling lesions (all of a lesion's images together), not images.
+    Args:
+        out: folder for the report (default: the run folder itself).
 
     Returns:
-        {metric: [low, high]} for balanced accuracy, macro AUC, macro F1, ECE, malignant AUC,
-        sensitivity and specificity.
+        the report.
     """
-    rng = np.random.default_rng(seed)
-    unique, inverse = np.unique(np.asarray(groups), return_inverse=True)
-    members = [np.nonzero(inverse == g)[0] for g in range(len(unique))]
-    samples = {k: [] for k in ("balanced_accuracy", "macro_auc", "macro_f1", "ece",
-                               "malignant_auc", "malignant_sensitivity", "malignant_specificity")}
-    for _ in range(n):
-        idx = np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
-        m = classification_metrics(y[idx], p[idx], class_ids, class_log_weights)
-        s = screening_metrics(y[idx], p[idx], malignant, threshold)
-        for key in ("balanced_accuracy", "macro_auc", "macro_f1", "ece"):
-            samples[key].append(m[key])
-        samples["malignant_auc"].append(s["auc"])
-        samples["malignant_sensitivity"].append(s["sensitivity"])
-        samples["malignant_specificity"].append(s["specificity"])
-    intervals = {}
-    for key, values in samples.items():
-        values = np.asarray(values, float)
-        values = values[np.isfinite(values)]  # a resample can miss a class entirely
-        intervals[key] = [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))] if len(values) \
-            else [float("nan"), float("nan")]
-    return intervals
+    from .predict import Predictor
 
-
-def _finite_mean(values) -> float:
-    values = np.asarray(values, float)
-    values = values[np.isfinite(values)]
-    return float(values.mean()) if len(values) else float("nan")
+    run = Path(run)
+    config = Config.load(run / "config.json")
+    calibration = json.loads((run / "calibration.json").read_text())
+    dx_index = labels.diagnosis_to_index(config)
+    if data:
+        records, _ = read_dataset(fmt, data)
+        name = "report_" + "_".join(Path(d).name for d in data)
+    else:
+        records, splits = read_split(run / "split.csv")
+        records = [r for r, s in zip(records, splits) if s == "test"]
+        name = "report"
+    records = [r for r in records if r.dx in dx_index]
+    y = np.array([dx_index[r.dx] for r in records])
+    vectors = clinical.encode_records(records) if config.clinical else None
+    scored = run_model(Predictor(run).outputs, records, config, vectors, masks)
+    kept = scored["kept"]
+    unreadable = [records[i].path for i in sorted(set(range(len(records))) - set(kept.tolist()))]
+    records, y = [records[i] for i in kept], y[kept]
+    extra = {"evaluated": {"data": data or "test split of split.csv", "n": len(records), "unreadable": unreadable}}
+    if not data and (run / "report.json").is_file():  # keep what only training knows
+        previous = json.loads((run / "report.json").read_text())
+        extra.update({k: previous[k] for k in ("skipped", "imbalance", "stage2", "timings_s", "scheme",
+                                               "stage1_test", "clinical") if k in previous})
+    if scored["cam_on_lesion"]:
+        inside, area, peak = map(np.array, zip(*scored["cam_on_lesion"]))
+        extra["cam_on_lesion"] = {
+            "n": len(inside), "share_of_map_on_lesion": float(np.nanmean(inside)),
+            "share_of_image_that_is_lesion": float(area.mean()), "peak_on_lesion": float(peak.mean()),
+        }
+    return score_split(out or run, records, y, scored["probabilities"], config=config, calibration=calibration,
+                       name=name, extra=extra, bootstrap=bootstrap, run=run)

@@ -55,6 +55,7 @@ def build_backbone(config: Config) -> keras.Model:
         alpha=config.alpha,
         include_top=False,
         weights=weights,
+        name=BACKBONE,
     )
 
 
@@ -341,8 +342,8 @@ def split_backbone(model: keras.Model, cut: str) -> tuple[keras.Model, keras.Mod
 
 
 def backbone_of(model: keras.Model) -> keras.Model:
-    """The MobileNetV2 inside ``model`` (its one nested model)."""
-    return next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    """The MobileNetV2 inside ``model``, by its name (``BACKBONE``), not by where it sits."""
+    return model.get_layer(BACKBONE)
 
 
 def above_cut_model(model: keras.Model, cut: str) -> keras.Model:

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import clinical, labels
 from .config import Config
-from .evaluate import decide
+from .metrics import decide
 from .images import ImageError, prepare
 
 

@@ -1,7 +1,10 @@
 """The evaluation report of a run: ``report.json`` (read by the converter), ``report.md``, ``plots/``.
 
-Written at the end of training from the test split's predictions, and again by
-``python -m trainer evaluate RUN`` (from the run's ``predictions_test.csv``, or on another dataset).
+Written by the evaluation stage (``trainer/evaluate.py``: at the end of training, and again by
+``python -m trainer evaluate RUN``) from a split's predictions. A proportion resting on fewer than
+``FEW_CASES`` images (a class's sensitivity with few test images of it, the screening sensitivity with
+few cancers) is listed in ``test.few_cases`` with its 95% Wilson interval, and flagged in report.md;
+the converter copies the list into metadata.json for the model card.
 """
 
 from __future__ import annotations
@@ -12,10 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .evaluate import bootstrap_intervals, classification_metrics, roc_curve, screening_metrics
+from .metrics import (bootstrap_intervals, classification_metrics, reliability, roc_curve, screening_metrics,
+                      wilson_interval)
+
+# Below this many cases behind a proportion, its figure is flagged (and its interval given) in the report.
+FEW_CASES = 30
 
 
-def _plots(run: Path, y, probs, uncalibrated, class_ids, malignant, threshold, folder: str = "plots") -> list[str]:
+def _plots(run: Path, y, probs, uncalibrated, class_ids, malignant, threshold, folder: str = "plots",
+           histories=()) -> list[str]:
     """Confusion heatmap, ROC curves, reliability diagram and training curves, as PNGs."""
     import matplotlib
 
@@ -50,11 +58,13 @@ def _plots(run: Path, y, probs, uncalibrated, class_ids, malignant, threshold, f
 
     fig, ax = plt.subplots(figsize=(5.5, 5))
     for i, cid in enumerate(class_ids):
-        fpr, tpr = roc_curve(y == i, probs[:, i])
-        ax.plot(fpr, tpr, label=cid, lw=1.2)
+        if 0 < (y == i).sum() < len(y):  # a curve needs both sides
+            fpr, tpr = roc_curve(y == i, probs[:, i])
+            ax.plot(fpr, tpr, label=cid, lw=1.2)
     risk = probs[:, malignant].sum(axis=1)
-    fpr, tpr = roc_curve(malignant[y], risk)
-    ax.plot(fpr, tpr, "k--", lw=2, label="malignant risk")
+    if 0 < malignant[y].sum() < len(y):
+        fpr, tpr = roc_curve(malignant[y], risk)
+        ax.plot(fpr, tpr, "k--", lw=2, label="malignant risk")
     s = screening_metrics(y, probs, malignant, threshold)
     ax.plot(1 - s["specificity"], s["sensitivity"], "ko", label="chosen threshold")
     ax.set_xlabel("1 - specificity")
@@ -64,16 +74,8 @@ def _plots(run: Path, y, probs, uncalibrated, class_ids, malignant, threshold, f
     save(fig, "roc.png")
 
     fig, ax = plt.subplots(figsize=(5, 5))
-    edges = np.linspace(0, 1, 11)
     for name, p, style in (("before temperature", uncalibrated, "s--"), ("after", probs, "o-")):
-        conf, correct = p.max(axis=1), p.argmax(axis=1) == y
-        xs, ys = [], []
-        for lo, hi in zip(edges[:-1], edges[1:]):
-            inside = (conf > lo) & (conf <= hi)
-            if inside.sum() >= 5:
-                xs.append(conf[inside].mean())
-                ys.append(correct[inside].mean())
-        ax.plot(xs, ys, style, label=name)
+        ax.plot(*reliability(p.argmax(axis=1) == y, p.max(axis=1)), style, label=name)
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
     ax.set_xlabel("confidence of the top class")
     ax.set_ylabel("accuracy")
@@ -81,7 +83,6 @@ def _plots(run: Path, y, probs, uncalibrated, class_ids, malignant, threshold, f
     ax.legend()
     save(fig, "reliability.png")
 
-    histories = sorted(run.glob("history_stage*.csv")) if folder == "plots" else []
     if histories:
         fig, axes = plt.subplots(1, len(histories), figsize=(4.5 * len(histories), 3.5), squeeze=False)
         for ax, path in zip(axes[0], histories):
@@ -120,9 +121,37 @@ def resolution_gap(image_ids, sources, y, probs, class_ids, malignant) -> dict |
     }
 
 
-def write_report(run: Path, *, y, probs, uncalibrated, groups, sources, class_ids, malignant, calibration,
-                 stage1_probs=None, image_ids=None, extra=None, name: str = "report", bootstrap: int = 1000) -> dict:
-    """Scores test predictions and writes ``<name>.json``, ``<name>.md`` and the plots.
+def few_cases(test: dict) -> list[dict]:
+    """The sensitivities and specificities in ``test`` that rest on fewer than ``FEW_CASES`` images.
+
+    Returns:
+        [{"key": where the figure is in ``test`` (dotted), "label", "value", "k", "n", "interval_95"}]: k of n
+        images; the interval is Wilson's, which stays honest for a handful of cases.
+    """
+    flagged = []
+
+    def check(key, label, k, n):
+        if n < FEW_CASES:
+            flagged.append({"key": key, "label": label, "value": k / n if n else None, "k": int(k), "n": int(n),
+                            "interval_95": list(wilson_interval(int(k), int(n))) if n else None})
+
+    m, total = np.asarray(test["confusion"]), int(np.sum(test["confusion"]))
+    for i, (cid, c) in enumerate(test["per_class"].items()):
+        check(f"per_class.{cid}.sensitivity", f"{cid} sensitivity", m[i, i], c["support"])
+        negatives = total - c["support"]
+        check(f"per_class.{cid}.specificity", f"{cid} specificity", negatives - (m[:, i].sum() - m[i, i]), negatives)
+    mal = test["malignant"]
+    check("malignant.sensitivity", "malignant sensitivity at the threshold",
+          round(mal["sensitivity"] * mal["n_malignant"]) if mal["n_malignant"] else 0, mal["n_malignant"])
+    check("malignant.specificity", "malignant specificity at the threshold",
+          round(mal["specificity"] * mal["n_benign"]) if mal["n_benign"] else 0, mal["n_benign"])
+    return flagged
+
+
+def write_report(out: Path, *, y, probs, uncalibrated, groups, sources, class_ids, malignant, calibration,
+                 stage1_probs=None, image_ids=None, extra=None, name: str = "report", bootstrap: int = 1000,
+                 run: Path | None = None) -> dict:
+    """Scores a split's predictions and writes ``<name>.json``, ``<name>.md`` and the plots into ``out``.
 
     Args:
         y, probs: true class indices and calibrated probabilities of the test images.
@@ -133,11 +162,12 @@ def write_report(run: Path, *, y, probs, uncalibrated, groups, sources, class_id
         calibration: temperature, threshold and its validation sensitivity/specificity.
         stage1_probs: the frozen-backbone head's test probabilities, if stage 2 ran.
         image_ids: with ``sources``, finds the images present in two sources (resolution_gap).
+        run: the run folder, whose training curves the plots show (default ``out``).
 
     Returns:
         the report as written to JSON.
     """
-    run = Path(run)
+    out = Path(out)
     malignant = np.asarray(malignant, bool)
     threshold = calibration["threshold"]
     weights = (calibration.get("decision") or {}).get("class_log_weights")
@@ -146,6 +176,7 @@ def write_report(run: Path, *, y, probs, uncalibrated, groups, sources, class_id
     test["ece_before_temperature"] = classification_metrics(y, uncalibrated, class_ids)["ece"]
     test["malignant"] = screening_metrics(y, probs, malignant, threshold)
     test["n_lesions"] = len(set(groups))
+    test["few_cases"], test["few_cases_min"] = few_cases(test), FEW_CASES
     test["intervals_95"] = bootstrap_intervals(y, probs, groups, class_ids, malignant, threshold, n=bootstrap,
                                                class_log_weights=weights)
     sources = np.asarray(sources)
@@ -162,10 +193,11 @@ def write_report(run: Path, *, y, probs, uncalibrated, groups, sources, class_id
     if stage1_probs is not None:
         s1 = classification_metrics(y, stage1_probs, class_ids)
         report["stage1_test"] = {k: s1[k] for k in ("balanced_accuracy", "macro_auc", "macro_f1", "ece")}
-    report["plots"] = _plots(run, y, probs, uncalibrated, class_ids, malignant, threshold,
-                             "plots" if name == "report" else f"plots_{name.removeprefix('report_')}")
-    (run / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
-    (run / f"{name}.md").write_text(markdown(report))
+    histories = sorted(Path(run or out).glob("history_stage*.csv")) if name == "report" else []
+    report["plots"] = _plots(out, y, probs, uncalibrated, class_ids, malignant, threshold,
+                             "plots" if name == "report" else f"plots_{name.removeprefix('report_')}", histories)
+    (out / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / f"{name}.md").write_text(markdown(report))
     return report
 
 
@@ -178,6 +210,14 @@ def markdown(report: dict) -> str:
         lo, hi = ci[key]
         return f"[{lo:.3f}, {hi:.3f}]"
 
+    few = {f["key"] for f in t.get("few_cases", [])}
+
+    def warn(key):  # marks a figure listed under "Few cases"
+        return " ⚠" if key in few else ""
+
+    support = {cid: c["support"] for cid, c in t["per_class"].items()}
+    majority = max(support, key=support.get)
+
     lines = [
         "# Evaluation report", "",
         f"Test split: {t['n']} images of {t['n_lesions']} lesions, never used for training or for any choice. "
@@ -187,20 +227,34 @@ def markdown(report: dict) -> str:
         f"| macro one-vs-rest AUC | {t['macro_auc']:.3f} | {iv('macro_auc')} |",
         f"| macro F1 | {t['macro_f1']:.3f} | {iv('macro_f1')} |",
         f"| malignant-vs-benign AUC | {mal['auc']:.3f} | {iv('malignant_auc')} |",
-        f"| malignant sensitivity at threshold {mal['threshold']:.3f} | {mal['sensitivity']:.3f} | "
-        f"{iv('malignant_sensitivity')} |",
-        f"| malignant specificity at that threshold | {mal['specificity']:.3f} | {iv('malignant_specificity')} |",
+        f"| malignant sensitivity at threshold {mal['threshold']:.3f} | {mal['sensitivity']:.3f}"
+        f"{warn('malignant.sensitivity')} | {iv('malignant_sensitivity')} |",
+        f"| malignant specificity at that threshold | {mal['specificity']:.3f}{warn('malignant.specificity')} | "
+        f"{iv('malignant_specificity')} |",
         f"| expected calibration error | {t['ece']:.3f} (before temperature: {t['ece_before_temperature']:.3f}) | "
         f"{iv('ece')} |",
-        f"| accuracy (dominated by nv; for reference only) | {t['accuracy']:.3f} | |", "",
+        f"| accuracy (dominated by {majority}, {support[majority] / max(t['n'], 1):.0%} of the images; "
+        f"for reference only) | {t['accuracy']:.3f} | |", "",
         f"Temperature {report['calibration']['temperature']:.3f}; the threshold was chosen on validation for "
         f"sensitivity ≥ {report['calibration']['target_sensitivity']}.", "",
         "## Per class", "", "| class | precision | sensitivity | specificity | F1 | AUC | support |",
         "|---|---|---|---|---|---|---|",
     ]
     for cid, c in t["per_class"].items():
-        lines.append(f"| {cid} | {c['precision']:.3f} | {c['sensitivity']:.3f} | {c['specificity']:.3f} | "
+        lines.append(f"| {cid} | {c['precision']:.3f} | {c['sensitivity']:.3f}{warn(f'per_class.{cid}.sensitivity')} | "
+                     f"{c['specificity']:.3f}{warn(f'per_class.{cid}.specificity')} | "
                      f"{c['f1']:.3f} | {c['auc']:.3f} | {c['support']} |")
+    if t.get("few_cases"):
+        lines += ["", "## ⚠ Few cases", "",
+                  f"These figures rest on fewer than {FEW_CASES} images each: read them with their 95% interval "
+                  "(Wilson), not as a measured rate.", "", "| figure | value | images | 95% interval |",
+                  "|---|---|---|---|"]
+        for f in t["few_cases"]:
+            if f["n"]:
+                lo, hi = f["interval_95"]
+                lines.append(f"| {f['label']} | {f['value']:.3f} | {f['k']} of {f['n']} | [{lo:.3f}, {hi:.3f}] |")
+            else:
+                lines.append(f"| {f['label']} | – | none | |")
     lines += ["", "## Confusion matrix (rows: true, columns: predicted)", "",
               "| | " + " | ".join(report["classes"]) + " |", "|---" * (len(report["classes"]) + 1) + "|"]
     for cid, row in zip(report["classes"], t["confusion"]):

@@ -36,8 +36,8 @@ import numpy as np
 from . import clinical, distribute, labels, scope
 from .config import Config
 from .data import SPLITS, image_dataset, load_batch_arrays, split_by_group, write_split
-from .evaluate import (bootstrap_intervals, choose_decision, choose_threshold, classification_metrics,
-                       fit_calibration, malignant_risk, risk_bins, screening_metrics, softmax)
+from .metrics import (balanced_accuracy, bootstrap_intervals, choose_decision, choose_threshold,
+                      classification_metrics, fit_calibration, malignant_risk, risk_bins, screening_metrics, softmax)
 from .readers import UNKNOWN, DatasetError, provenance, read_dataset, resolve_format
 
 CHUNK = 512
@@ -80,10 +80,6 @@ def class_weights(y: np.ndarray, num_classes: int) -> dict[int, float]:
     """Inverse-frequency weights, normalised so the average sample weight is 1."""
     counts = np.bincount(y, minlength=num_classes).astype(float)
     return {i: float(len(y) / (num_classes * c)) if c else 0.0 for i, c in enumerate(counts)}
-
-
-def balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
-    return float(np.mean([(pred[y == c] == c).mean() for c in np.unique(y)]))
 
 
 def train_head(config: Config, imbalance: str, x_train, y_train, x_val, y_val, num_classes: int, log_path: Path):
@@ -295,22 +291,15 @@ def _readable_h5(path: Path) -> bool:
         return False
 
 
-def predict_signals(model, paths, image_size, batch_size, vectors=None) -> dict[str, np.ndarray]:
-    """Probabilities, image logits (before any clinical offset), feature distance, out-of-scope
-    probability and blur per file,
-    through the exact float32 input the exported model gets (and ``vectors``, the clinical input, for a
-    model that takes one)."""
-    ds = image_dataset(paths, np.arange(len(paths), dtype=np.int32), image_size, batch_size)
-    out = {"probabilities": [], "logits": [], "distance": [], "out_of_scope": [], "blur": []}
-    for images, index in ds:
-        result = model(model_inputs(model, images, None if vectors is None else vectors[index.numpy()]),
-                       training=False)
-        out["probabilities"].append(np.asarray(result["probabilities"]))
-        out["logits"].append(np.asarray(result["logits"]))
-        out["distance"].append(np.asarray(result["feature_distance"]))
-        out["out_of_scope"].append(np.asarray(result["out_of_scope"]))
-        out["blur"].append(scope.blur(images).numpy())
-    return {k: np.concatenate(v) for k, v in out.items()}
+def keras_forward(model):
+    """``model`` as ``evaluate.run_model`` calls a model: (images, clinical vectors) -> its outputs
+    (probabilities, logits: the image's own, before any clinical offset, cam, feature distance and
+    out-of-scope probability)."""
+    def forward(images, vectors):
+        result = model(model_inputs(model, images, vectors), training=False)
+        return {key: np.asarray(value) for key, value in result.items()}
+
+    return forward
 
 
 def model_inputs(model, images, vectors=None):
@@ -466,8 +455,8 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
         fold: with ``config.folds``, train on that fold of a cross-validation; ``run`` is then
             ``<out>/fold_<k>`` and the feature cache is shared in ``<out>/features``.
     """
+    from .evaluate import run_model, score_split
     from .model import build_model, set_calibration, set_feature_statistics
-    from .report import write_report
 
     strategy = distribute.start(config.distribute)  # first: before TensorFlow runs anything
     run = distribute.worker_folder(strategy, Path(run))
@@ -644,38 +633,29 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
         f"specificity {calibration['validation']['specificity']:.3f}, "
         f"balanced accuracy {calibration['validation']['balanced_accuracy']:.3f})")
 
-    # The test split, read once.
+    # The test split, read once, through the model as exported: the same path as ``trainer evaluate``.
     test_idx = np.nonzero(part["test"])[0]
-    # The exported model runs every image in tta_views views: batches that many times smaller keep
-    # the backbone's batch (and memory) what it is in training; 32 x 8 views needed over 24 GB.
-    signals = predict_signals(model, paths[test_idx], config.image_size,
-                              max(1, config.batch_size // config.tta_views),
-                              None if vectors is None else vectors[test_idx])
+    signals = run_model(keras_forward(model), [records[i] for i in test_idx], config,
+                        None if vectors is None else vectors[test_idx])
+    kept, test_idx = signals["kept"], test_idx[signals["kept"]]
     test_logits = signals["logits"]
     if config.clinical:
         test_logits = test_logits + clinical_info["scale"] * clinical_offsets(model, vectors[test_idx])
-    test_probs = softmax(test_logits / temperature + bias)
-    # The graph's own probabilities must be these: a check on the offset and calibration in the export.
-    graph_difference = float(np.abs(signals["probabilities"] - test_probs).max()) if len(test_probs) else 0.0
+    # The graph's own probabilities must be the calibrated logits': a check on the offset and calibration
+    # in the export.
+    rebuilt = softmax(test_logits / temperature + bias)
+    graph_difference = float(np.abs(signals["probabilities"] - rebuilt).max()) if len(rebuilt) else 0.0
     if graph_difference > 1e-4:
-        log(f"WARNING: the exported graph's probabilities differ from the report's by {graph_difference:.2g}")
+        log(f"WARNING: the exported graph's probabilities differ from the calibrated logits' by "
+            f"{graph_difference:.2g}")
     if config.clinical:
         clinical_info.update(compare_clinical(
             val, y_val, signals["logits"], test_logits - signals["logits"], y[test_idx],
             [records[i].group for i in test_idx], prior, class_ids, malignant, config.target_sensitivity,
-            calibration))
-    with (run / "predictions_test.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["image_id", "group", "source", "label", *class_ids])
-        for i, probs in zip(test_idx, test_probs):
-            r = records[i]
-            writer.writerow([r.image_id, r.group, r.source, class_ids[y[i]], *[f"{p:.7f}" for p in probs]])
-    report = write_report(
-        run, y=y[test_idx], probs=test_probs, uncalibrated=softmax(test_logits),
-        groups=[records[i].group for i in test_idx], sources=[records[i].source for i in test_idx],
-        image_ids=[records[i].image_id for i in test_idx], class_ids=class_ids, malignant=malignant,
-        calibration=calibration,
-        stage1_probs=softmax(stage1_test_logits),
+            calibration, config.bootstrap))
+    report = score_split(
+        run, [records[i] for i in test_idx], y[test_idx], signals["probabilities"], config=config,
+        calibration=calibration, stage1_probs=softmax(stage1_test_logits)[kept], bootstrap=config.bootstrap,
         extra={"skipped": len(problems), "imbalance": {"chosen": imbalance, "validation_balanced_accuracy":
                                                        imbalance_scores},
                "stage2": stage2_info, "stage1_validation": stage1_validation, "timings_s": timings,
@@ -694,7 +674,7 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
 
 
 def compare_clinical(val, y_val, test_image_logits, test_offsets, y_test, groups, prior, class_ids, malignant,
-                     target_sensitivity, calibration) -> dict:
+                     target_sensitivity, calibration, bootstrap: int = 1000) -> dict:
     """The clinical model with metadata and with every field missing, against the image-only model
     (the same image weights calibrated, decided and thresholded on validation without metadata).
 
@@ -720,7 +700,8 @@ def compare_clinical(val, y_val, test_image_logits, test_offsets, y_test, groups
         out = {"balanced_accuracy": m["balanced_accuracy"], "macro_auc": m["macro_auc"], "ece": m["ece"],
                "malignant_auc": s["auc"], "sensitivity": s["sensitivity"], "specificity": s["specificity"]}
         if groups is not None:
-            out["intervals_95"] = bootstrap_intervals(y, p, groups, class_ids, malignant, th, class_log_weights=w)
+            out["intervals_95"] = bootstrap_intervals(y, p, groups, class_ids, malignant, th, n=bootstrap,
+                                                      class_log_weights=w)
         return out
 
     result = {"validation": {}, "test": {}}

@@ -97,6 +97,33 @@ function showTraining(metadata) {
   facts(byId('licence-facts'), [['Model licence', licence.model], ['Data', licence.data], ['Backbone', licence.backbone]]);
 }
 
+/** The keys (e.g. "per_class.mel.sensitivity") of the test figures resting on few images (the report's
+ * few_cases, copied by the converter). */
+function fewCaseKeys(metadata) {
+  return new Set((metadata.metrics?.test?.few_cases ?? []).map((figure) => figure.key));
+}
+
+/** A figure, marked when it rests on few images (listed above the tables with its interval). */
+function flagged(text, key, few) {
+  return few.has(key) ? `${text} ⚠ few cases` : text;
+}
+
+/** The warning above the tables: each figure resting on few images, with its count and 95% interval. */
+function showFewCases(test) {
+  const few = test.few_cases ?? [];
+  if (!few.length) return;
+  byId('few-cases').hidden = false;
+  byId('few-cases-intro').textContent = `⚠ ${few.length === 1 ? 'This figure rests' : 'These figures rest'} on ` +
+    `fewer than ${format(test.few_cases_min)} test images each: read ${few.length === 1 ? 'it' : 'them'} with ` +
+    'the 95% interval, not as a measured rate.';
+  for (const figure of few) {
+    const item = document.createElement('li');
+    item.textContent = figure.n ? `${figure.label}: ${withInterval(figure.value, figure.interval_95, true)}, ` +
+      `${format(figure.k)} of ${format(figure.n)} images` : `${figure.label}: no test image to measure it on`;
+    byId('few-cases-list').append(item);
+  }
+}
+
 function showMetrics(metadata) {
   const test = metadata.metrics?.test;
   if (!test) {
@@ -106,6 +133,8 @@ function showMetrics(metadata) {
   const ci = test.intervals_95 ?? {};
   byId('eval-intro').textContent = `Held-out test split: ${format(test.n)} images` +
     (test.n_lesions ? ` of ${format(test.n_lesions)} lesions` : '') + ' never used in training or tuning.';
+  showFewCases(test);
+  const few = fewCaseKeys(metadata);
   // The head-only model's figures, beside the fine-tuned one's; a model without stage 2 *is* that model.
   const stage1 = metadata.training?.stage2 ? metadata.metrics?.stage1_test : null;
   // [label, key in metrics.test (and stage1_test, intervals_95), shown as a percentage]
@@ -126,7 +155,9 @@ function showMetrics(metadata) {
   table(byId('class-metrics'), 'Per class, test split',
     ['Class', 'Precision', 'Sensitivity', 'Specificity', 'F1', 'AUC', 'Images'],
     Object.entries(test.per_class ?? {}).map(([id, m]) => [names[id] ?? id, format(m.precision, true),
-      format(m.sensitivity, true), format(m.specificity, true), format(m.f1), format(m.auc), format(m.support)]));
+      flagged(format(m.sensitivity, true), `per_class.${id}.sensitivity`, few),
+      flagged(format(m.specificity, true), `per_class.${id}.specificity`, few), format(m.f1), format(m.auc),
+      format(m.support)]));
 }
 
 function showScreening(metadata) {
@@ -142,14 +173,18 @@ function showScreening(metadata) {
     `validation split to catch ${format(screening.target_sensitivity, true)} of cancers` +
     (screening.temperature ? `; probabilities are calibrated by temperature scaling (T = ${format(screening.temperature)}).` : '.');
   const ci = metadata.metrics?.test?.intervals_95 ?? {};
-  const row = (label, split, intervals = {}) => split ? [label,
-    withInterval(split.sensitivity, intervals.sensitivity, true), withInterval(split.specificity, intervals.specificity, true),
+  const few = fewCaseKeys(metadata);
+  // Only the test row's figures are the report's (few_cases keys "malignant.*").
+  const row = (label, split, intervals = {}, keys = {}) => split ? [label,
+    flagged(withInterval(split.sensitivity, intervals.sensitivity, true), keys.sensitivity, few),
+    flagged(withInterval(split.specificity, intervals.specificity, true), keys.specificity, few),
     withInterval(split.auc, intervals.auc), `${format(split.n_malignant)} / ${format(split.n_benign)}`] : null;
   table(byId('screening-metrics'), 'Cancer versus harmless, at the threshold',
     ['Split', 'Sensitivity (cancers caught)', 'Specificity (harmless cleared)', 'AUC', 'Cancers / harmless'],
     [row('Validation', screening.validation),
       row('Test', screening.test, {sensitivity: ci.malignant_sensitivity, specificity: ci.malignant_specificity,
-        auc: ci.malignant_auc})].filter(Boolean));
+        auc: ci.malignant_auc}, {sensitivity: 'malignant.sensitivity', specificity: 'malignant.specificity'}),
+    ].filter(Boolean));
   showRiskBins(screening);
 }
 

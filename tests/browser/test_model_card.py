@@ -90,3 +90,35 @@ def test_model_card_shows_scope_thresholds_and_measurements(page, web_root, serv
                      "11.3%"):
         assert expected in facts
     assert "feature distance" in text and "blurred" in text
+
+
+def test_model_card_warns_of_figures_resting_on_few_cases(page, web_root, serve_web, tmp_path, metadata):
+    """The report's few_cases (copied into metadata by the converter) show as a warning with each figure's
+    count and interval, and mark the figures in the tables; a model without them shows none."""
+    def few(metadata):
+        metadata["metrics"]["test"]["few_cases_min"] = 30
+        metadata["metrics"]["test"]["few_cases"] = [
+            {"key": "per_class.df.sensitivity", "label": "df sensitivity", "value": 0.8, "k": 24, "n": 29,
+             "interval_95": [0.65, 0.9]},
+            {"key": "malignant.sensitivity", "label": "malignant sensitivity at the threshold", "value": 0.6,
+             "k": 3, "n": 5, "interval_95": [0.231, 0.882]}]
+        return metadata
+
+    _open(page, serve_web(web_with_metadata(web_root, tmp_path / "web", few)))
+    warning = page.locator("#few-cases")
+    assert warning.is_visible()
+    text = warning.inner_text()
+    assert "fewer than 30 test images" in text
+    assert "malignant sensitivity at the threshold: 60.0% (95% interval 23.1%–88.2%), 3 of 5 images" in text
+    assert "df sensitivity: 80.0% (95% interval 65.0%–90.0%), 24 of 29 images" in text
+    rows = page.locator("#class-metrics tbody tr")
+    order = list(metadata["metrics"]["test"]["per_class"])
+    assert "⚠ few cases" in rows.nth(order.index("df")).inner_text()
+    assert "⚠" not in rows.nth(order.index("bcc")).inner_text()
+    test_row = page.locator("#screening-metrics tbody tr", has_text="Test").inner_text()
+    assert "93.4% (95% interval" in test_row and "⚠ few cases" in test_row
+
+
+def test_model_card_without_few_cases_shows_no_warning(page, pages_url):
+    _open(page, pages_url)
+    assert page.locator("#few-cases").is_hidden() and "⚠" not in page.inner_text("main")

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from trainer.evaluate import (auc, bootstrap_intervals, choose_threshold, classification_metrics,
-                              choose_decision, decide, expected_calibration_error, fit_calibration, roc_curve,
-                              screening_metrics, softmax)
+from trainer.metrics import (auc, bootstrap_intervals, choose_threshold, classification_metrics,
+                             choose_decision, decide, expected_calibration_error, fit_calibration, reliability,
+                             roc_curve, screening_metrics, softmax)
 
 CLASSES = ["a", "b", "c"]
 
@@ -87,7 +87,7 @@ def test_bootstrap_resamples_lesions_not_images():
     groups = ["big"] * 50 + [f"l{i}" for i in range(7)]
     p = np.eye(3)[y] * 0.8 + 0.2 / 3
     p[:50] = [0.1, 0.8, 0.1]  # the big lesion is always wrong
-    iv = bootstrap_intervals(y, p, groups, CLASSES, np.array([False, True, True]), 0.5, n=200)
+    iv = bootstrap_intervals(y, p, groups, CLASSES, np.array([False, True, True]), 0.5, n=100)
     lo, hi = iv["balanced_accuracy"]
     assert lo < hi and hi - lo > 0.1
 
@@ -103,7 +103,7 @@ def test_bootstrap_draws_whole_lesions():
     p = np.eye(3)[pred] * 0.8 + 0.2 / 3
     groups = np.repeat([f"lesion{i}" for i in range(lesions)], 2)
     # Class 2 alone is malignant: its right images have risk 0.87, its wrong ones (predicted 0) 0.07.
-    iv = bootstrap_intervals(y, p, groups, CLASSES, np.array([False, False, True]), 0.5, n=200)
+    iv = bootstrap_intervals(y, p, groups, CLASSES, np.array([False, False, True]), 0.5, n=50)
     assert iv["balanced_accuracy"] == [0.5, 0.5]
     assert iv["malignant_sensitivity"] == [0.5, 0.5]
     assert set(iv) == {"balanced_accuracy", "macro_auc", "macro_f1", "ece", "malignant_auc", "malignant_sensitivity",
@@ -111,11 +111,11 @@ def test_bootstrap_draws_whole_lesions():
     assert all(np.isfinite(iv[key]).all() and iv[key][0] <= iv[key][1] for key in iv)
     # The decision rule is applied in every resample: weights that make every image class 0 leave a third
     # of the classes right whenever all three are drawn (the usual case), instead of half of the images.
-    weighted = bootstrap_intervals(y, p, groups, CLASSES, np.array([False, False, True]), 0.5, n=200,
+    weighted = bootstrap_intervals(y, p, groups, CLASSES, np.array([False, False, True]), 0.5, n=50,
                                    class_log_weights=[100.0, 0.0, 0.0])
     assert weighted["balanced_accuracy"][0] == pytest.approx(1 / 3)
     # Seeded: the same call gives the same intervals (a report must be reproducible).
-    again = bootstrap_intervals(y, p, groups, CLASSES, np.array([False, False, True]), 0.5, n=200)
+    again = bootstrap_intervals(y, p, groups, CLASSES, np.array([False, False, True]), 0.5, n=50)
     assert again == iv
     # No malignant image at all: the malignant intervals are undefined (nan), not an error.
     benign = bootstrap_intervals(y, p, groups, CLASSES, np.array([False, False, False]), 0.5, n=20)
@@ -214,6 +214,39 @@ def test_screening_metrics_and_roc_by_hand():
         choose_threshold(np.array([0.2, 0.3]), np.array([False, False]), 0.9)
 
 
+def test_scikit_learn_gives_the_numbers_of_the_hand_written_metrics_it_replaced():
+    """Fixed random predictions (with ties), scored by the hand-written AUC (Mann-Whitney, ties half), ROC
+    curve, confusion matrix and balanced accuracy this module had before scikit-learn: their outputs are
+    the constants below, and scikit-learn's must be the same."""
+    rng = np.random.default_rng(2026)
+    y = rng.integers(0, 4, 40)
+    p = rng.dirichlet(np.ones(4), 40)
+    p[:, 1] = np.round(p[:, 1], 1)
+    p /= p.sum(1, keepdims=True)
+    m = classification_metrics(y, p, list("abcd"))
+    assert m["balanced_accuracy"] == pytest.approx(0.22373737373737373, abs=1e-12)
+    assert m["macro_auc"] == pytest.approx(0.48238840013033557, abs=1e-12)
+    assert [m["per_class"][c]["auc"] for c in "abcd"] == pytest.approx(
+        [0.5, 0.36666666666666664, 0.6363636363636364, 0.4265232974910394], abs=1e-12)
+    assert m["confusion"] == [[2, 3, 2, 3], [3, 2, 2, 3], [2, 2, 3, 4], [4, 3, 0, 2]]
+    positive, risk = np.isin(y, [1, 3]), p[:, [1, 3]].sum(1)
+    assert auc(positive, risk) == pytest.approx(0.5162907268170426, abs=1e-12)
+    fpr, tpr = roc_curve(positive, np.round(risk, 1))
+    np.testing.assert_allclose(fpr, [0, 1 / 21, 3 / 21, 5 / 21, 11 / 21, 12 / 21, 14 / 21, 16 / 21, 18 / 21,
+                                     20 / 21, 1], atol=1e-12)
+    np.testing.assert_allclose(tpr, [0, 2 / 19, 3 / 19, 7 / 19, 8 / 19, 11 / 19, 14 / 19, 15 / 19, 15 / 19,
+                                     17 / 19, 1], atol=1e-12)
+
+
+def test_reliability_bins_by_hand():
+    """The calibration curve: mean confidence and accuracy of each non-empty tenth of confidence."""
+    confidence = np.array([0.15, 0.15, 0.55, 0.58, 0.95, 0.91, 0.99, 0.97])
+    correct = np.array([0, 1, 0, 0, 1, 1, 1, 0], bool)
+    mean_confidence, accuracy = reliability(correct, confidence)
+    np.testing.assert_allclose(mean_confidence, [0.15, 0.565, 0.955])
+    np.testing.assert_allclose(accuracy, [0.5, 0, 0.75])
+
+
 def test_softmax_is_stable_and_rowwise():
     out = softmax(np.array([[1000.0, 1001.0], [-5.0, -5.0]]))
     np.testing.assert_allclose(out, [[1 / (1 + np.e), np.e / (1 + np.e)], [0.5, 0.5]])
@@ -264,7 +297,7 @@ def test_decision_rule_ties_go_to_the_smaller_tau_and_unseen_classes_get_no_boos
 
 
 def test_risk_bins_split_at_the_threshold_and_count_the_malignant_in_each():
-    from trainer.evaluate import risk_bins
+    from trainer.metrics import risk_bins
 
     risk = np.array([0.0, 0.1, 0.2, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
     positive = np.array([0, 0, 1, 0, 0, 1, 1, 0, 1, 1], bool)
