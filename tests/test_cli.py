@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from trainer.cli import _parser, config_from
-from trainer.config import Config
+from trainer.config import Config, names
 
 FLAGS = [f for f in dataclasses.fields(Config) if "help" in f.metadata]
 
@@ -18,6 +18,10 @@ def _other_value(field):
     """A command-line value for ``field`` that is not its default, and the Config value it must give."""
     if isinstance(field.default, bool):
         return [], True
+    if field.metadata.get("type") is names:  # a comma-separated list
+        return ["one,two"], ("one", "two")
+    if field.default is None:
+        return ["given"], "given"
     if isinstance(field.default, tuple):
         return ["one", "two"], ("one", "two")
     if "choices" in field.metadata:
