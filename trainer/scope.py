@@ -28,7 +28,7 @@ LUMA = (0.299, 0.587, 0.114)
 FALSE_ALARM_RATE = 0.02
 DETECTOR_FALSE_ALARM_RATE = 0.05
 # Inverse L2 strength of the detector's logistic regression, chosen by grouped cross-validation on
-# the pictures it is fitted to (benchmarks/scope_separation.py --choose-c), never on held-out ones.
+# the pictures it is fitted to, never on held-out ones (benchmarks/scope_detector_c.py).
 DETECTOR_C = 0.01
 CONFIDENCE_THRESHOLD = 0.4
 MIN_SIDE = 100
