@@ -38,7 +38,8 @@ SIGNALS = """async ([tensors, size]) => {
 # 2.3e-5 webgl, 1.4e-7 cpu; tiny float32 test model 4.0e-6 wasm. 5e-4 is about 7 times the worst.
 DISTANCE_RTOL = 5e-4
 # The not-a-lesion probability, a sigmoid of a dot product of the same pooled features: measured max |Δ|
-# (printed by test_distance_and_blur_match_python) PLACEHOLDER.
+# (printed by test_distance_and_blur_match_python): shipped float16 8-view model clinical-scope-78bb04ade173
+# 6.0e-8 wasm. 1e-4 leaves room for other backends and builds; a swapped or mis-scaled kernel is off by far more.
 OUT_OF_SCOPE_ATOL = 1e-4
 
 
@@ -209,4 +210,5 @@ def test_a_model_without_feature_distance_gets_no_distance_check(page, web_root,
     flat, lesion = choose(page, [images["flat grey"], images["lesion"]])
     assert flat["error"] is None and lesion["error"] is None
     assert flat["signals"]["distance"] is None and lesion["signals"]["distance"] is None
-    assert [[warning["code"] for warning in r["warnings"]] for r in (flat, lesion)] == [["blur"], []]
+    flat_codes, lesion_codes = ([warning["code"] for warning in r["warnings"]] for r in (flat, lesion))
+    assert "distance" not in flat_codes and "blur" in flat_codes and lesion_codes == []
