@@ -11,6 +11,7 @@
  * `skinlens:error` ({message, code}) when the model cannot be loaded.
  */
 import {resultsCsv} from './csv.js';
+import {timeLeftMs} from './progress.js';
 import {ImageError, load} from './skinlens.js';
 import * as ui from './ui.js';
 
@@ -75,10 +76,15 @@ async function classifyFiles(files) {
   ui.setBusy(true);
   ui.clearResults();
   lastResults = [];
+  const started = performance.now();
+  const progress = (done) => files.length > 1 &&
+    ui.showBatchProgress(done, files.length, timeLeftMs(performance.now() - started, done, files.length));
   for (const [index, file] of files.entries()) {
     ui.setStatus('busy', `Classifying ${index + 1} of ${files.length}: ${file.name}`);
+    progress(index);
     lastResults.push(await classifyFile(file, {index, total: files.length}, answers));
   }
+  progress(files.length);
   const failed = lastResults.filter((r) => r.error).length;
   const done = `Done: ${files.length - failed} of ${files.length} photo${files.length === 1 ? '' : 's'} classified` +
     (failed ? `, ${failed} could not be read.` : '.');
@@ -136,7 +142,9 @@ async function registerServiceWorker() {
 
 async function start() {
   const requested = new URLSearchParams(window.location.search).get('backend');
-  model = await load('model/', {backends: BACKENDS.includes(requested) ? [requested] : BACKENDS});
+  model = await load('model/', {backends: BACKENDS.includes(requested) ? [requested] : BACKENDS,
+    onProgress: ui.showDownload});
+  ui.hideDownload();
   const {metadata, backend, backendDetail} = model;
   ui.showModel(metadata, {backend, backendDetail});
   ui.showClinical(metadata.clinical ?? null);
