@@ -197,6 +197,11 @@ function isPixels(image) {
  */
 export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cpu'], onProgress = () => {}} = {}) {
   const base = new URL(baseUrl, globalThis.location.href);
+  // The backend starts (for wasm: its binary downloaded and compiled) while metadata.json and the model
+  // download. Its failure is awaited below; the catch only keeps it from being reported as unhandled when
+  // metadata.json is refused first.
+  const backendStarted = selectBackend(backends);
+  backendStarted.catch(() => {});
   const metadata = await fetchMetadata(base);
   if (metadata.model.format !== 'tfjs-graph-model') {
     throw new SkinLensError('unsupported-model',
@@ -206,7 +211,8 @@ export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cp
   checkScreeningContract(metadata);
   checkClinicalContract(metadata);
 
-  const [backend, artifacts] = await Promise.all([selectBackend(backends), loadVerifiedArtifacts(base, metadata.model, onProgress)]);
+  const [backend, artifacts] = await Promise.all(
+    [backendStarted, loadVerifiedArtifacts(base, metadata.model, onProgress)]);
   const graph = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
   const {classes, input, outputs, clinical} = metadata;
   // cam and feature_distance are optional: a model without them gets no heatmap and no distance check.
