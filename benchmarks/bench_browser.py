@@ -1,14 +1,22 @@
 """How fast SkinLens is in the browser, per TensorFlow.js backend, against the same model in Python.
 
     .venv/bin/python benchmarks/bench_browser.py                  # web/ and its model, 30 runs each
-    .venv/bin/python benchmarks/bench_browser.py --runs 50 --backends wasm cpu
+    .venv/bin/python benchmarks/bench_browser.py --runs 50 --backends wasm cpu --json bench.json
 
-In one run on one machine it prints: the time from navigation to ready (model downloaded, checked,
-warmed up and self-tested) per backend in a fresh browser context; the per-image latency in the page
-(web/skinlens.js `model.classify` on 224×224 RGB pixels, its `timing.modelMs`: model, activation maps
-and out-of-scope signals, no decoding and no resize) per backend; and the same model's latency in Python TensorFlow (`trainer.predict.Predictor`
-on web/model, the graph TensorFlow.js runs), with the ratio browser / Python. Batch size 1 everywhere.
+In one run on one machine it prints: the time from navigation to ready (model downloaded, checked and
+warmed up, the photo inputs enabled; the self-test runs right after) in a fresh browser context (cold:
+empty HTTP cache, no service worker) and again once the service worker controls the page (warm: a
+returning user), for the page as a user gets it (no `?backend=`, the backend it picks) and for each
+backend forced (`--navigations N`: the median of N such pairs of visits); the per-image latency in the
+page (web/skinlens.js `model.classify` on 224×224 RGB pixels, its `timing.modelMs`: model, activation
+maps and out-of-scope signals, no decoding and no resize) per backend; and the same model's latency in
+Python TensorFlow (`trainer.predict.Predictor` on web/model, the graph TensorFlow.js runs), with the ratio
+browser / Python. Batch size 1 everywhere.
 A benchmark, not a test: it asserts nothing. Timings on a busy machine are noisy; the median is shown.
+
+--json PATH also writes the figures: `python_ms` (median per image), `browser_ms` (the page's default
+backend, median per image), `ready_ms` (warm navigation → ready), `cold_ready_ms`, `threads` (the count
+the page's backend used), `backend`, and `backends` (the same figures per forced backend, or `error`).
 """
 
 import argparse
@@ -25,11 +33,19 @@ sys.path.insert(0, str(ROOT))
 
 from server import WEB_ROOT, create_app, serving  # noqa: E402
 
-# The page's skinlens:ready event (main.js), recorded for the benchmark: the page puts nothing on window.
-READY_RECORDER = "document.addEventListener('skinlens:ready', (event) => { window.__ready = event.detail; });"
+# The page's skinlens:ready and :error events (main.js), recorded for the benchmark: the page puts nothing on
+# window. Ready is sent once the self-test, which runs right after the page is ready, has finished.
+READY_RECORDER = """
+document.addEventListener('skinlens:ready', (event) => { window.__ready = event.detail; });
+document.addEventListener('skinlens:error', (event) => { window.__failed = event.detail; });
+"""
+WAIT_FOR_READY = """async () => {
+  while (!window.__ready && !window.__failed) await new Promise((resolve) => setTimeout(resolve, 50));
+  return window.__ready ?? null;
+}"""
 
 # Times the module API's classify on the same 224×224 input, in a model loaded through it on the backend
-# the page chose: `warmup` untimed runs, then `runs` timed ones.
+# the page chose: `warmup` untimed runs, then `runs` timed ones. Threads: the wasm backend's own count.
 TIME_IN_PAGE = """async ([values, size, warmup, runs, backend]) => {
   const {load} = await import('./skinlens.js');
   const model = await load('model/', {backends: [backend]});
@@ -37,31 +53,69 @@ TIME_IN_PAGE = """async ([values, size, warmup, runs, backend]) => {
   for (let i = 0; i < warmup; i++) await model.classify(pixels);
   const times = [];
   for (let i = 0; i < runs; i++) times.push((await model.classify(pixels)).timing.modelMs);
-  return {times, backend: model.backendDetail};
+  const threads = model.backend === 'wasm' ? globalThis.tf.wasm.getThreadsCount() : 1;
+  return {times, detail: model.backendDetail, threads};
+}"""
+
+# Resolves once sw.js controls the page (main.js registers it once ready; it claims the page on activation).
+CONTROLLED = """async () => {
+  await navigator.serviceWorker.ready;
+  while (!navigator.serviceWorker.controller) await new Promise((resolve) => setTimeout(resolve, 50));
 }"""
 
 
-def browser_timings(url, backends, pixels, warmup, runs, chromium):
-    """{backend: (navigation→ready ms, [per-image ms], backend in words) or error string}."""
+def _ready(page, url):
+    """Navigates to `url` and returns the page's skinlens:ready detail, or its status text if it failed."""
+    page.goto(url)
+    ready = page.evaluate(WAIT_FOR_READY)
+    if ready is None or page.get_attribute("#status", "data-state") != "ready":
+        return page.inner_text("#status")
+    return ready
+
+
+def _navigations(browser, target, times):
+    """(cold, warm) ready details of `times` visits, each in a fresh context (a cold start: empty HTTP
+    cache, no service worker yet) and again once its service worker controls the page (a returning user);
+    an error string instead if the page failed. Leaves the last context open, for timing in it."""
+    cold, warm, page = [], [], None
+    for _ in range(times):
+        if page is not None:
+            page.context.close()
+        page = browser.new_context().new_page()
+        page.add_init_script(READY_RECORDER)
+        cold.append(_ready(page, target))
+        if isinstance(cold[-1], str):
+            return cold[-1], page
+        page.evaluate(CONTROLLED)
+        warm.append(_ready(page, target))
+        if isinstance(warm[-1], str):
+            return warm[-1], page
+    return (cold, warm), page
+
+
+def browser_timings(url, backends, pixels, warmup, runs, chromium, navigations=1):
+    """{None (the page's default) or backend: dict of cold_ready_ms and ready_ms (warm; medians of
+    `navigations` visits), backend, detail, threads, times (per-image ms); or an error string}, and
+    Chromium's version."""
     from playwright.sync_api import sync_playwright
 
     args = ["--no-sandbox"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
     out = {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=args)
-        for backend in backends:
-            context = browser.new_context()  # a cold start: empty HTTP cache, no service worker yet
-            page = context.new_page()
-            page.add_init_script(READY_RECORDER)
-            page.goto(f"{url}?backend={backend}")
-            page.wait_for_selector("#status:not([data-state=loading])", timeout=300_000)
-            if page.get_attribute("#status", "data-state") != "ready":
-                out[backend] = page.inner_text("#status")
+        for backend in [None, *backends]:
+            target = url if backend is None else f"{url}?backend={backend}"
+            visits, page = _navigations(browser, target, navigations)
+            if isinstance(visits, str):
+                out[backend] = visits
             else:
-                ready = page.evaluate("window.__ready.readyMs")
-                timed = page.evaluate(TIME_IN_PAGE, [pixels.ravel().tolist(), pixels.shape[0], warmup, runs, backend])
-                out[backend] = (ready, timed["times"], timed["backend"])
-            context.close()
+                cold, warm = visits
+                chosen = backend or cold[0]["backend"].split(" ")[0]
+                timed = page.evaluate(TIME_IN_PAGE, [pixels.ravel().tolist(), pixels.shape[0], warmup, runs, chosen])
+                out[backend] = {"cold_ready_ms": statistics.median(r["readyMs"] for r in cold),
+                                "ready_ms": statistics.median(r["readyMs"] for r in warm), "backend": chosen,
+                                "detail": timed["detail"], "threads": timed["threads"], "times": timed["times"]}
+            page.context.close()
         version = browser.version
         browser.close()
     return out, version
@@ -92,6 +146,9 @@ def parse_args(argv=None):
                         help="TensorFlow.js backends (default: %(default)s)")
     parser.add_argument("--runs", type=int, default=30, help="timed runs per backend (default: %(default)s)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs first (default: %(default)s)")
+    parser.add_argument("--navigations", type=int, default=1,
+                        help="cold and warm visits per backend; ready times are their medians (default: %(default)s)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--chromium", default=os.environ.get("SKINLENS_CHROMIUM", "/usr/bin/chromium"),
                         help="Chromium to drive (default: $SKINLENS_CHROMIUM or %(default)s)")
     return parser.parse_args(argv)
@@ -109,24 +166,46 @@ def main(argv=None):
     pixels = np.round(x).astype(np.uint8)
 
     with serving(create_app({"WEB_ROOT": str(args.web)})) as url:
-        browser, version = browser_timings(url, args.backends, pixels, args.warmup, args.runs, args.chromium)
+        browser, version = browser_timings(url, args.backends, pixels, args.warmup, args.runs, args.chromium,
+                                             args.navigations)
     python = python_timings(args.web / "model", pixels.astype(np.float32), args.warmup, args.runs)
     python_median = statistics.median(python)
 
     print(f"SkinLens {metadata['model']['version']} ({metadata['model']['quantization']} weights, {size}×{size}), "
-          f"Chromium {version}, {os.cpu_count()} CPU cores, {args.runs} runs after {args.warmup} warm-up, batch 1")
-    print(f"{'where':34} {'navigation→ready':>17} {'per image (median)':>19} {'p90':>8} {'÷ Python':>9}")
-    for backend in args.backends:
+          f"Chromium {version}, {os.cpu_count()} CPU cores, {args.runs} runs after {args.warmup} warm-up, batch 1, "
+          f"ready: median of {args.navigations} cold and warm visits")
+    print(f"{'where':34} {'navigation→ready':>17} {'warm':>9} {'per image (median)':>19} {'p90':>8} {'÷ Python':>9}")
+    figures = {}
+    for backend in [None, *args.backends]:
         result = browser[backend]
+        where = "browser, as a user gets it" if backend is None else f"browser {backend}"
         if isinstance(result, str):
-            print(f"{'browser ' + backend:34} {'failed: ' + result}")
+            print(f"{where:34} failed: {result}")
+            figures[backend] = {"error": result}
             continue
-        ready, times, detail = result
-        median = statistics.median(times)
-        p90 = float(np.percentile(times, 90))
-        print(f"{'browser ' + detail:34} {ready:15.0f} ms {median:16.1f} ms {p90:5.1f} ms {median / python_median:8.2f}×")
-    print(f"{'Python TensorFlow (same graph)':34} {'':>17} {python_median:16.1f} ms "
+        median = statistics.median(result["times"])
+        p90 = float(np.percentile(result["times"], 90))
+        if backend is not None:
+            where = f"browser {result['detail']}"
+        print(f"{where:34} {result['cold_ready_ms']:14.0f} ms {result['ready_ms']:6.0f} ms {median:16.1f} ms "
+              f"{p90:5.1f} ms {median / python_median:8.2f}×")
+        figures[backend] = {"backend": result["backend"], "detail": result["detail"], "threads": result["threads"],
+                            "cold_ready_ms": round(result["cold_ready_ms"], 1),
+                            "ready_ms": round(result["ready_ms"], 1),
+                            "per_image_ms": round(median, 2), "p90_ms": round(p90, 2),
+                            "ratio": round(median / python_median, 3)}
+    print(f"{'Python TensorFlow (same graph)':34} {'':>17} {'':>9} {python_median:16.1f} ms "
           f"{float(np.percentile(python, 90)):5.1f} ms {1:8.2f}×")
+    if args.json:
+        default = figures[None]
+        summary = {"model": metadata["model"]["version"], "chromium": version, "cpu_cores": os.cpu_count(),
+                   "runs": args.runs, "warmup": args.warmup, "navigations": args.navigations,
+                   "python_ms": round(python_median, 2),
+                   "browser_ms": default.get("per_image_ms"), "ready_ms": default.get("ready_ms"),
+                   "cold_ready_ms": default.get("cold_ready_ms"), "threads": default.get("threads"),
+                   "backend": default.get("detail"), "error": default.get("error"),
+                   "backends": {name: figures[name] for name in args.backends}}
+        args.json.write_text(json.dumps(summary, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -6,11 +6,13 @@
  * `?backend=cpu` (or webgl, wasm) forces one TensorFlow.js backend, for comparing them.
  *
  * Nothing is put on `window`. The page says what happened through events on `document`, for whoever
- * embeds or tests it: `skinlens:ready` ({version, backend, selfTest, readyMs}), `skinlens:result` (one
+ * embeds or tests it: `skinlens:ready` ({version, backend, selfTest, readyMs}; sent once the self-test has
+ * run, while readyMs is when the photo inputs were enabled, before it), `skinlens:result` (one
  * PageResult per file, once its card is shown), `skinlens:batch` ({results}, when a batch is done) and
  * `skinlens:error` ({message, code}) when the model cannot be loaded.
  */
 import {resultsCsv} from './csv.js';
+import {timeLeftMs} from './progress.js';
 import {ImageError, load} from './skinlens.js';
 import * as ui from './ui.js';
 
@@ -31,6 +33,9 @@ const FAILED = {classes: null, top: null, risk: null, band: null, threshold: nul
 
 /** The loaded model, and the last batch's results (kept for the CSV until the next batch or reload). */
 let model = null;
+/** The self-test, started once the page is ready; every batch waits for it and is refused if it failed. */
+let selfTestDone = null;
+let selfTestPassed = false;
 /** @type {PageResult[]} */
 let lastResults = [];
 
@@ -60,6 +65,9 @@ async function classifyFile(file, position, answers) {
   return result;
 }
 
+const SELF_TEST_REFUSAL = 'Not classifying: this browser failed the self-test on the reference images, ' +
+  'so its answers cannot be trusted. Try another browser or an up-to-date one.';
+
 function readyMessage() {
   return 'Ready: choose, drop or paste photos of a skin spot.';
 }
@@ -73,12 +81,22 @@ async function classifyFiles(files) {
     return;
   }
   ui.setBusy(true);
+  if (!selfTestPassed) ui.setStatus('busy', 'Checking this browser on the reference images first…');
+  if (!(await selfTestDone).passed) {
+    ui.setStatus('error', SELF_TEST_REFUSAL);
+    return; // the inputs stay disabled: nothing this browser computes can be trusted
+  }
   ui.clearResults();
   lastResults = [];
+  const started = performance.now();
+  const progress = (done) => files.length > 1 &&
+    ui.showBatchProgress(done, files.length, timeLeftMs(performance.now() - started, done, files.length));
   for (const [index, file] of files.entries()) {
     ui.setStatus('busy', `Classifying ${index + 1} of ${files.length}: ${file.name}`);
+    progress(index);
     lastResults.push(await classifyFile(file, {index, total: files.length}, answers));
   }
+  progress(files.length);
   const failed = lastResults.filter((r) => r.error).length;
   const done = `Done: ${files.length - failed} of ${files.length} photo${files.length === 1 ? '' : 's'} classified` +
     (failed ? `, ${failed} could not be read.` : '.');
@@ -136,21 +154,30 @@ async function registerServiceWorker() {
 
 async function start() {
   const requested = new URLSearchParams(window.location.search).get('backend');
-  model = await load('model/', {backends: BACKENDS.includes(requested) ? [requested] : BACKENDS});
+  model = await load('model/', {backends: BACKENDS.includes(requested) ? [requested] : BACKENDS,
+    onProgress: ui.showDownload});
+  ui.hideDownload();
   const {metadata, backend, backendDetail} = model;
   ui.showModel(metadata, {backend, backendDetail});
   ui.showDataset(metadata);
   ui.showClinical(metadata.clinical ?? null);
   ui.onExportCsv(csv);
   ui.setUpBatch();
-  registerServiceWorker().then(ui.showOffline);
-  ui.setStatus('loading', 'Checking this browser on the reference images…');
-  const selfTest = await model.selfTest();
-  ui.showSelfTest(selfTest);
-  const readyMs = performance.now(); // from the start of navigation: model loaded, warmed up and self-tested
+  // Ready once the model is loaded, checked and warmed up: the self-test runs right after, off the path to
+  // ready, and a batch chosen before it ends waits for it (classifyFiles) and is refused if it fails.
+  const readyMs = performance.now(); // from the start of navigation
+  selfTestDone = model.selfTest();
   ui.showReadyTime(readyMs);
   ui.setStatus('ready', readyMessage());
   ui.onFilesChosen(classifyFiles);
+  registerServiceWorker().then(ui.showOffline);
+  const selfTest = await selfTestDone;
+  selfTestPassed = selfTest.passed;
+  ui.showSelfTest(selfTest);
+  if (!selfTest.passed) {
+    ui.setBusy(true);
+    ui.setStatus('error', SELF_TEST_REFUSAL);
+  }
   emit('ready', {version: model.version, backend: backendDetail, selfTest, readyMs});
 }
 

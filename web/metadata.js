@@ -33,6 +33,7 @@ const REQUIRED_FIELDS = [
   ['model.version', (v) => typeof v === 'string', 'a string'],
   ['model.model_json', (v) => typeof v === 'string', 'a file name'],
   ['model.files', (v) => v !== null && typeof v === 'object' && !Array.isArray(v), 'an object of sha256s'],
+  ['model.total_bytes', (v) => Number.isInteger(v) && v > 0, 'a positive whole number'],
   ['input.name', (v) => typeof v === 'string', 'a tensor name'],
   ['input.height', (v) => Number.isInteger(v) && v > 0, 'a positive whole number'],
   ['input.width', (v) => Number.isInteger(v) && v > 0, 'a positive whole number'],

@@ -16,6 +16,7 @@
  * <script> tags before this module. No DOM access.
  */
 import {ImageError, SkinLensError} from './errors.js';
+import {readCounting} from './progress.js';
 import {bitmapToPixels, checkPreprocessContract, decodeImage, preprocess, rgbTensor} from './imaging.js';
 import {assessScope, checkClinicalContract, checkScreeningContract, clinicalVector, contentDigest, decide, fetchMetadata,
   sha256Hex, triage} from './metadata.js';
@@ -42,29 +43,39 @@ const LAPLACIAN = [[0, 1, 0], [1, -4, 1], [0, 1, 0]];
 /** ITU-R BT.601 luma weights of the blur check. */
 const LUMA = [0.299, 0.587, 0.114];
 
-async function fetchBytes(url) {
+/** Downloads `url`; `onBytes(n)`, when given, hears of each chunk as it arrives (progress.js). */
+async function fetchBytes(url, onBytes = null) {
   const response = await fetch(url, FETCH_OPTIONS);
   if (!response.ok) throw new SkinLensError('download-failed', `could not download ${url}: HTTP ${response.status}`);
-  return response.arrayBuffer();
+  return onBytes ? readCounting(response, onBytes) : response.arrayBuffer();
 }
 
 /** Downloads one model file and checks it against metadata.model.files. */
-async function fetchVerified(baseUrl, name, expectedHashes) {
+async function fetchVerified(baseUrl, name, expectedHashes, onBytes) {
   const expected = expectedHashes[name];
   if (expected === undefined) throw new SkinLensError('file-altered', `model file ${name} has no checksum in metadata.json`);
-  const bytes = await fetchBytes(new URL(name, baseUrl));
+  const bytes = await fetchBytes(new URL(name, baseUrl), onBytes);
   if (await sha256Hex(bytes) !== expected.toLowerCase()) {
     throw new SkinLensError('file-altered', `model file ${name} is corrupt or altered (its sha256 does not match metadata.json)`);
   }
   return bytes;
 }
 
-/** Downloads model.json and its weight shards, checks each, and returns tfjs model artifacts. */
-async function loadVerifiedArtifacts(baseUrl, model) {
+/**
+ * Downloads model.json and its weight shards, checks each, and returns tfjs model artifacts.
+ * `onProgress({loaded, total})` hears of every chunk: bytes received of model.total_bytes (the size of
+ * exactly these files, which their checksums pin).
+ */
+async function loadVerifiedArtifacts(baseUrl, model, onProgress) {
+  let loaded = 0;
+  const onBytes = (n) => {
+    loaded += n;
+    onProgress({loaded, total: model.total_bytes});
+  };
   const modelJson = JSON.parse(new TextDecoder().decode(
-    await fetchVerified(baseUrl, model.model_json, model.files)));
+    await fetchVerified(baseUrl, model.model_json, model.files, onBytes)));
   const shardNames = modelJson.weightsManifest.flatMap((group) => group.paths);
-  const shards = await Promise.all(shardNames.map((name) => fetchVerified(baseUrl, name, model.files)));
+  const shards = await Promise.all(shardNames.map((name) => fetchVerified(baseUrl, name, model.files, onBytes)));
   return tf.io.getModelArtifactsForJSONSync(modelJson, tf.io.getWeightSpecs(modelJson.weightsManifest), shards);
 }
 
@@ -171,11 +182,18 @@ function isPixels(image) {
  * @param {string|URL} [baseUrl='model/'] the folder of metadata.json and the model files, relative to the page.
  * @param {object} [options]
  * @param {string[]} [options.backends=['wasm', 'webgl', 'cpu']] TensorFlow.js backends to try, in order.
+ * @param {function({loaded: number, total: number}): void} [options.onProgress] hears of the model download
+ *   as it arrives: bytes received of metadata.model.total_bytes (also when the service worker serves them).
  * @returns {Promise<Model>}
  * @throws {SkinLensError} when a file is missing, corrupt or altered, or the model is not one this page runs.
  */
-export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cpu']} = {}) {
+export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cpu'], onProgress = () => {}} = {}) {
   const base = new URL(baseUrl, globalThis.location.href);
+  // The backend starts (for wasm: its binary downloaded and compiled) while metadata.json and the model
+  // download. Its failure is awaited below; the catch only keeps it from being reported as unhandled when
+  // metadata.json is refused first.
+  const backendStarted = selectBackend(backends);
+  backendStarted.catch(() => {});
   const metadata = await fetchMetadata(base);
   if (metadata.model.format !== 'tfjs-graph-model') {
     throw new SkinLensError('unsupported-model',
@@ -185,7 +203,8 @@ export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cp
   checkScreeningContract(metadata);
   checkClinicalContract(metadata);
 
-  const [backend, artifacts] = await Promise.all([selectBackend(backends), loadVerifiedArtifacts(base, metadata.model)]);
+  const [backend, artifacts] = await Promise.all(
+    [backendStarted, loadVerifiedArtifacts(base, metadata.model, onProgress)]);
   const graph = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
   const {classes, input, outputs, clinical} = metadata;
   // Only probabilities are required: a model without cam gets no heatmap, without out_of_scope or

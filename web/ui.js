@@ -62,6 +62,47 @@ export function setStatus(state, message) {
   status.textContent = message;
 }
 
+/** "about 12 s" or "about 3 min", for a time left. */
+function aboutDuration(ms) {
+  const seconds = Math.max(1, Math.round(ms / 1000));
+  return seconds < 90 ? `about ${seconds} s` : `about ${Math.round(seconds / 60)} min`;
+}
+
+/**
+ * Shows the model download as a bar: bytes received of metadata.model.total_bytes.
+ *
+ * @param {{loaded: number, total: number}} progress skinlens.js load's onProgress.
+ */
+export function showDownload({loaded, total}) {
+  const bar = byId('download-progress');
+  bar.max = total;
+  bar.value = loaded;
+  byId('download-amount').textContent = `${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`;
+  byId('download').hidden = false;
+}
+
+/** Hides the download bar once the model is loaded. */
+export function hideDownload() {
+  byId('download').hidden = true;
+}
+
+/**
+ * Shows a batch's progress as a bar: which photo of how many is being classified and, once one is done,
+ * about how long the rest will take. At the end the bar stays full until the next batch.
+ *
+ * @param {number} done photos finished.
+ * @param {number} total photos in the batch.
+ * @param {number|null} msLeft estimated time left (progress.js timeLeftMs); null when not known yet.
+ */
+export function showBatchProgress(done, total, msLeft) {
+  const bar = byId('batch-progress');
+  bar.max = total;
+  bar.value = done;
+  byId('batch-progress-label').textContent = done === total ? `${total} of ${total} photos classified` :
+    `Photo ${done + 1} of ${total}` + (msLeft === null ? '' : `, ${aboutDuration(msLeft)} left`);
+  byId('batch-progress-box').hidden = false;
+}
+
 /** Says something to screen readers through the polite live region. */
 export function announce(message) {
   byId('announcer').textContent = message;
@@ -299,6 +340,7 @@ export function setBusy(busy) {
 
 /** Removes the previous batch's table rows and result cards (the table's sort and filter stay as set). */
 export function clearResults() {
+  byId('batch-progress-box').hidden = true;
   byId('results').replaceChildren();
   byId('batch-table').tBodies[0].replaceChildren();
   byId('batch').hidden = true;

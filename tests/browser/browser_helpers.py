@@ -77,10 +77,24 @@ document.addEventListener('securitypolicyviolation', (event) => {
 CPU_BACKEND_TIMEOUT_MS = 240_000
 
 
+# Polls in the page for main.js's skinlens:ready (sent once the self-test, which runs right after the page
+# is ready, has finished) or skinlens:error.
+WAIT_FOR_SELF_TEST = """async () => {
+  while (!window.__skinlens.ready && !window.__skinlens.error) await new Promise((resolve) => setTimeout(resolve, 50));
+}"""
+
+
+def wait_until_ready(page, timeout=None):
+    """Waits until the page is ready and its self-test has run (skinlens:ready), or it failed to start."""
+    page.wait_for_selector("#status:not([data-state=loading])", timeout=timeout)
+    page.evaluate(WAIT_FOR_SELF_TEST)
+
+
 def open_app(page, url):
-    """Opens the page and waits until the model is loaded; fails with the page's message if it did not."""
+    """Opens the page and waits until the model is loaded and self-tested; fails with the page's message if
+    it did not start or its self-test failed."""
     page.goto(url)
-    page.wait_for_selector("#status:not([data-state=loading])")
+    wait_until_ready(page)
     assert page.get_attribute("#status", "data-state") == "ready", page.inner_text("#status")
 
 

@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from browser_helpers import (CPU_BACKEND_TIMEOUT_MS, FIXTURES, LESION, LOAD_MODEL, choose, fill_clinical, open_app,
-                             probabilities, unfold_cards, upload, web_with_file, web_with_metadata)
+                             probabilities, unfold_cards, upload, wait_until_ready, web_with_file, web_with_metadata)
 from converter.contract import version_name
 from trainer.images import prepare
 from trainer.predict import Predictor
@@ -282,11 +282,11 @@ def test_heif_and_avif_are_told_apart(page, app_url, metadata, brand, expected):
 def test_golden_images_match_python(page, app_url, web_root, metadata, backend):
     """Each backend gives the probabilities the converter recorded from Python for the golden images: the
     page's self-test classifies each of them (with its clinical answers) through model.classify, the path
-    of a chosen file, before it says ready."""
+    of a chosen file, right after it says ready."""
     if not metadata["golden"]:
         pytest.skip("metadata.json lists no golden images")
     page.goto(f"{app_url}?backend={backend}")
-    page.wait_for_selector("#status:not([data-state=loading])", timeout=CPU_BACKEND_TIMEOUT_MS)
+    wait_until_ready(page, timeout=CPU_BACKEND_TIMEOUT_MS)
     if backend == "webgl" and "no TensorFlow.js backend works" in page.inner_text("#status"):
         pytest.skip("this Chromium has no WebGL")
     assert page.get_attribute("#status", "data-state") == "ready", page.inner_text("#status")
@@ -326,8 +326,9 @@ def test_self_test_passes_and_is_shown(page, app_url, metadata):
     assert page.is_hidden("#self-test-warning")
 
 
-def test_self_test_warns_when_this_browser_disagrees(page, web_root, serve_web, tmp_path):
-    """Golden probabilities moved by 0.01 stand in for a browser whose arithmetic is off."""
+def test_self_test_warns_and_refuses_to_classify_when_this_browser_disagrees(page, web_root, serve_web, tmp_path):
+    """Golden probabilities moved by 0.01 stand in for a browser whose arithmetic is off. The self-test runs
+    right after the page is ready: a photo chosen before it ends waits for it, and is refused."""
     def shift(metadata):
         if not metadata["golden"]:
             pytest.skip("metadata.json lists no golden images")
@@ -336,13 +337,21 @@ def test_self_test_warns_when_this_browser_disagrees(page, web_root, serve_web, 
             case["probabilities"][top] -= 0.01
         return metadata
 
-    open_app(page, serve_web(web_with_metadata(web_root, tmp_path / "web", shift)))
+    page.goto(serve_web(web_with_metadata(web_root, tmp_path / "web", shift)))
+    page.wait_for_selector("#status[data-state=ready]")
+    page.set_input_files("#files", [LESION])  # while the self-test runs
+    wait_until_ready(page)
     test = page.evaluate("window.__skinlens.ready.selfTest")
     assert not test["passed"] and test["maxDifference"] == pytest.approx(0.01, abs=1e-3)
     warning = page.locator("#self-test-warning")
     assert warning.is_visible() and warning.get_attribute("role") == "alert"
     assert "This browser is not giving reliable results" in warning.inner_text()
     assert "self-test FAILED" in page.text_content("#model-info")
+    page.wait_for_timeout(1000)  # time enough to classify the photo, were it allowed
+    assert page.get_attribute("#status", "data-state") == "error"
+    assert "Not classifying: this browser failed the self-test" in page.inner_text("#status")
+    assert page.evaluate("window.__skinlens.results.length") == 0 and page.is_hidden("#batch")
+    assert page.is_disabled("#choose") and page.is_disabled("#files") and page.is_disabled("#take-photo")
 
 
 def _risk_words(risk, bins):
