@@ -555,13 +555,19 @@ function triageBox(result, metadata) {
 /** The out-of-scope warning, listing each reason. */
 function scopeWarning(warnings) {
   const box = element('div', 'scope-warning');
+  let reasons = warnings;
   if (warnings.some((warning) => warning.code === 'not-a-lesion')) {
-    box.append(element('p', 'scope-lead', 'This does not look like a close-up of a spot on the skin. SkinLens only ' +
-      'judges dermoscopic close-ups of a skin lesion, so the answer below means nothing for this picture.'));
+    box.append(element('p', 'scope-lead', 'This does not look like a close-up of a spot on the skin, so SkinLens ' +
+      'gives no answer for it. It only judges dermoscopic close-ups of a skin lesion: if this is one, take the ' +
+      'photo again, close up, sharp and well lit.'));
+    reasons = warnings.filter((warning) => warning.code !== 'not-a-lesion');
+    if (!reasons.length) return box;
+    box.append(element('p', '', 'Also:'));
+  } else {
+    box.append(element('p', '', 'Check the photo: this result may not be reliable because'));
   }
-  box.append(element('p', '', 'Check the photo: this result may not be reliable because'));
   const list = element('ul');
-  for (const warning of warnings) list.append(element('li', '', warning.message));
+  for (const warning of reasons) list.append(element('li', '', warning.message));
   box.append(list);
   return box;
 }
@@ -636,11 +642,20 @@ function batchRow(result, cardId) {
 }
 
 /** The line that unfolds a batch card: the photo's name and its answer (or why it could not be read). */
+/** Whether the model's not-a-lesion check flagged the picture (its card then gives no answer in view). */
+function isNotALesion(result) {
+  return Boolean(result.warnings?.some((warning) => warning.code === 'not-a-lesion'));
+}
+
 function cardSummary(result) {
   const line = element('summary', 'result-summary');
   line.append(element('span', 'summary-name', result.file), ' ');
   if (result.error) {
     line.append(element('span', 'summary-error', `Could not classify: ${result.error}`));
+    return line;
+  }
+  if (isNotALesion(result)) {
+    line.append(element('span', 'summary-warning', 'not a close-up of a skin lesion: no answer'));
     return line;
   }
   const band = BANDS[result.band];
@@ -672,6 +687,7 @@ function provenance(result, metadata) {
 /** Short text for screen readers. */
 function summary(result) {
   if (result.error) return `${result.file}: could not classify: ${result.error}.`;
+  if (isNotALesion(result)) return `${result.file}: does not look like a close-up of a skin lesion; no answer.`;
   const band = result.band ? ` ${BANDS[result.band].label}.` : '';
   const warn = result.warnings.length ? ' Check the photo: the result may not be reliable.' : '';
   return `${result.file}: best match ${result.top.name}, ${percent(result.top.probability)}.${band}${warn}`;
@@ -705,11 +721,18 @@ export function showResult(result, metadata, bitmap, {index, total}) {
   } else {
     const topIndex = classes.findIndex((cls) => cls.id === result.top.id);
     // A picture that does not look like a lesion leads with that, not with an answer about it.
-    const notALesion = result.warnings.some((warning) => warning.code === 'not-a-lesion');
-    if (notALesion) body.append(scopeWarning(result.warnings));
-    if (result.band) body.append(triageBox(result, metadata));
+    // A picture that does not look like a lesion gets no answer in view: the warning, and the model's
+    // answer folded away for whoever wants it anyway (the detector is wrong on about 1 lesion in 20).
+    const notALesion = isNotALesion(result);
+    const answer = notALesion ? element('details', 'answer-anyway') : body;
+    if (notALesion) {
+      body.append(scopeWarning(result.warnings), answer);
+      answer.append(element('summary', '', 'Show the answer anyway (it means nothing unless this is a close-up ' +
+        'of a skin lesion)'));
+    }
+    if (result.band) answer.append(triageBox(result, metadata));
     if (result.warnings.length && !notALesion) body.append(scopeWarning(result.warnings));
-    body.append(typeBreakdown(classes, result.classes.map((cls) => cls.probability), topIndex, result.band));
+    answer.append(typeBreakdown(classes, result.classes.map((cls) => cls.probability), topIndex, result.band));
     const clinical = clinicalLine(result, metadata);
     if (clinical) body.append(element('p', 'clinical-used', clinical));
     body.append(element('p', 'timing', `Classified in ${Math.round(result.timing.modelMs)} ms`));

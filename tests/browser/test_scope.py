@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from browser_helpers import FIXTURES, LESION, LOAD_MODEL, choose, open_app, web_with_metadata
+from browser_helpers import (FIXTURES, LESION, LOAD_MODEL, SCREENSHOTS, checked_page, choose, open_app,
+                             web_with_metadata)
 from trainer.images import prepare
 from trainer.predict import Predictor
 
@@ -195,6 +196,27 @@ def test_a_picture_that_is_not_a_lesion_leads_with_that(page, app_url, metadata,
       .map((node) => node.className)""")
     assert order[0].startswith("scope-warning") and len(order) == 2
     assert "does not look like a close-up of a spot on the skin" in card.locator(".scope-warning").inner_text()
+    # No answer in view: the concern box and the types are folded away, there for whoever opens them.
+    assert not card.locator(".triage").is_visible() and not card.locator(".types").first.is_visible()
+    card.locator(".answer-anyway > summary").click()
+    assert card.locator(".triage").is_visible()
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+def test_not_a_lesion_screenshot(browser, app_url, metadata, images, width):
+    """What a person sees after choosing a picture of something else, on a phone and a laptop: the
+    warning in view first (test-results/screenshots/not-a-lesion-<width>.png)."""
+    if "out_of_scope_threshold" not in (metadata.get("scope") or {}):
+        pytest.skip("this model has no not-a-lesion detector")
+    phone = {"viewport": {"width": 360, "height": 780}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+    with checked_page(browser, **(phone if width == 360 else {"viewport": {"width": 1280, "height": 900}})) as page:
+        open_app(page, app_url)
+        choose(page, [images["stripes"]])
+        warning = page.locator(".result .scope-warning").first
+        box = warning.bounding_box()
+        assert box and 0 <= box["y"] < page.viewport_size["height"]  # scrolled into view with the card
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"not-a-lesion-{width}.png"))
 
 
 def test_a_model_without_feature_distance_gets_no_distance_check(page, web_root, serve_web, tmp_path, images):
