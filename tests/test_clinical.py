@@ -110,11 +110,11 @@ def test_clinical_branch_changes_nothing_when_every_field_is_missing(clinical_mo
     with_metadata = clinical_model(model_inputs(clinical_model, images, given))["probabilities"]
     np.testing.assert_array_equal(np.asarray(without), np.asarray(missing))
     assert np.abs(np.asarray(with_metadata) - np.asarray(without)).max() > 1e-3
-    # The offset is exactly what is added to the image's logits (the mean of the cam).
+    # The offset is exactly what is added to the image's logits (the model's logits output).
     from trainer.train import clinical_offsets
 
     out = clinical_model(model_inputs(clinical_model, images, given))
-    logits = np.asarray(out["cam"]).mean(axis=(1, 2)) + clinical_offsets(clinical_model, given)
+    logits = np.asarray(out["logits"]) + clinical_offsets(clinical_model, given)
     expected = np.exp(logits - logits.max(axis=1, keepdims=True))
     np.testing.assert_allclose(np.asarray(out["probabilities"]), expected / expected.sum(axis=1, keepdims=True),
                                atol=1e-5)

@@ -76,9 +76,11 @@ def test_class_activation_maps_average_to_the_logits(tiny):
     model.get_layer("logits").set_weights([rng.normal(size=w.shape).astype(np.float32)
                                            for w in model.get_layer("logits").get_weights()])
     x = rng.uniform(0, 255, (2, 96, 96, 3)).astype(np.float32)
-    cam = model.predict(x, verbose=0)["cam"]
+    out = model.predict(x, verbose=0)
+    cam = out["cam"]
     assert cam.shape == (2, 3, 3, 7)
     logits = logits_model(model).predict(x, verbose=0)
+    np.testing.assert_allclose(out["logits"], logits, rtol=1e-6, atol=1e-6)  # the output is the head's logits
     np.testing.assert_allclose(cam.mean(axis=(1, 2)), logits, rtol=1e-4, atol=1e-5)
 
 
