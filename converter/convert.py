@@ -234,6 +234,10 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
         probe = images[0] if images else np.full((config.image_size, config.image_size, 3), 128, np.float32)
         temperature = effective_temperature(converted(probe[None]),
                                             report.get("calibration", {}).get("class_bias"))
+        fitted = (report.get("calibration") or {}).get("temperature")
+        if temperature and fitted and abs(temperature / fitted - 1) > 0.01:  # float16 moves it by ~5e-4
+            raise ValueError(f"{run}/saved_model applies temperature {temperature:.4g}, but the run's calibration "
+                             f"is {fitted:.4g}: the SavedModel was exported without its calibration")
         drift = max((float(np.abs(p - float32.probabilities(
             images[i][None], None if answers is None else clinical.encode(**answers))[0]).max())
                      for p, (i, answers) in zip(reference, plan)), default=None)

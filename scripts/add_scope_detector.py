@@ -36,7 +36,7 @@ def main(argv=None) -> None:
 
     from trainer import labels, scope
     from trainer.config import Config
-    from trainer.model import build_model, load_weights
+    from trainer.model import build_model, load_weights, set_calibration
     from trainer.data import image_dataset
     from trainer.train import log, training_features
 
@@ -48,6 +48,8 @@ def main(argv=None) -> None:
     config = Config.load(out / "config.json")
     model, features = build_model(config, len(labels.class_ids(config)), views=config.tta_views)
     load_weights(model, run / "model.weights.h5")
+    calibration = json.loads((out / "calibration.json").read_text())
+    set_calibration(model, calibration["temperature"], calibration["class_bias"])  # 1/T is no weight
     with (out / "split.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
     train_paths = np.array([r["path"] for r in rows if r["split"] == "train"])
@@ -70,7 +72,6 @@ def main(argv=None) -> None:
     scope.fit_detector(model, lesions, others, c=args.c)
     val_distance = np.asarray(model.get_layer("feature_distance")(val_pooled))
     val_out_of_scope = np.asarray(model.get_layer("out_of_scope")(val_pooled))
-    calibration = json.loads((out / "calibration.json").read_text())
     calibration["scope"] = scope.fit(val_distance, val_blur, None, val_out_of_scope)
     (out / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n")
     report = json.loads((out / "report.json").read_text())

@@ -715,8 +715,8 @@ def rebuild(run: Path, views: int):
     """The run's final model with another number of views inside the graph (e.g. to time each).
 
     From ``model.weights.h5`` when the run wrote it; otherwise (runs before it did) from the
-    backbone weights plus ``stage2_best.weights.h5`` with the calibration of ``calibration.json``,
-    without the feature-distance statistics.
+    backbone weights plus ``stage2_best.weights.h5``, without the feature-distance statistics; the
+    calibration of ``calibration.json`` either way.
     """
     from .model import build_model, load_weights, set_calibration
 
@@ -725,8 +725,9 @@ def rebuild(run: Path, views: int):
     model, _ = build_model(config, len(labels.class_ids(config)), views=views)
     if (run / "model.weights.h5").exists():
         load_weights(model, run / "model.weights.h5")
-        return model
-    freeze_for_stage2(model, config.cut).load_weights(str(run / "stage2_best.weights.h5"))
+    else:
+        freeze_for_stage2(model, config.cut).load_weights(str(run / "stage2_best.weights.h5"))
+    # The temperature is a layer's setting, not a weight: the weights file does not carry it.
     calibration = json.loads((run / "calibration.json").read_text())
     set_calibration(model, calibration["temperature"], calibration["class_bias"])
     return model
