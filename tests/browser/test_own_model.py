@@ -137,6 +137,7 @@ def test_a_spoilt_model_folder_is_refused_and_the_model_in_use_keeps_working(
     code, message = spoil(copy)
     open_app(page, app_url)
     event = choose_model(page, sorted(copy.iterdir()))
+    assert event.get("error"), f"the spoilt model was put in use: {event}"
     assert event["error"]["code"] == code and message in event["error"]["message"], event
     status = page.inner_text("#own-model-status")
     assert f"Your model was not loaded: {message}" in status
