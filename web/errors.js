@@ -5,8 +5,8 @@
  *
  * Codes of a photo (ImageError): too-large (bytes), too-many-pixels, too-small, heic, avif, not-an-image,
  * corrupt, invalid-answer (a clinical answer the model does not know). Codes of loading (SkinLensError):
- * download-failed, metadata-invalid, unsupported-model, file-altered, version-mismatch, model-mismatch,
- * no-backend, no-crypto.
+ * download-failed (a file not downloaded, or not among the files of a model the user chose), metadata-invalid,
+ * unsupported-model, file-altered, version-mismatch, model-mismatch, no-backend, no-crypto.
  */
 export class SkinLensError extends Error {
   /**

@@ -2,18 +2,22 @@
  * SkinLens page: loads the model (skinlens.js), runs its self-test, registers the service worker for
  * offline use, then classifies each photo added (chosen, dropped, pasted or taken) in turn. A file that
  * cannot be read shows its own message and the batch goes on. Results live in this page's memory only.
+ * "Try your own model" swaps in a model folder chosen from disk (read and checked by the same load(),
+ * never uploaded); one that is refused leaves the model in use as it was.
  *
  * `?backend=cpu` (or webgl, wasm) forces one TensorFlow.js backend, for comparing them.
  *
  * Nothing is put on `window`. The page says what happened through events on `document`, for whoever
  * embeds or tests it: `skinlens:ready` ({version, backend, selfTest, readyMs}; sent once the self-test has
  * run, while readyMs is when the photo inputs were enabled, before it), `skinlens:result` (one
- * PageResult per file, once its card is shown), `skinlens:batch` ({results}, when a batch is done) and
- * `skinlens:error` ({message, code}) when the model cannot be loaded.
+ * PageResult per file, once its card is shown), `skinlens:batch` ({results}, when a batch is done),
+ * `skinlens:error` ({message, code}) when the model cannot be loaded, and `skinlens:model` when a model
+ * was chosen or the shipped one taken back: {version, own, selfTest} once it is in use and self-tested, or
+ * {error: {message, code}} when a chosen one was refused.
  */
 import {resultsCsv} from './csv.js';
 import {timeLeftMs} from './progress.js';
-import {ImageError, load} from './skinlens.js';
+import {ImageError, SkinLensError, load} from './skinlens.js';
 import * as ui from './ui.js';
 
 const BACKENDS = ['wasm', 'webgl', 'cpu'];
@@ -31,11 +35,17 @@ const BACKENDS = ['wasm', 'webgl', 'cpu'];
 const FAILED = {classes: null, top: null, risk: null, band: null, threshold: null, warnings: null, cam: null,
   clinicalUsed: [], signals: null, timing: null};
 
-/** The loaded model, and the last batch's results (kept for the CSV until the next batch or reload). */
+/** The model in use, and the last batch's results (kept for the CSV until the next batch, model or reload). */
 let model = null;
+/** web/model, kept while a chosen model is tried, so that going back to it needs no download. */
+let shipped = null;
+/** The backends to try, from ?backend= (start). */
+let backends = BACKENDS;
 /** The self-test, started once the page is ready; every batch waits for it and is refused if it failed. */
 let selfTestDone = null;
 let selfTestPassed = false;
+/** Whether a batch is being classified: the model is not changed under it. */
+let batching = false;
 /** @type {PageResult[]} */
 let lastResults = [];
 
@@ -81,6 +91,17 @@ async function classifyFiles(files) {
     return;
   }
   ui.setBusy(true);
+  ui.setModelChoice(false);
+  batching = true;
+  try {
+    await classifyBatch(files, answers);
+  } finally {
+    batching = false;
+  }
+}
+
+/** classifyFiles once the answers are read and the inputs disabled. */
+async function classifyBatch(files, answers) {
   if (!selfTestPassed) ui.setStatus('busy', 'Checking this browser on the reference images first…');
   if (!(await selfTestDone).passed) {
     ui.setStatus('error', SELF_TEST_REFUSAL);
@@ -103,6 +124,7 @@ async function classifyFiles(files) {
   ui.setStatus('ready', `${done} ${readyMessage()}`);
   ui.announce(done);
   ui.setBusy(false);
+  ui.setModelChoice(true);
   if (files.length === 1) ui.focusResult();
   emit('batch', {results: lastResults});
 }
@@ -152,33 +174,96 @@ async function registerServiceWorker() {
   }
 }
 
+/**
+ * Puts a loaded model in use: its name, data and clinical fields on the page, the previous model's results
+ * cleared (they came from another model), and its self-test run. A chosen model replaced by another is
+ * freed; the shipped one is kept.
+ *
+ * @returns {Promise<SelfTest>} the self-test, once run and shown.
+ */
+async function putInUse(next, {own}) {
+  if (model && model !== shipped && model !== next) model.dispose();
+  model = next;
+  ui.showModel(model.metadata, model);
+  ui.showDataset(model.metadata);
+  ui.showClinical(model.metadata.clinical ?? null);
+  ui.showModelInUse(model.metadata, {own});
+  ui.clearResults();
+  lastResults = [];
+  selfTestPassed = false;
+  selfTestDone = model.selfTest();
+  return selfTestDone;
+}
+
+/** Shows a finished self-test and readies the page for photos, or refuses them when it failed. */
+function settle(selfTest) {
+  selfTestPassed = selfTest.passed;
+  ui.showSelfTest(selfTest);
+  ui.setBusy(!selfTest.passed);
+  ui.setStatus(selfTest.passed ? 'ready' : 'error', selfTest.passed ? readyMessage() : SELF_TEST_REFUSAL);
+  ui.setModelChoice(true); // also after a failed self-test: another model, or the shipped one, may pass
+}
+
+/**
+ * Loads a model from files the user chose and puts it in use; a model that cannot be loaded (missing or
+ * altered file, invalid metadata.json) is refused in words and the model in use stays, as it was.
+ */
+async function chooseModel(files) {
+  ui.setModelChoice(false);
+  ui.setBusy(true);
+  ui.setStatus('busy', `Loading your model from ${files.length} chosen file${files.length === 1 ? '' : 's'}…`);
+  let next;
+  try {
+    next = await load(files, {backends, onProgress: ui.showDownload});
+  } catch (error) {
+    if (!(error instanceof SkinLensError)) console.warn(error); // e.g. a model.json tfjs cannot read
+    ui.hideDownload();
+    ui.showModelInUse(model.metadata, {own: model !== shipped, error: error.message});
+    settle(await selfTestDone);
+    emit('model', {error: {message: error.message, code: error.code ?? null}});
+    return;
+  }
+  ui.hideDownload();
+  const selfTest = await putInUse(next, {own: true});
+  settle(selfTest);
+  emit('model', {version: model.version, own: true, selfTest});
+}
+
+/** Goes back to the shipped model (kept in memory, so offline too). */
+async function useShipped() {
+  ui.setModelChoice(false);
+  ui.setBusy(true);
+  const selfTest = await putInUse(shipped, {own: false});
+  settle(selfTest);
+  emit('model', {version: model.version, own: false, selfTest});
+}
+
 async function start() {
   const requested = new URLSearchParams(window.location.search).get('backend');
-  model = await load('model/', {backends: BACKENDS.includes(requested) ? [requested] : BACKENDS,
-    onProgress: ui.showDownload});
+  backends = BACKENDS.includes(requested) ? [requested] : BACKENDS;
+  shipped = await load('model/', {backends, onProgress: ui.showDownload});
   ui.hideDownload();
-  const {metadata, backend, backendDetail} = model;
-  ui.showModel(metadata, {backend, backendDetail});
-  ui.showDataset(metadata);
-  ui.showClinical(metadata.clinical ?? null);
   ui.onExportCsv(csv);
   ui.setUpBatch();
   // Ready once the model is loaded, checked and warmed up: the self-test runs right after, off the path to
   // ready, and a batch chosen before it ends waits for it (classifyFiles) and is refused if it fails.
   const readyMs = performance.now(); // from the start of navigation
-  selfTestDone = model.selfTest();
+  const selfTestRun = putInUse(shipped, {own: false});
   ui.showReadyTime(readyMs);
   ui.setStatus('ready', readyMessage());
   ui.onFilesChosen(classifyFiles);
+  ui.onModelChosen(chooseModel, useShipped);
   registerServiceWorker().then(ui.showOffline);
-  const selfTest = await selfTestDone;
-  selfTestPassed = selfTest.passed;
-  ui.showSelfTest(selfTest);
-  if (!selfTest.passed) {
-    ui.setBusy(true);
-    ui.setStatus('error', SELF_TEST_REFUSAL);
+  const selfTest = await selfTestRun;
+  if (selfTest.passed) {
+    // Not settle(): a batch chosen during the self-test may be running, and keeps the page busy until done.
+    ui.showSelfTest(selfTest);
+    selfTestPassed = true;
+    if (!batching) ui.setModelChoice(true);
+  } else {
+    settle(selfTest);
   }
-  emit('ready', {version: model.version, backend: backendDetail, selfTest, readyMs});
+  emit('ready', {version: model.version, backend: model.backendDetail, selfTest, readyMs});
 }
 
 // A failed load is a message on the page rather than an unhandled rejection.

@@ -72,21 +72,33 @@ export function checkMetadata(metadata) {
 }
 
 /**
+ * Parses and checks the text of a metadata.json, however it was obtained (downloaded, or read from a file
+ * the user chose).
+ *
+ * @param {string} text
+ * @returns {Promise<object>}
+ * @throws {SkinLensError} in words when it is not JSON, lacks a field the page reads or does not match its
+ *   version (checkVersion).
+ */
+export async function readMetadata(text) {
+  const metadata = parseMetadata(text);
+  checkMetadata(metadata);
+  await checkVersion(metadata);
+  return metadata;
+}
+
+/**
  * Downloads, parses and checks metadata.json from a model folder.
  *
  * @param {URL|string} base the model folder's URL, ending in '/'.
  * @returns {Promise<object>}
- * @throws {SkinLensError} in words when it cannot be downloaded, is not JSON, lacks a field the page reads
- *   or does not match its version (checkVersion).
+ * @throws {SkinLensError} in words when it cannot be downloaded, or as readMetadata.
  */
 export async function fetchMetadata(base) {
   const url = new URL('metadata.json', base);
   const response = await fetch(url, FETCH_OPTIONS);
   if (!response.ok) throw new SkinLensError('download-failed', `could not download ${url}: HTTP ${response.status}`);
-  const metadata = parseMetadata(await response.text());
-  checkMetadata(metadata);
-  await checkVersion(metadata);
-  return metadata;
+  return readMetadata(await response.text());
 }
 
 /**

@@ -3,6 +3,7 @@
  *
  *   import {load} from './skinlens.js';
  *   const model = await load('model/');                     // checks every file, warms up
+ *   const mine = await load(input.files);                   // or a model folder the user chose, read here
  *   const result = await model.classify(file, {age: 70, sex: 'male', site: 'back'}); // answers optional
  *   result.top.name; result.band; result.warnings;          // see Result below
  *
@@ -10,7 +11,8 @@
  * conversion, alpha over metadata.preprocess.alpha_background), an ImageBitmap or canvas, or raw pixels
  * ({data, width, height, channels: 3|4}, e.g. an ImageData). Bad input rejects with an ImageError whose
  * `message` is for a person and `code` for a program (errors.js); a model folder that is incomplete,
- * altered or not this page's kind rejects load() with a SkinLensError. Nothing is stored or sent.
+ * altered or not this page's kind rejects load() with a SkinLensError. Nothing is stored or sent: a model
+ * folder chosen from disk is read in the page and checked exactly as a served one is.
  *
  * Needs the global `tf` of the vendored TensorFlow.js bundles (core, backends, converter), loaded by
  * <script> tags before this module. No DOM access.
@@ -18,7 +20,7 @@
 import {ImageError, SkinLensError} from './errors.js';
 import {readCounting} from './progress.js';
 import {bitmapToPixels, checkPreprocessContract, decodeImage, preprocess, rgbTensor} from './imaging.js';
-import {assessScope, checkClinicalContract, checkScreeningContract, clinicalVector, contentDigest, decide, fetchMetadata,
+import {assessScope, checkClinicalContract, checkScreeningContract, clinicalVector, contentDigest, decide, readMetadata,
   sha256Hex, triage} from './metadata.js';
 
 export {ImageError, SkinLensError};
@@ -43,18 +45,69 @@ const LAPLACIAN = [[0, 1, 0], [1, -4, 1], [0, 1, 0]];
 /** ITU-R BT.601 luma weights of the blur check. */
 const LUMA = [0.299, 0.587, 0.114];
 
-/** Downloads `url`; `onBytes(n)`, when given, hears of each chunk as it arrives (progress.js). */
-async function fetchBytes(url, onBytes = null) {
-  const response = await fetch(url, FETCH_OPTIONS);
-  if (!response.ok) throw new SkinLensError('download-failed', `could not download ${url}: HTTP ${response.status}`);
+/**
+ * Where a model's files come from, each as a Response: a folder URL, every file downloaded; or files the
+ * user chose (a FileList or array, e.g. from <input type=file webkitdirectory>), every file read in this
+ * page and never sent. One reader for both, so that a chosen model is checked exactly as a served one.
+ *
+ * @param {string|URL|FileList|File[]} from
+ * @returns {{model: function(string): Promise<Response>, golden: function(string): Promise<Response|null>}}
+ *   model(name) a file of the model folder, or rejects (download-failed); golden(path) a golden image by
+ *   its metadata.golden path, or null when it is not among the chosen files (a served one must exist).
+ */
+function modelSource(from) {
+  if (typeof from === 'string' || from instanceof URL) {
+    const base = new URL(from, globalThis.location.href);
+    const webRoot = new URL('../', base); // the converter puts golden/ beside model/
+    const get = async (url) => {
+      const response = await fetch(url, FETCH_OPTIONS);
+      if (!response.ok) throw new SkinLensError('download-failed', `could not download ${url}: HTTP ${response.status}`);
+      return response;
+    };
+    return {model: (name) => get(new URL(name, base)), golden: (path) => get(new URL(path, webRoot))};
+  }
+  const files = Array.from(from);
+  return {
+    model: async (name) => {
+      const file = chosenFile(files, name);
+      if (!file) {
+        throw new SkinLensError('download-failed', `model file ${name} is not among the chosen files ` +
+          '(choose the whole folder the converter wrote, or all of its files)');
+      }
+      return new Response(file);
+    },
+    golden: async (path) => {
+      const file = chosenFile(files, path);
+      return file && new Response(file);
+    },
+  };
+}
+
+/**
+ * The chosen file for `path` (e.g. 'model.json', 'golden/a.jpg'): by its path inside a chosen folder,
+ * else by its name alone (files chosen one by one have no folder); null when there is none.
+ */
+function chosenFile(files, path) {
+  const name = path.split('/').pop();
+  const inFolder = files.filter((file) => file.webkitRelativePath && `/${file.webkitRelativePath}`.endsWith(`/${path}`));
+  const found = inFolder.length ? inFolder : files.filter((file) => file.name === name);
+  if (found.length > 1) {
+    throw new SkinLensError('download-failed', `${found.length} of the chosen files are called ${name}: ` +
+      'choose one model folder');
+  }
+  return found[0] ?? null;
+}
+
+/** A response's bytes; `onBytes(n)`, when given, hears of each chunk as it arrives (progress.js). */
+function readBytes(response, onBytes = null) {
   return onBytes ? readCounting(response, onBytes) : response.arrayBuffer();
 }
 
-/** Downloads one model file and checks it against metadata.model.files. */
-async function fetchVerified(baseUrl, name, expectedHashes, onBytes) {
+/** Reads one model file from `source` and checks it against metadata.model.files. */
+async function readVerified(source, name, expectedHashes, onBytes) {
   const expected = expectedHashes[name];
   if (expected === undefined) throw new SkinLensError('file-altered', `model file ${name} has no checksum in metadata.json`);
-  const bytes = await fetchBytes(new URL(name, baseUrl), onBytes);
+  const bytes = await readBytes(await source.model(name), onBytes);
   if (await sha256Hex(bytes) !== expected.toLowerCase()) {
     throw new SkinLensError('file-altered', `model file ${name} is corrupt or altered (its sha256 does not match metadata.json)`);
   }
@@ -62,20 +115,20 @@ async function fetchVerified(baseUrl, name, expectedHashes, onBytes) {
 }
 
 /**
- * Downloads model.json and its weight shards, checks each, and returns tfjs model artifacts.
+ * Reads model.json and its weight shards, checks each, and returns tfjs model artifacts.
  * `onProgress({loaded, total})` hears of every chunk: bytes received of model.total_bytes (the size of
  * exactly these files, which their checksums pin).
  */
-async function loadVerifiedArtifacts(baseUrl, model, onProgress) {
+async function loadVerifiedArtifacts(source, model, onProgress) {
   let loaded = 0;
   const onBytes = (n) => {
     loaded += n;
     onProgress({loaded, total: model.total_bytes});
   };
   const modelJson = JSON.parse(new TextDecoder().decode(
-    await fetchVerified(baseUrl, model.model_json, model.files, onBytes)));
+    await readVerified(source, model.model_json, model.files, onBytes)));
   const shardNames = modelJson.weightsManifest.flatMap((group) => group.paths);
-  const shards = await Promise.all(shardNames.map((name) => fetchVerified(baseUrl, name, model.files, onBytes)));
+  const shards = await Promise.all(shardNames.map((name) => readVerified(source, name, model.files, onBytes)));
   return tf.io.getModelArtifactsForJSONSync(modelJson, tf.io.getWeightSpecs(modelJson.weightsManifest), shards);
 }
 
@@ -158,14 +211,18 @@ function laplacianVariance(tf, input) {
  *   size-checked), for showing it; classify accepts the bitmap; the caller closes it.
  * @property {function(number=): Promise<SelfTest>} selfTest classifies the golden images bundled with the
  *   model, through classify, and compares with the probabilities Python recorded.
+ * @property {function(): void} dispose frees the model's weights; the model cannot classify afterwards.
  */
 
 /**
  * @typedef {object} SelfTest
  * @property {boolean} passed false when any golden image differs by more than tolerance or could not be
- *   checked (error says why); true with no golden images (cases 0).
+ *   checked (error says why); true with no golden images (cases 0) or none chosen (notChosen = cases).
  * @property {number|null} maxDifference the largest |Δp| over the golden images.
- * @property {number} cases
+ * @property {number} cases the golden cases in metadata.json.
+ * @property {number} notChosen of those, the cases whose image was not among the files of a chosen model
+ *   (a researcher's folder usually has no golden/ beside it), so not checked; always 0 for a served model,
+ *   whose golden images must all be there.
  * @property {number} tolerance
  * @property {string|null} error
  */
@@ -179,7 +236,9 @@ function isPixels(image) {
  * Loads the model and returns it, ready: every file checked against metadata.json, metadata.json
  * against its version, the backend chosen and warmed up.
  *
- * @param {string|URL} [baseUrl='model/'] the folder of metadata.json and the model files, relative to the page.
+ * @param {string|URL|FileList|File[]} [from='model/'] the folder of metadata.json and the model files, as a URL
+ *   relative to the page; or the files of such a folder chosen by the user (found by name; golden images
+ *   chosen with them are found by their metadata.golden path), read in this page and never sent.
  * @param {object} [options]
  * @param {string[]} [options.backends=['wasm', 'webgl', 'cpu']] TensorFlow.js backends to try, in order.
  * @param {function({loaded: number, total: number}): void} [options.onProgress] hears of the model download
@@ -187,14 +246,14 @@ function isPixels(image) {
  * @returns {Promise<Model>}
  * @throws {SkinLensError} when a file is missing, corrupt or altered, or the model is not one this page runs.
  */
-export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cpu'], onProgress = () => {}} = {}) {
-  const base = new URL(baseUrl, globalThis.location.href);
+export async function load(from = 'model/', {backends = ['wasm', 'webgl', 'cpu'], onProgress = () => {}} = {}) {
+  const source = modelSource(from);
   // The backend starts (for wasm: its binary downloaded and compiled) while metadata.json and the model
   // download. Its failure is awaited below; the catch only keeps it from being reported as unhandled when
   // metadata.json is refused first.
   const backendStarted = selectBackend(backends);
   backendStarted.catch(() => {});
-  const metadata = await fetchMetadata(base);
+  const metadata = await readMetadata(await (await source.model('metadata.json')).text());
   if (metadata.model.format !== 'tfjs-graph-model') {
     throw new SkinLensError('unsupported-model',
       `metadata.json has model.format ${metadata.model.format}; this page loads tfjs-graph-model`);
@@ -204,7 +263,7 @@ export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cp
   checkClinicalContract(metadata);
 
   const [backend, artifacts] = await Promise.all(
-    [backendStarted, loadVerifiedArtifacts(base, metadata.model, onProgress)]);
+    [backendStarted, loadVerifiedArtifacts(source, metadata.model, onProgress)]);
   const graph = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
   const {classes, input, outputs, clinical} = metadata;
   // Only probabilities are required: a model without cam gets no heatmap, without out_of_scope or
@@ -276,7 +335,6 @@ export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cp
   }
 
   const decode = (blob) => decodeImage(blob, metadata.preprocess);
-  const webRoot = new URL('../', base);
 
   /**
    * Classifies one image: see Result. Rejects with an ImageError for a file that cannot be read or an
@@ -301,10 +359,16 @@ export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cp
   /** The golden images through classify, as a user's files go. */
   async function selfTest(tolerance = SELF_TEST_TOLERANCE) {
     let maxDifference = null;
+    let notChosen = 0;
     const cases = metadata.golden?.length ?? 0;
     try {
       for (const golden of metadata.golden ?? []) {
-        const bytes = await fetchBytes(new URL(golden.file, webRoot)); // the converter puts golden/ beside model/
+        const response = await source.golden(golden.file);
+        if (response === null) {
+          notChosen += 1;
+          continue;
+        }
+        const bytes = await readBytes(response);
         if (await sha256Hex(bytes) !== golden.sha256) {
           throw new SkinLensError('file-altered', `${golden.file} does not match its sha256`);
         }
@@ -313,9 +377,9 @@ export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cp
         maxDifference = Math.max(maxDifference ?? 0, difference);
       }
     } catch (error) {
-      return {passed: false, maxDifference, cases, tolerance, error: error.message};
+      return {passed: false, maxDifference, cases, notChosen, tolerance, error: error.message};
     }
-    return {passed: maxDifference === null || maxDifference <= tolerance, maxDifference, cases, tolerance,
+    return {passed: maxDifference === null || maxDifference <= tolerance, maxDifference, cases, notChosen, tolerance,
       error: null};
   }
 
@@ -328,5 +392,6 @@ export async function load(baseUrl = 'model/', {backends = ['wasm', 'webgl', 'cp
     classify,
     decode,
     selfTest,
+    dispose: () => graph.dispose(),
   };
 }

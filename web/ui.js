@@ -1,6 +1,7 @@
 /**
  * The only SkinLens module that touches the page's DOM: status and model lines, the photo inputs
- * (buttons, drag-and-drop, paste, camera), the batch table and CSV download, and one card per photo.
+ * (buttons, drag-and-drop, paste, camera), "Try your own model", the batch table and CSV download, and one
+ * card per photo.
  * Text from files and metadata goes in through textContent, never as HTML.
  */
 import {heatmapImageData} from './heatmap.js';
@@ -119,10 +120,59 @@ export function showModel(metadata, {backend, backendDetail}) {
   byId('model-version').textContent = metadata.model.version;
   byId('model-backend').textContent = backend;
   byId('backend-detail').textContent = backendDetail === backend ? '' : backendDetail.slice(backend.length).trim();
-  byId('ready-time').textContent = '…';
   byId('self-test').textContent = 'self-test running…';
-  byId('offline').textContent = 'offline use: checking…';
   byId('model-info').hidden = false;
+}
+
+/**
+ * Wires "Try your own model": a chosen folder, or files chosen one by one (browsers without folder
+ * choosing), go to `onChosen`; "Back to the shipped model" calls `onShipped`. The files are only handed on:
+ * skinlens.js load reads them in the page.
+ *
+ * @param {function(File[]): void} onChosen
+ * @param {function(): void} onShipped
+ */
+export function onModelChosen(onChosen, onShipped) {
+  for (const [buttonId, inputId] of [['choose-model-folder', 'model-folder'], ['choose-model-files', 'model-files']]) {
+    const input = byId(inputId);
+    byId(buttonId).addEventListener('click', () => input.click());
+    input.addEventListener('change', () => {
+      const files = Array.from(input.files);
+      input.value = ''; // so that choosing the same folder again, e.g. after mending it, fires `change`
+      if (files.length) onChosen(files);
+    });
+  }
+  byId('shipped-model').addEventListener('click', onShipped);
+}
+
+/**
+ * Enables or disables choosing another model (off while a model loads or self-tests, or a batch runs).
+ *
+ * @param {boolean} enabled
+ */
+export function setModelChoice(enabled) {
+  for (const id of ['choose-model-folder', 'choose-model-files', 'model-folder', 'model-files', 'shipped-model']) {
+    byId(id).disabled = !enabled;
+  }
+}
+
+/**
+ * Says which model classifies the photos (its version and training data) and, when a chosen model was
+ * refused, why: the model in use stays.
+ *
+ * @param {object} metadata the metadata.json of the model in use.
+ * @param {{own: boolean, error?: string|null}} state own: a model chosen from disk; error: why the last
+ *   chosen one was not loaded.
+ */
+export function showModelInUse(metadata, {own, error = null}) {
+  const data = datasetOf(metadata).name;
+  const which = `${own ? 'your model' : 'the shipped model'} ${metadata.model.version}` +
+    (data ? `, trained on ${data}` : '');
+  const status = byId('own-model-status');
+  status.textContent = error ? `Your model was not loaded: ${error.replace(/\.$/, '')}. Still in use: ${which}.` :
+    `In use: ${which}.`;
+  status.dataset.state = error ? 'error' : 'ok';
+  byId('shipped-model').hidden = !own;
 }
 
 /**
@@ -166,9 +216,12 @@ export function showSelfTest(test) {
   const line = byId('self-test');
   const warning = byId('self-test-warning');
   if (test.passed) {
+    const checked = test.cases - test.notChosen;
     line.textContent = test.cases === 0 ? 'no self-test images with this model' :
-      `self-test passed (${test.cases} reference image${test.cases === 1 ? '' : 's'}, ` +
-      `largest difference ${test.maxDifference.toExponential(1)})`;
+      checked === 0 ? 'no self-test: its reference images (golden/) were not chosen with it' :
+      `self-test passed (${checked} reference image${checked === 1 ? '' : 's'}` +
+      (test.notChosen ? `, ${test.notChosen} not chosen` : '') +
+      `, largest difference ${test.maxDifference.toExponential(1)})`;
     warning.hidden = true;
     return;
   }

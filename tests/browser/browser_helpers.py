@@ -36,11 +36,12 @@ WAIT_FOR_RESULTS = """async (count) => {
   return batch;
 }"""
 
-# Records what the page announces on `document` (main.js: skinlens:ready, :result, :batch, :error) in
-# window.__skinlens, for the tests: the page itself puts nothing on window.
+# Records what the page announces on `document` (main.js: skinlens:ready, :result, :batch, :error, :model)
+# in window.__skinlens, for the tests: the page itself puts nothing on window.
 EVENT_RECORDER = """
-window.__skinlens = {ready: null, error: null, batch: null, results: []};
+window.__skinlens = {ready: null, error: null, batch: null, model: null, results: []};
 document.addEventListener('skinlens:ready', (event) => { window.__skinlens.ready = event.detail; });
+document.addEventListener('skinlens:model', (event) => { window.__skinlens.model = event.detail; });
 document.addEventListener('skinlens:error', (event) => { window.__skinlens.error = event.detail; });
 document.addEventListener('skinlens:result', (event) => { window.__skinlens.results.push(event.detail); });
 document.addEventListener('skinlens:batch', (event) => { window.__skinlens.batch = event.detail.results; });
