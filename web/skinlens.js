@@ -253,17 +253,28 @@ export async function load(from = 'model/', {backends = ['wasm', 'webgl', 'cpu']
   // metadata.json is refused first.
   const backendStarted = selectBackend(backends);
   backendStarted.catch(() => {});
-  const metadata = await readMetadata(await (await source.model('metadata.json')).text());
-  if (metadata.model.format !== 'tfjs-graph-model') {
-    throw new SkinLensError('unsupported-model',
-      `metadata.json has model.format ${metadata.model.format}; this page loads tfjs-graph-model`);
+  // A refusal waits for the backend's start to end, so that no request is still under way once load
+  // has said why it failed.
+  let metadata;
+  try {
+    metadata = await readMetadata(await (await source.model('metadata.json')).text());
+    if (metadata.model.format !== 'tfjs-graph-model') {
+      throw new SkinLensError('unsupported-model',
+        `metadata.json has model.format ${metadata.model.format}; this page loads tfjs-graph-model`);
+    }
+    checkPreprocessContract(metadata);
+    checkScreeningContract(metadata);
+    checkClinicalContract(metadata);
+  } catch (error) {
+    await backendStarted.catch(() => {});
+    throw error;
   }
-  checkPreprocessContract(metadata);
-  checkScreeningContract(metadata);
-  checkClinicalContract(metadata);
 
-  const [backend, artifacts] = await Promise.all(
+  const [started, read] = await Promise.allSettled(
     [backendStarted, loadVerifiedArtifacts(source, metadata.model, onProgress)]);
+  if (read.status === 'rejected') throw read.reason; // a file's fault says more than a backend's
+  if (started.status === 'rejected') throw started.reason;
+  const [backend, artifacts] = [started.value, read.value];
   const graph = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
   const {classes, input, outputs, clinical} = metadata;
   // Only probabilities are required: a model without cam gets no heatmap, without out_of_scope or
