@@ -11,18 +11,26 @@ backend forced (`--navigations N`: the median of N such pairs of visits); the pe
 page (web/skinlens.js `model.classify` on 224×224 RGB pixels, its `timing.modelMs`: model, activation
 maps and out-of-scope signals, no decoding and no resize) per backend; and the same model's latency in
 Python TensorFlow (`trainer.predict.Predictor` on web/model, the graph TensorFlow.js runs), with the ratio
-browser / Python. Batch size 1 everywhere.
+browser / Python, all at batch size 1. Then a batch as a clinic gives it: `--batch N` copies of the photo
+chosen in the page's file input, wall time from choosing to the page's skinlens:batch event, per photo
+(decoding and showing included), with the page's default threads (the page and pool.js's workers, which
+start for the first batch and serve the next) and with `?threads=1`, the first batch and the median of the
+next `--batch-rounds`; beside Predictor on a batch of N.
 A benchmark, not a test: it asserts nothing. Timings on a busy machine are noisy; the median is shown.
 
 --json PATH also writes the figures: `python_ms` (median per image), `browser_ms` (the page's default
 backend, median per image), `ready_ms` (warm navigation → ready), `cold_ready_ms`, `threads` (the count
-the page's backend used), `backend`, and `backends` (the same figures per forced backend, or `error`).
+the page's backend used), `backend`, and `backends` (the same figures per forced backend, or `error`);
+and `batch`: {photos, threads (how many classified), first_ms and ms (per photo: first batch, median of the
+later ones), one_thread_ms, one_thread_first_ms, python_ms (per photo of Predictor's batch)}.
 """
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,6 +45,7 @@ from server import WEB_ROOT, create_app, serving  # noqa: E402
 # window. Ready is sent once the self-test, which runs right after the page is ready, has finished.
 READY_RECORDER = """
 document.addEventListener('skinlens:ready', (event) => { window.__ready = event.detail; });
+document.addEventListener('skinlens:batch', (event) => { window.__batch = event.detail; });
 document.addEventListener('skinlens:error', (event) => { window.__failed = event.detail; });
 """
 WAIT_FOR_READY = """async () => {
@@ -55,6 +64,14 @@ TIME_IN_PAGE = """async ([values, size, warmup, runs, backend]) => {
   for (let i = 0; i < runs; i++) times.push((await model.classify(pixels)).timing.modelMs);
   const threads = model.backend === 'wasm' ? globalThis.tf.wasm.getThreadsCount() : 1;
   return {times, detail: model.backendDetail, threads};
+}"""
+
+# The next batch the page announces (main.js skinlens:batch), taken so that the next call waits for a new one.
+WAIT_FOR_BATCH = """async () => {
+  while (!window.__batch) await new Promise((resolve) => setTimeout(resolve, 20));
+  const batch = window.__batch;
+  window.__batch = null;
+  return {threads: batch.threads, photos: batch.results.length, failed: batch.results.filter((r) => r.error).length};
 }"""
 
 # Resolves once sw.js controls the page (main.js registers it once ready; it claims the page on activation).
@@ -121,6 +138,34 @@ def browser_timings(url, backends, pixels, warmup, runs, chromium, navigations=1
     return out, version
 
 
+def batch_timings(url, files, rounds, chromium):
+    """{'default' and 'one': [(ms per photo, threads) of each batch]} for the page as a user gets it and
+    with ?threads=1: `rounds` + 1 batches of `files` in one visit each (the first starts the workers)."""
+    from playwright.sync_api import sync_playwright
+
+    args = ["--no-sandbox"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+    out = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=args)
+        for name, query in (("default", ""), ("one", "?threads=1")):
+            page = browser.new_context().new_page()
+            page.add_init_script(READY_RECORDER)
+            ready = _ready(page, url + query)
+            if isinstance(ready, str):
+                raise RuntimeError(f"the page did not start: {ready}")
+            out[name] = []
+            for _ in range(rounds + 1):
+                start = time.perf_counter()
+                page.set_input_files("#files", files)
+                batch = page.evaluate(WAIT_FOR_BATCH)
+                if batch["failed"]:
+                    raise RuntimeError(f"{batch['failed']} photos of the batch were not classified")
+                out[name].append(((time.perf_counter() - start) * 1000 / len(files), batch["threads"]))
+            page.context.close()
+        browser.close()
+    return out
+
+
 def python_timings(model_dir, x, warmup, runs):
     """Per-image ms of Predictor(model_dir).probabilities on one float32 image (batch 1)."""
     from trainer.predict import Predictor
@@ -137,6 +182,22 @@ def python_timings(model_dir, x, warmup, runs):
     return times
 
 
+def python_batch_ms(model_dir, x, photos, rounds):
+    """Per-photo ms of Predictor(model_dir).probabilities on a batch of `photos` copies (median of `rounds`,
+    after one untimed)."""
+    from trainer.predict import Predictor
+
+    predictor = Predictor(model_dir)
+    batch = np.repeat(x[None].astype(np.float32), photos, axis=0)
+    predictor.probabilities(batch)
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        predictor.probabilities(batch)
+        times.append((time.perf_counter() - start) * 1000 / photos)
+    return statistics.median(times)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="Time SkinLens in Chromium per backend and in Python TensorFlow.")
     parser.add_argument("--web", type=Path, default=WEB_ROOT, help="web root to serve (default: %(default)s)")
@@ -148,6 +209,9 @@ def parse_args(argv=None):
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs first (default: %(default)s)")
     parser.add_argument("--navigations", type=int, default=1,
                         help="cold and warm visits per backend; ready times are their medians (default: %(default)s)")
+    parser.add_argument("--batch", type=int, default=16, help="photos in the timed batches (default: %(default)s)")
+    parser.add_argument("--batch-rounds", type=int, default=3,
+                        help="batches timed after the first, per thread setting (default: %(default)s)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--chromium", default=os.environ.get("SKINLENS_CHROMIUM", "/usr/bin/chromium"),
                         help="Chromium to drive (default: $SKINLENS_CHROMIUM or %(default)s)")
@@ -165,11 +229,16 @@ def main(argv=None):
     x = prepare(args.image, size, size)
     pixels = np.round(x).astype(np.uint8)
 
-    with serving(create_app({"WEB_ROOT": str(args.web)})) as url:
+    with serving(create_app({"WEB_ROOT": str(args.web)})) as url, tempfile.TemporaryDirectory() as folder:
         browser, version = browser_timings(url, args.backends, pixels, args.warmup, args.runs, args.chromium,
                                              args.navigations)
+        copies = [Path(folder) / f"photo-{i + 1:03d}{args.image.suffix}" for i in range(args.batch)]
+        for copy in copies:
+            shutil.copyfile(args.image, copy)
+        batches = batch_timings(url, [str(copy) for copy in copies], args.batch_rounds, args.chromium)
     python = python_timings(args.web / "model", pixels.astype(np.float32), args.warmup, args.runs)
     python_median = statistics.median(python)
+    python_batch = python_batch_ms(args.web / "model", pixels.astype(np.float32), args.batch, args.batch_rounds)
 
     print(f"SkinLens {metadata['model']['version']} ({metadata['model']['quantization']} weights, {size}×{size}), "
           f"Chromium {version}, {os.cpu_count()} CPU cores, {args.runs} runs after {args.warmup} warm-up, batch 1, "
@@ -196,6 +265,19 @@ def main(argv=None):
                             "ratio": round(median / python_median, 3)}
     print(f"{'Python TensorFlow (same graph)':34} {'':>17} {'':>9} {python_median:16.1f} ms "
           f"{float(np.percentile(python, 90)):5.1f} ms {1:8.2f}×")
+    batch = {"photos": args.batch, "threads": max(threads for _, threads in batches["default"]),
+             "first_ms": round(batches["default"][0][0], 1),
+             "ms": round(statistics.median(ms for ms, _ in batches["default"][1:]), 1),
+             "one_thread_first_ms": round(batches["one"][0][0], 1),
+             "one_thread_ms": round(statistics.median(ms for ms, _ in batches["one"][1:]), 1),
+             "python_ms": round(python_batch, 2)}
+    print(f"\nA batch of {args.batch} photos chosen in the page, per photo (decoding and showing included; "
+          f"median of {args.batch_rounds} batches after the first):")
+    print(f"{'page as a user gets it, ' + str(batch['threads']) + ' threads':34} {batch['ms']:8.1f} ms "
+          f"(first batch {batch['first_ms']:.1f} ms) {batch['ms'] / python_batch:8.2f}× Python")
+    print(f"{'page with ?threads=1':34} {batch['one_thread_ms']:8.1f} ms (first batch {batch['one_thread_first_ms']:.1f} "
+          f"ms) {batch['one_thread_ms'] / python_batch:8.2f}× Python")
+    print(f"{'Python TensorFlow, batch of ' + str(args.batch):34} {python_batch:8.1f} ms")
     if args.json:
         default = figures[None]
         summary = {"model": metadata["model"]["version"], "chromium": version, "cpu_cores": os.cpu_count(),
@@ -204,7 +286,7 @@ def main(argv=None):
                    "browser_ms": default.get("per_image_ms"), "ready_ms": default.get("ready_ms"),
                    "cold_ready_ms": default.get("cold_ready_ms"), "threads": default.get("threads"),
                    "backend": default.get("detail"), "error": default.get("error"),
-                   "backends": {name: figures[name] for name in args.backends}}
+                   "backends": {name: figures[name] for name in args.backends}, "batch": batch}
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
 
 

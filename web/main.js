@@ -1,21 +1,26 @@
 /**
  * SkinLens page: loads the model (skinlens.js), runs its self-test, registers the service worker for
- * offline use, then classifies each photo added (chosen, dropped, pasted or taken) in turn. A file that
- * cannot be read shows its own message and the batch goes on. Results live in this page's memory only.
+ * offline use, then classifies the photos added (chosen, dropped, pasted or taken): one on the page's
+ * thread, a batch on every core (pool.js: the page and same-origin inference workers, each taking the next
+ * photo), shown in the order chosen. A file that cannot be read shows its own message and the batch goes
+ * on. Results live in this page's memory only.
  * "Try your own model" swaps in a model folder chosen from disk (read and checked by the same load(),
  * never uploaded); one that is refused leaves the model in use as it was.
  *
- * `?backend=cpu` (or webgl, wasm) forces one TensorFlow.js backend, for comparing them.
+ * `?backend=cpu` (or webgl, wasm) forces one TensorFlow.js backend, and `?threads=N` the threads a batch
+ * uses (1: the page's alone), for comparing them.
  *
  * Nothing is put on `window`. The page says what happened through events on `document`, for whoever
  * embeds or tests it: `skinlens:ready` ({version, backend, selfTest, readyMs}; sent once the self-test has
  * run, while readyMs is when the photo inputs were enabled, before it), `skinlens:result` (one
- * PageResult per file, once its card is shown), `skinlens:batch` ({results}, when a batch is done),
+ * PageResult per file, once its card is shown), `skinlens:batch` ({results, threads}, when a batch is done; threads: how many classified its photos),
  * `skinlens:error` ({message, code}) when the model cannot be loaded, and `skinlens:model` when a model
  * was chosen or the shipped one taken back: {version, own, selfTest} once it is in use and self-tested, or
  * {error: {message, code}} when a chosen one was refused.
  */
 import {resultsCsv} from './csv.js';
+import {bitmapToPixels} from './imaging.js';
+import {MIN_BATCH, WorkerFailure, runQueue, startPool, threadCount} from './pool.js';
 import {timeLeftMs} from './progress.js';
 import {ImageError, SkinLensError, load} from './skinlens.js';
 import * as ui from './ui.js';
@@ -26,6 +31,7 @@ const BACKENDS = ['wasm', 'webgl', 'cpu'];
  * @typedef {object} PageResult a skinlens.js Result (its fields null when the file could not be read),
  *   with what the page adds:
  * @property {string} file the file's name.
+ * @property {string} thread which thread classified it: 'page', or pool.js's 'worker 1', 'worker 2'…
  * @property {{[field: string]: number|string}} clinical the clinical answers this result used.
  * @property {string|null} error a message for the user; null on success.
  * @property {string|null} code the error's code (errors.js); null on success.
@@ -41,6 +47,8 @@ let model = null;
 let shipped = null;
 /** The backends to try, from ?backend= (start). */
 let backends = BACKENDS;
+/** The workers for batches (pool.js), of the model they were started for; null until a batch needs them. */
+let pool = null;
 /** The self-test, started once the page is ready; every batch waits for it and is refused if it failed. */
 let selfTestDone = null;
 let selfTestPassed = false;
@@ -53,26 +61,75 @@ function emit(name, detail) {
   document.dispatchEvent(new CustomEvent(`skinlens:${name}`, {detail}));
 }
 
-/** Decodes and classifies one file, shows its card, and returns its PageResult; never throws. */
-async function classifyFile(file, position, answers) {
+/** The page's own thread, as pool.js's workers are: it classifies decoded pixels with the model in use. */
+const PAGE_THREAD = {name: 'page', ready: Promise.resolve(true), classify: (pixels, answers) => model.classify(pixels, answers)};
+
+/**
+ * Decodes one file here (the card shows the photo as the model saw it) and classifies its pixels on
+ * `thread`; returns its PageResult and the decoded bitmap (null when it could not be decoded), for
+ * showing. Rejects only with pool.js's WorkerFailure, when the thread broke before answering.
+ */
+async function classifyFile(file, answers, thread) {
   let bitmap = null;
   let result;
+  const start = performance.now();
   try {
-    // Decoded here (as classify would) because the card shows the photo as the model saw it.
     bitmap = await model.decode(file);
-    const classified = await model.classify(bitmap, answers);
-    result = {...classified, file: file.name, error: null, code: null,
-      clinical: Object.fromEntries(classified.clinicalUsed.map((field) => [field, answers[field]]))};
+    const pixels = bitmapToPixels(bitmap, model.metadata.preprocess.alpha_background);
+    const decodeMs = performance.now() - start;
+    const classified = await thread.classify(pixels, answers);
+    result = {...classified, file: file.name, thread: thread.name, error: null, code: null,
+      clinical: Object.fromEntries(classified.clinicalUsed.map((field) => [field, answers[field]])),
+      timing: {...classified.timing, decodeMs}};
   } catch (error) {
+    if (error instanceof WorkerFailure) {
+      bitmap?.close();
+      throw error;
+    }
     // ImageErrors are the user's file, expected; anything else is a bug worth a stack trace.
     if (!(error instanceof ImageError)) console.error(error);
-    result = {...FAILED, file: file.name, error: error.message, code: error.code ?? null, clinical: {}};
+    result = {...FAILED, file: file.name, thread: thread.name, error: error.message, code: error.code ?? null,
+      clinical: {}};
   }
   result.classifiedAt = new Date().toISOString();
-  ui.showResult(result, model.metadata, bitmap, position);
-  bitmap?.close();
-  emit('result', result);
-  return result;
+  return {result, bitmap};
+}
+
+/** How many threads a batch may use: the page's alone with one asked for or on WebGL (one GPU to share). */
+function threadsAllowed() {
+  return model.backend === 'webgl' ? 1 : threadCount(window.location.search);
+}
+
+/** Shows how many threads classify a batch, once the workers have started or failed to. */
+function showThreads() {
+  const allowed = threadsAllowed();
+  if (allowed === 1) {
+    ui.showThreads('batches on 1 thread');
+  } else if (pool?.model !== model) {
+    ui.showThreads(`batches on up to ${allowed} threads (from the first of ${MIN_BATCH} photos or more)`);
+  } else {
+    const ready = pool.workers.filter((worker) => worker.loaded && !worker.broken).length;
+    const failed = pool.workers.filter((worker) => worker.broken).length;
+    ui.showThreads(`batches on ${ready + 1} thread${ready ? 's' : ''}` +
+      (failed ? ` (${failed} worker${failed === 1 ? '' : 's'} could not start or stopped: see the browser console)` : ''));
+  }
+}
+
+/**
+ * The threads for a batch of `count` photos: the page's, and the workers of pool.js (started for a batch of
+ * at least MIN_BATCH photos, then kept for this model) unless one thread is asked for or the backend is
+ * WebGL, whose one GPU more threads would only share.
+ */
+function batchThreads(count) {
+  const workers = threadsAllowed() - 1;
+  if (workers < 1 || count < 2) return [PAGE_THREAD];
+  if (pool?.model !== model) {
+    if (count < MIN_BATCH) return [PAGE_THREAD];
+    pool?.dispose();
+    pool = startPool(model, workers);
+    for (const worker of pool.workers) worker.ready.then(showThreads);
+  }
+  return [PAGE_THREAD, ...pool.workers.filter((worker) => !worker.broken)];
 }
 
 const SELF_TEST_REFUSAL = 'Not classifying: this browser failed the self-test on the reference images, ' +
@@ -112,21 +169,43 @@ async function classifyBatch(files, answers) {
   const started = performance.now();
   const progress = (done) => files.length > 1 &&
     ui.showBatchProgress(done, files.length, timeLeftMs(performance.now() - started, done, files.length));
-  for (const [index, file] of files.entries()) {
-    ui.setStatus('busy', `Classifying ${index + 1} of ${files.length}: ${file.name}`);
-    progress(index);
-    lastResults.push(await classifyFile(file, {index, total: files.length}, answers));
-  }
+  const threads = batchThreads(files.length);
+  // Cards are shown in the order of the files, each as soon as those before it are shown too.
+  const finished = new Array(files.length);
+  let done = 0;
+  const showFinished = () => {
+    while (finished[lastResults.length]) {
+      const index = lastResults.length;
+      const {result, bitmap} = finished[index];
+      ui.showResult(result, model.metadata, bitmap, {index, total: files.length});
+      bitmap?.close();
+      lastResults.push(result);
+      emit('result', result);
+    }
+  };
+  const status = () => ui.setStatus('busy', files.length === 1 ? `Classifying ${files[0].name}` :
+    `Classifying ${files.length} photos: ${done} done`);
+  status();
+  progress(0);
+  await runQueue(files.keys(), threads, async (index, thread) => {
+    finished[index] = await classifyFile(files[index], answers, thread);
+    done += 1;
+    status();
+    progress(done);
+    showFinished();
+  });
   progress(files.length);
+  showThreads(); // a worker may have stopped during the batch
   const failed = lastResults.filter((r) => r.error).length;
-  const done = `Done: ${files.length - failed} of ${files.length} photo${files.length === 1 ? '' : 's'} classified` +
-    (failed ? `, ${failed} could not be read.` : '.');
-  ui.setStatus('ready', `${done} ${readyMessage()}`);
-  ui.announce(done);
+  const used = new Set(lastResults.map((result) => result.thread)).size;
+  const summary = `Done: ${files.length - failed} of ${files.length} photo${files.length === 1 ? '' : 's'} classified` +
+    (used > 1 ? ` on ${used} threads` : '') + (failed ? `, ${failed} could not be read.` : '.');
+  ui.setStatus('ready', `${summary} ${readyMessage()}`);
+  ui.announce(summary);
   ui.setBusy(false);
   ui.setModelChoice(true);
   if (files.length === 1) ui.focusResult();
-  emit('batch', {results: lastResults});
+  emit('batch', {results: lastResults, threads: used});
 }
 
 /**
@@ -183,12 +262,15 @@ async function registerServiceWorker() {
  */
 async function putInUse(next, {own}) {
   if (model && model !== shipped && model !== next) model.dispose();
+  pool?.dispose();
+  pool = null;
   model = next;
   ui.showModel(model.metadata, model);
   ui.showDataset(model.metadata);
   ui.showClinical(model.metadata.clinical ?? null);
   ui.showModelInUse(model.metadata, {own});
   ui.clearResults();
+  showThreads();
   lastResults = [];
   selfTestPassed = false;
   selfTestDone = model.selfTest();

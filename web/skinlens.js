@@ -211,6 +211,8 @@ function laplacianVariance(tf, input) {
  *   size-checked), for showing it; classify accepts the bitmap; the caller closes it.
  * @property {function(number=): Promise<SelfTest>} selfTest classifies the golden images bundled with the
  *   model, through classify, and compares with the probabilities Python recorded.
+ * @property {string|File[]} source what it was loaded from: the folder's absolute URL, or the chosen files;
+ *   load(model.source) loads the same model again (pool.js does, in each worker).
  * @property {function(): void} dispose frees the model's weights; the model cannot classify afterwards.
  */
 
@@ -403,6 +405,8 @@ export async function load(from = 'model/', {backends = ['wasm', 'webgl', 'cpu']
     classify,
     decode,
     selfTest,
+    source: typeof from === 'string' || from instanceof URL ? new URL(from, globalThis.location.href).href :
+      Array.from(from),
     dispose: () => graph.dispose(),
   };
 }

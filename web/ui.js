@@ -207,6 +207,11 @@ export function showReadyTime(ms) {
   byId('ready-time').textContent = `${(ms / 1000).toFixed(1)} s`;
 }
 
+/** Says how many threads classify a batch (main.js threadsNote), e.g. 'batches on 2 threads'. */
+export function showThreads(text) {
+  byId('threads').textContent = text;
+}
+
 /**
  * Shows the self-test's outcome: a note when it passed, a warning that cannot be missed when not.
  *

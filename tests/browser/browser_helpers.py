@@ -106,6 +106,24 @@ def choose(page, files):
     return page.evaluate(WAIT_FOR_RESULTS, len(files))
 
 
+# Polls the page's line "batches on N threads" (main.js showThreads): the workers have loaded, passed
+# their self-test, and take photos from the next batch on.
+WAIT_FOR_THREADS = """async (count) => {
+  const line = () => document.getElementById('threads').textContent;
+  while (!line().startsWith(`batches on ${count} thread`)) await new Promise((resolve) => setTimeout(resolve, 50));
+  return line();
+}"""
+
+
+def start_workers(page, threads):
+    """On an open app with ?threads=`threads`, classifies a first batch of pool.js MIN_BATCH photos, which
+    starts the inference workers, and returns the page's threads line once they are ready."""
+    assert page.text_content("#threads").startswith(f"batches on up to {threads} threads")
+    first = page.evaluate("async () => (await import('./pool.js')).MIN_BATCH")
+    choose(page, [LESION] * first)
+    return page.evaluate(WAIT_FOR_THREADS, threads)
+
+
 def fill_clinical(page, age="", sex="", site=""):
     """Answers the optional clinical fields ("" leaves one blank)."""
     page.fill("#clinical-age", str(age))
@@ -164,8 +182,8 @@ def web_with_file(web_root, dest, source, name):
 @contextlib.contextmanager
 def checked_page(browser, **context_options):
     """A page in a new context, failing at exit on any console error, uncaught error or CSP violation in
-    any page of the context (a second page a test opens, one it closed before the end), or any request
-    to another origin (service-worker requests included)."""
+    any page of the context (a second page a test opens, one it closed before the end) or its workers, or
+    any request to another origin (service-worker and worker requests included)."""
     context = browser.new_context(**context_options)
     requests, errors, violations, watched = [], [], [], []
 
@@ -176,6 +194,9 @@ def checked_page(browser, **context_options):
         page.on("console", lambda message: errors.append(f"{page.url}: {message.text}")
                 if message.type == "error" else None)
         page.on("pageerror", lambda error: errors.append(f"{page.url}: uncaught: {error}"))
+        # pool.js's inference workers: their console errors (CSP refusals among them) count as the page's.
+        page.on("worker", lambda worker: worker.on("console", lambda message: errors.append(
+            f"{worker.url}: {message.text}") if message.type == "error" else None))
 
     context.expose_function("__skinlensCspViolation", lambda text: violations.append(text))
     context.add_init_script(CSP_LISTENER + EVENT_RECORDER)

@@ -6,7 +6,7 @@ context, not only the first. A test that opens a second page must not hide that 
 
 import pytest
 
-from browser_helpers import checked_page
+from browser_helpers import checked_page, web_with_file
 
 pytestmark = pytest.mark.browser
 
@@ -60,3 +60,17 @@ def test_csp_violation_on_a_second_page_fails(browser, app_url, keep_open):
             second.evaluate("() => new Promise((resolve) => setTimeout(resolve, 50))")
             if not keep_open:
                 second.close()
+
+
+def test_console_error_in_a_worker_fails(browser, serve_web, web_root, tmp_path):
+    web = web_with_file(web_root, tmp_path / "web", _write(tmp_path / "bad-worker.js",
+                                                          "console.error('the worker broke');"), "bad-worker.js")
+    with pytest.raises(AssertionError, match="console errors: .*bad-worker.js: the worker broke"):
+        with checked_page(browser) as page:
+            page.goto(f"{serve_web(web)}model-card.html")
+            page.evaluate("() => new Promise((resolve) => { new Worker('bad-worker.js'); setTimeout(resolve, 500); })")
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path

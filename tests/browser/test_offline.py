@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from browser_helpers import FIXTURES, LESION, checked_page, choose, open_app, web_with_metadata
+from browser_helpers import FIXTURES, LESION, checked_page, choose, open_app, start_workers, web_with_metadata
 
 from converter.precache import MANIFEST, write_manifest
 
@@ -76,11 +76,14 @@ def test_works_offline_after_one_visit(browser, site_url, web_root, metadata):
 
         page.context.set_offline(True)
         online = len(requests)
-        open_app(page, site_url)  # a reload with the network off
+        open_app(page, f"{site_url}?threads=2")  # a reload with the network off
         assert page.evaluate("window.__skinlens.ready.selfTest.passed")
         good, bad = choose(page, [LESION, FIXTURES / "not_an_image.jpg"])
         assert good["error"] is None and bad["error"].startswith("not an image")
         assert page.is_visible("#batch-table")
+        # The inference workers (pool.js) start offline too, from the same copy.
+        assert start_workers(page, 2) == "batches on 2 threads"
+        assert "worker 1" in {r["thread"] for r in choose(page, [LESION] * 6)}
         # Every file the page loaded offline was answered by the worker (from its cache, or from the HTTP
         # cache where the server let the browser keep a fresh copy, as a plain static server does).
         loaded = [r for r in requests[online:] if not r.service_worker and r.url.startswith(site_url)]
