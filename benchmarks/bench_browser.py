@@ -273,7 +273,8 @@ def main(argv=None):
              "python_ms": round(python_batch, 2)}
     print(f"\nA batch of {args.batch} photos chosen in the page, per photo (decoding and showing included; "
           f"median of {args.batch_rounds} batches after the first):")
-    print(f"{'page as a user gets it, ' + str(batch['threads']) + ' threads':34} {batch['ms']:8.1f} ms "
+    threads = f"{batch['threads']} thread{'s' if batch['threads'] > 1 else ''}"
+    print(f"{'page as a user gets it, ' + threads:34} {batch['ms']:8.1f} ms "
           f"(first batch {batch['first_ms']:.1f} ms) {batch['ms'] / python_batch:8.2f}× Python")
     print(f"{'page with ?threads=1':34} {batch['one_thread_ms']:8.1f} ms (first batch {batch['one_thread_first_ms']:.1f} "
           f"ms) {batch['one_thread_ms'] / python_batch:8.2f}× Python")
