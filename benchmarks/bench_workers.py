@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/bench_workers.py                 # about 2 min; --rounds 4 --photos 6
     .venv/bin/python benchmarks/bench_workers.py --threaded      # about 3 min; the wasm builds instead
 
-Measures the two designs issue 9 weighed, on web/'s model in Chromium under the app's own CSP, before
-either was built into the page (neither is shipped: see "Speed" in the README):
+Measures the designs issue 9 weighed, on web/'s model in Chromium under the app's own CSP, as they were
+weighed before the workers were built into the page (web/pool.js; see "Speed" in the README):
 
 - batched inference: the graph on a batch of 1, 4 and 8 copies of a photo, on the page's thread (wasm),
   milliseconds per photo;

@@ -110,7 +110,7 @@ function showThreads() {
   } else {
     const ready = pool.workers.filter((worker) => worker.loaded && !worker.broken).length;
     const failed = pool.workers.filter((worker) => worker.broken).length;
-    ui.showThreads(`batches on ${ready + 1} thread${ready ? 's' : ''}` +
+    ui.showThreads(`batches on ${ready + 1} thread${ready ? `s (the page and ${ready} worker${ready > 1 ? 's' : ''})` : ''}` +
       (failed ? ` (${failed} worker${failed === 1 ? '' : 's'} could not start or stopped: see the browser console)` : ''));
   }
 }

@@ -19,7 +19,11 @@ import {ImageError} from './errors.js';
 
 /** At most this many threads for a batch (the page and MAX_THREADS - 1 workers): each holds a model. */
 export const MAX_THREADS = 4;
-/** Workers start for a batch of at least this many photos; about 4 photos' time is what one takes to start. */
+/**
+ * Workers start for a batch of at least this many photos, and stay for the next batches. A worker takes
+ * 2.6–2.7 s to load and self-test beside the page's work on 2 cores, about 8 photos' time, so the first
+ * batch gains little; a person checking one or two spots never pays for one.
+ */
 export const MIN_BATCH = 4;
 
 /** A worker that cannot go on; its photo is given to another thread. */

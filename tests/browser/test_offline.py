@@ -82,7 +82,7 @@ def test_works_offline_after_one_visit(browser, site_url, web_root, metadata):
         assert good["error"] is None and bad["error"].startswith("not an image")
         assert page.is_visible("#batch-table")
         # The inference workers (pool.js) start offline too, from the same copy.
-        assert start_workers(page, 2) == "batches on 2 threads"
+        assert start_workers(page, 2) == "batches on 2 threads (the page and 1 worker)"
         assert "worker 1" in {r["thread"] for r in choose(page, [LESION] * 6)}
         # Every file the page loaded offline was answered by the worker (from its cache, or from the HTTP
         # cache where the server let the browser keep a fresh copy, as a plain static server does).

@@ -19,7 +19,7 @@ IMAGES = ["ISIC_0024306.jpg", "ISIC_0024310.jpg", "ISIC_0024331.jpg", "png_rgb.p
 
 def test_page_and_worker_share_a_batch_in_order_with_pythons_answers(page, app_url, web_root):
     open_app(page, f"{app_url}?threads=2")
-    assert start_workers(page, 2) == "batches on 2 threads"
+    assert start_workers(page, 2) == "batches on 2 threads (the page and 1 worker)"
     results = choose(page, [FIXTURES / name for name in IMAGES])
     assert [r["file"] for r in results] == IMAGES  # in the order chosen, every photo once
     assert {r["thread"] for r in results} == {"page", "worker 1"}, [r["thread"] for r in results]
