@@ -13,7 +13,8 @@
  * Nothing is put on `window`. The page says what happened through events on `document`, for whoever
  * embeds or tests it: `skinlens:ready` ({version, backend, selfTest, readyMs}; sent once the self-test has
  * run, while readyMs is when the photo inputs were enabled, before it), `skinlens:result` (one
- * PageResult per file, once its card is shown), `skinlens:batch` ({results, threads}, when a batch is done; threads: how many classified its photos),
+ * PageResult per file, once its card is shown), `skinlens:batch` ({results, threads}, when a batch is
+ * done; threads: how many threads classified its photos),
  * `skinlens:error` ({message, code}) when the model cannot be loaded, and `skinlens:model` when a model
  * was chosen or the shipped one taken back: {version, own, selfTest} once it is in use and self-tested, or
  * {error: {message, code}} when a chosen one was refused.
@@ -108,10 +109,12 @@ function showThreads() {
   } else if (pool?.model !== model) {
     ui.showThreads(`batches on up to ${allowed} threads (from the first of ${MIN_BATCH} photos or more)`);
   } else {
+    const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
     const ready = pool.workers.filter((worker) => worker.loaded && !worker.broken).length;
     const failed = pool.workers.filter((worker) => worker.broken).length;
-    ui.showThreads(`batches on ${ready + 1} thread${ready ? `s (the page and ${ready} worker${ready > 1 ? 's' : ''})` : ''}` +
-      (failed ? ` (${failed} worker${failed === 1 ? '' : 's'} could not start or stopped: see the browser console)` : ''));
+    const threads = ready ? `${plural(ready + 1, 'thread')} (the page and ${plural(ready, 'worker')})` : '1 thread';
+    const stopped = failed ? ` (${plural(failed, 'worker')} could not start or stopped: see the browser console)` : '';
+    ui.showThreads(`batches on ${threads}${stopped}`);
   }
 }
 
