@@ -21,6 +21,11 @@ import {load} from './skinlens.js';
 
 let model = null;
 
+// A refusal by the worker's own CSP (server.py sends it one) is said on the console, where the page's are.
+self.addEventListener('securitypolicyviolation', (event) => {
+  console.error(`SkinLens worker: CSP ${event.violatedDirective} blocked ${event.blockedURI || 'inline'}`);
+});
+
 function fault(error) {
   return {name: error.name ?? 'Error', code: error.code ?? null, message: error.message ?? String(error)};
 }

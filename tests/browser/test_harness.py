@@ -6,7 +6,7 @@ context, not only the first. A test that opens a second page must not hide that 
 
 import pytest
 
-from browser_helpers import checked_page, web_with_file
+from browser_helpers import checked_page, open_app, start_workers, web_with_file
 
 pytestmark = pytest.mark.browser
 
@@ -74,3 +74,15 @@ def test_console_error_in_a_worker_fails(browser, serve_web, web_root, tmp_path)
 def _write(path, text):
     path.write_text(text)
     return path
+
+
+def test_csp_violation_in_an_inference_worker_fails(browser, serve_web, web_root, tmp_path):
+    """server.py gives the workers the app's CSP; inference-worker.js says each refusal on the console."""
+    web = web_with_file(web_root, tmp_path / "web", web_root / "inference-worker.js", "worker-real.js")
+    (web / "inference-worker.js").unlink()
+    (web / "inference-worker.js").write_text(
+        "import './worker-real.js';\nfetch('https://example.invalid/photo').catch(() => {});\n")
+    with pytest.raises(AssertionError, match="console errors: .*CSP connect-src blocked https://example.invalid"):
+        with checked_page(browser) as page:
+            open_app(page, f"{serve_web(web)}?threads=2")
+            start_workers(page, 2)
