@@ -13,6 +13,11 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 PROBE = ROOT / "tests" / "distribute_probe.py"
 
 
+# One xdist process runs all the tests that train (pyproject: --dist loadgroup): two trainings at once on
+# 2 cores each took half the machine from the other's, and the suite's time varied from 12 to 15 min.
+pytestmark = pytest.mark.xdist_group("training")
+
+
 @pytest.mark.slow
 def test_mirrored_on_two_devices_trains_the_weights_one_device_trains(tmp_path):
     """Two logical CPU devices (how Keras tests MirroredStrategy), class weights, a warm-up schedule

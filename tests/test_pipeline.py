@@ -13,7 +13,9 @@ from trainer.cli import main as trainer_main
 from trainer.images import prepare
 from trainer.predict import Predictor
 
-pytestmark = pytest.mark.slow
+# One xdist process runs all the tests that train (pyproject: --dist loadgroup): two trainings at once on
+# 2 cores each took half the machine from the other's, and the suite's time varied from 12 to 15 min.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("training")]
 
 
 def test_run_folder_has_everything(tiny_run):

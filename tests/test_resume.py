@@ -12,7 +12,9 @@ import pytest
 
 from tiny_model import tiny_setup
 
-pytestmark = pytest.mark.slow
+# One xdist process runs all the tests that train (pyproject: --dist loadgroup): two trainings at once on
+# 2 cores each took half the machine from the other's, and the suite's time varied from 12 to 15 min.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("training")]
 ROOT = Path(__file__).resolve().parents[1]
 
 
