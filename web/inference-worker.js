@@ -10,7 +10,7 @@
  * page's; only pixels and answers come in, only results go out, and nothing leaves the browser.
  *
  * Messages in: {type: 'load', source, backend}, then {type: 'classify', id, pixels, answers}.
- * Messages out: {type: 'loaded', digest, backendDetail, selfTest} or {type: 'loaded', error}, and
+ * Messages out: {type: 'loaded', digest, selfTest} or {type: 'loaded', error}, and
  * {type: 'result', id, result} or {type: 'result', id, error: {name, code, message}}.
  */
 import './vendor/tfjs/tf-core.min.js';
@@ -35,7 +35,7 @@ self.onmessage = async ({data}) => {
     try {
       model = await load(data.source, {backends: [data.backend]});
       const selfTest = await model.selfTest();
-      self.postMessage({type: 'loaded', digest: model.digest, backendDetail: model.backendDetail, selfTest});
+      self.postMessage({type: 'loaded', digest: model.digest, selfTest});
     } catch (error) {
       self.postMessage({type: 'loaded', error: fault(error)});
     }

@@ -79,24 +79,25 @@ function startWorker(model, name) {
   // worker does not wait while the page's own thread is busy classifying.
   const thread = {name, ready: new Promise((resolve) => { settleReady = resolve; }), loaded: false, broken: false,
     depth: 2};
-  const fail = (why) => {
-    if (!thread.broken) console.warn(`SkinLens ${name} not used: ${why}`);
+  /** Ends the worker: said on the console when it broke (`why`), not when the pool is disposed (null). */
+  const stop = (why) => {
+    if (why && !thread.broken) console.warn(`SkinLens ${name} not used: ${why}`);
     thread.broken = true;
     settleReady(false);
     worker.terminate();
-    for (const {reject} of pending.values()) reject(new WorkerFailure(`${name}: ${why}`));
+    for (const {reject} of pending.values()) reject(new WorkerFailure(`${name}: ${why ?? 'stopped'}`));
     pending.clear();
   };
   worker.onerror = (event) => {
     event.preventDefault();
-    fail(event.message || 'the worker script could not run');
+    stop(event.message || 'the worker script could not run');
   };
-  worker.onmessageerror = () => fail('a message could not be read');
+  worker.onmessageerror = () => stop('a message could not be read');
   worker.onmessage = ({data}) => {
     if (data.type === 'loaded') {
-      if (data.error) fail(`its model could not be loaded (${data.error.message})`);
-      else if (data.digest !== model.digest) fail('it loaded another model than the page');
-      else if (!data.selfTest.passed) fail(`it failed the self-test (${data.selfTest.error ?? data.selfTest.maxDifference})`);
+      if (data.error) stop(`its model could not be loaded (${data.error.message})`);
+      else if (data.digest !== model.digest) stop('it loaded another model than the page');
+      else if (!data.selfTest.passed) stop(`it failed the self-test (${data.selfTest.error ?? data.selfTest.maxDifference})`);
       else {
         thread.loaded = true;
         settleReady(true);
@@ -104,7 +105,7 @@ function startWorker(model, name) {
     } else if (data.type === 'result') {
       const job = pending.get(data.id);
       if (data.error && data.error.name !== 'ImageError') {
-        fail(`it could not classify a photo (${data.error.message})`); // rejects this job too
+        stop(`it could not classify a photo (${data.error.message})`); // rejects this job too
         return;
       }
       pending.delete(data.id);
@@ -122,11 +123,7 @@ function startWorker(model, name) {
     pending.set(id, {resolve, reject});
     worker.postMessage({type: 'classify', id, pixels, answers}, [pixels.data.buffer]);
   });
-  thread.terminate = () => {
-    thread.broken = true;
-    settleReady(false);
-    worker.terminate();
-  };
+  thread.terminate = () => stop(null);
   return thread;
 }
 
