@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_browser.py                  # web/ and its model, 30 runs each
     .venv/bin/python benchmarks/bench_browser.py --runs 50 --backends wasm cpu --json bench.json
+    .venv/bin/python benchmarks/bench_browser.py --compare /tmp/previous/web/model   # beside another model
 
 In one run on one machine it prints: the time from navigation to ready (model downloaded, checked and
 warmed up, the photo inputs enabled; the self-test runs right after) in a fresh browser context (cold:
@@ -13,9 +14,9 @@ maps and out-of-scope signals, no decoding and no resize) per backend; and the s
 Python TensorFlow (`trainer.predict.Predictor` on web/model, the graph TensorFlow.js runs), with the ratio
 browser / Python, all at batch size 1. Then a batch as a clinic gives it: `--batch N` copies of the photo
 chosen in the page's file input, wall time from choosing to the page's skinlens:batch event, per photo
-(decoding and showing included), with the page's default threads (the page and pool.js's workers, which
-start for the first batch and serve the next) and with `?threads=1`, the first batch and the median of the
-next `--batch-rounds`; beside Predictor on a batch of N.
+(decoding and showing included), with the page's default threads (the page and pool.js's workers: one
+starts once the page has self-tested, the rest for the first batch, and they serve the next) and with
+`?threads=1`, the first batch and the median of the next `--batch-rounds`; beside Predictor on a batch of N.
 A benchmark, not a test: it asserts nothing. Timings on a busy machine are noisy; the median is shown.
 
 --json PATH also writes the figures: `python_ms` (median per image), `browser_ms` (the page's default
@@ -23,6 +24,13 @@ backend, median per image), `ready_ms` (warm navigation → ready), `cold_ready_
 the page's backend used), `backend`, and `backends` (the same figures per forced backend, or `error`);
 and `batch`: {photos, threads (how many classified), first_ms and ms (per photo: first batch, median of the
 later ones), one_thread_ms, one_thread_first_ms, python_ms (per photo of Predictor's batch)}.
+
+--compare DIR also times another model folder (e.g. the previous release's web/model, from
+`git worktree add /tmp/previous v1`) in the same app, on the same photo, right after the first, in the
+page as a user gets it and in Python, and prints both side by side; the JSON then has `compare`: {dir,
+model, python_ms, browser_ms, ready_ms, cold_ready_ms, backend, threads, ratio (browser ÷ Python)}, and
+`versus_compare`: {browser_ms, python_ms, ready_ms}, each the first model's figure ÷ the compared one's
+(0.25: the first takes a quarter of the compared model's time).
 """
 
 import argparse
@@ -111,9 +119,9 @@ def _navigations(browser, target, times):
 
 
 def browser_timings(url, backends, pixels, warmup, runs, chromium, navigations=1):
-    """{None (the page's default) or backend: dict of cold_ready_ms and ready_ms (warm; medians of
-    `navigations` visits), backend, detail, threads, times (per-image ms); or an error string}, and
-    Chromium's version."""
+    """{None (the page's default) or backend: dict of version (the model the page loaded), cold_ready_ms and
+    ready_ms (warm; medians of `navigations` visits), backend, detail, threads, times (per-image ms); or an
+    error string}, and Chromium's version."""
     from playwright.sync_api import sync_playwright
 
     args = ["--no-sandbox"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
@@ -129,7 +137,8 @@ def browser_timings(url, backends, pixels, warmup, runs, chromium, navigations=1
                 cold, warm = visits
                 chosen = backend or cold[0]["backend"].split(" ")[0]
                 timed = page.evaluate(TIME_IN_PAGE, [pixels.ravel().tolist(), pixels.shape[0], warmup, runs, chosen])
-                out[backend] = {"cold_ready_ms": statistics.median(r["readyMs"] for r in cold),
+                out[backend] = {"version": cold[0]["version"],
+                                "cold_ready_ms": statistics.median(r["readyMs"] for r in cold),
                                 "ready_ms": statistics.median(r["readyMs"] for r in warm), "backend": chosen,
                                 "detail": timed["detail"], "threads": timed["threads"], "times": timed["times"]}
             page.context.close()
@@ -198,6 +207,59 @@ def python_batch_ms(model_dir, x, photos, rounds):
     return statistics.median(times)
 
 
+def compare_timings(args):
+    """The --compare model's figures: {model, python_ms, and per_image_ms, p90_ms, ratio (÷ Python),
+    cold_ready_ms, ready_ms, backend, detail, threads; or error} for the page as a user gets it, with DIR
+    served as the app's model (server.py --model), on args.image at DIR's own input size."""
+    import json
+
+    from trainer.images import prepare
+
+    metadata = json.loads((args.compare / "metadata.json").read_text())
+    size = metadata["input"]["height"]
+    pixels = np.round(prepare(args.image, size, size)).astype(np.uint8)
+    with serving(create_app({"WEB_ROOT": str(args.web), "MODEL_DIR": str(args.compare)})) as url:
+        browser, _ = browser_timings(url, [], pixels, args.warmup, args.runs, args.chromium, args.navigations)
+    python = statistics.median(python_timings(args.compare, pixels.astype(np.float32), args.warmup, args.runs))
+    out = {"model": metadata["model"]["version"], "python_ms": round(python, 2)}
+    result = browser[None]
+    if isinstance(result, str):
+        return {**out, "error": result}
+    if result["version"] != out["model"]:  # so that a figure is never put beside the wrong model
+        return {**out, "error": f"the page loaded model {result['version']}, not {args.compare}'s"}
+    median = statistics.median(result["times"])
+    return {**out, "per_image_ms": round(median, 2), "p90_ms": round(float(np.percentile(result["times"], 90)), 2),
+            "ratio": round(median / python, 3), "cold_ready_ms": round(result["cold_ready_ms"], 1),
+            "ready_ms": round(result["ready_ms"], 1), "backend": result["backend"], "detail": result["detail"],
+            "threads": result["threads"]}
+
+
+def compare_table(folder, metadata, first, python_ms, compared):
+    """Prints the first model beside the --compare one and returns {browser_ms, ready_ms, python_ms}: each
+    the first's figure ÷ the compared one's (None where either page failed)."""
+    def ratio(a, b):
+        return round(a / b, 3) if a and b else None
+
+    versus = {"browser_ms": ratio(first.get("per_image_ms"), compared.get("per_image_ms")),
+              "ready_ms": ratio(first.get("ready_ms"), compared.get("ready_ms")),
+              "python_ms": ratio(python_ms, compared["python_ms"])}
+    print(f"\nBeside {folder}, in the page as a user gets it, on the same photo:")
+    print(f"{'model':34} {'navigation→ready':>17} {'warm':>9} {'per image (median)':>19} {'÷ Python':>9} "
+          f"{'Python':>9}")
+    rows = ((f"first {metadata['model']['version']}", first, python_ms),
+            (f"compared {compared['model']}", compared, compared["python_ms"]))
+    for name, row, python in rows:
+        if row.get("error"):
+            print(f"{name:34} failed: {row['error']}")
+        else:
+            print(f"{name:34} {row['cold_ready_ms']:14.0f} ms {row['ready_ms']:6.0f} ms {row['per_image_ms']:16.1f} ms "
+                  f"{row['ratio']:8.2f}× {python:6.1f} ms")
+    shown = {key: "—" if value is None else f"{value:.3f}×" for key, value in versus.items()}
+    print(f"{'first ÷ compared':34} {'':>17} {shown['ready_ms']:>9} {shown['browser_ms']:>19} {'':>9} "
+          f"{shown['python_ms']:>9}")
+    return versus
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="Time SkinLens in Chromium per backend and in Python TensorFlow.")
     parser.add_argument("--web", type=Path, default=WEB_ROOT, help="web root to serve (default: %(default)s)")
@@ -213,6 +275,8 @@ def parse_args(argv=None):
     parser.add_argument("--batch-rounds", type=int, default=3,
                         help="batches timed after the first, per thread setting (default: %(default)s)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--compare", type=Path, metavar="DIR",
+                        help="another model folder (a web/model) to time beside the first, on the same photo")
     parser.add_argument("--chromium", default=os.environ.get("SKINLENS_CHROMIUM", "/usr/bin/chromium"),
                         help="Chromium to drive (default: $SKINLENS_CHROMIUM or %(default)s)")
     return parser.parse_args(argv)
@@ -239,6 +303,7 @@ def main(argv=None):
     python = python_timings(args.web / "model", pixels.astype(np.float32), args.warmup, args.runs)
     python_median = statistics.median(python)
     python_batch = python_batch_ms(args.web / "model", pixels.astype(np.float32), args.batch, args.batch_rounds)
+    compared = compare_timings(args) if args.compare else None
 
     print(f"SkinLens {metadata['model']['version']} ({metadata['model']['quantization']} weights, {size}×{size}), "
           f"Chromium {version}, {os.cpu_count()} CPU cores, {args.runs} runs after {args.warmup} warm-up, batch 1, "
@@ -279,6 +344,7 @@ def main(argv=None):
     print(f"{'page with ?threads=1':34} {batch['one_thread_ms']:8.1f} ms (first batch {batch['one_thread_first_ms']:.1f} "
           f"ms) {batch['one_thread_ms'] / python_batch:8.2f}× Python")
     print(f"{'Python TensorFlow, batch of ' + str(args.batch):34} {python_batch:8.1f} ms")
+    versus = compare_table(args.compare, metadata, figures[None], python_median, compared) if compared else None
     if args.json:
         default = figures[None]
         summary = {"model": metadata["model"]["version"], "chromium": version, "cpu_cores": os.cpu_count(),
@@ -288,6 +354,13 @@ def main(argv=None):
                    "cold_ready_ms": default.get("cold_ready_ms"), "threads": default.get("threads"),
                    "backend": default.get("detail"), "error": default.get("error"),
                    "backends": {name: figures[name] for name in args.backends}, "batch": batch}
+        if compared:
+            summary["compare"] = {"dir": str(args.compare), "model": compared["model"],
+                                  "python_ms": compared["python_ms"], "browser_ms": compared.get("per_image_ms"),
+                                  "ready_ms": compared.get("ready_ms"), "cold_ready_ms": compared.get("cold_ready_ms"),
+                                  "backend": compared.get("detail"), "threads": compared.get("threads"),
+                                  "ratio": compared.get("ratio"), "error": compared.get("error")}
+            summary["versus_compare"] = versus
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
 
 

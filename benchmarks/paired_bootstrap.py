@@ -35,7 +35,7 @@ def main(argv=None) -> None:
 
     from trainer import labels
     from trainer.config import Config
-    from trainer.metrics import classification_metrics, screening_metrics
+    from trainer.metrics import classification_metrics, group_resamples, screening_metrics
 
     scheme = Config.load(args.a / "config.json")  # its classes, built-in or its own
     class_ids = labels.class_ids(scheme)
@@ -61,15 +61,9 @@ def main(argv=None) -> None:
 
     everything = np.arange(len(y))
     a, b = score(p_a, cal_a, everything), score(p_b, cal_b, everything)
-    unique, inverse = np.unique(groups, return_inverse=True)
-    members = [np.nonzero(inverse == g)[0] for g in range(len(unique))]
-    rng = np.random.default_rng(0)
-    differences = []
-    for _ in range(args.resamples):
-        idx = np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
-        differences.append(score(p_b, cal_b, idx) - score(p_a, cal_a, idx))
-    differences = np.array(differences)
-    result = {"n_images": len(y), "n_lesions": len(unique), "resamples": args.resamples, "metrics": {
+    differences = np.array([score(p_b, cal_b, idx) - score(p_a, cal_a, idx)
+                            for idx in group_resamples(groups, args.resamples)])
+    result = {"n_images": len(y), "n_lesions": len(set(groups)), "resamples": args.resamples, "metrics": {
         name: {"a": float(a[i]), "b": float(b[i]), "difference": float(b[i] - a[i]),
                "interval_95": [float(v) for v in np.nanpercentile(differences[:, i], [2.5, 97.5])],
                "share_of_resamples_b_better": float(np.mean(differences[:, i] > 0))}

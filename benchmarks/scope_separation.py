@@ -1,10 +1,11 @@
-"""How well the out-of-scope warning separates dermoscopic close-ups from everything else.
+"""How well the out-of-scope warning separates lesion pictures (dermoscopic close-ups and phone photos)
+from everything else.
 
     python scripts/make_outliers.py /tmp/outliers --ham ../shared/data/ham10000 --split runs/clinical/split.csv
     python benchmarks/scope_separation.py --model web/model --split runs/clinical/split.csv --outliers /tmp/outliers
 
 In scope: the split's validation images (where the thresholds were chosen) and its test images
-(never used for anything before). Out of scope: the ``holdout`` part of the set that
+(never used for anything before), dermoscopic close-ups and phone photos apart where the run has both. Out of scope: the ``holdout`` part of the set that
 scripts/make_outliers.py builds (photos, microscopy, textures, text, screenshots, synthetic
 patterns, skin away from the lesion), whose source pictures the detector never saw. Each image
 goes through the shipped web model (the graph the browser runs) and the same checks as
@@ -31,7 +32,7 @@ def signals(predictor, paths, size):
     from trainer import scope
     from trainer.images import ImageError, load_rgb, resize
 
-    out = {"out_of_scope": [], "distance": [], "blur": [], "top": [], "min_side": [], "kept": []}
+    out = {"out_of_scope": [], "distance": [], "blur": [], "brightness": [], "top": [], "min_side": [], "kept": []}
     for i, path in enumerate(paths):
         try:
             rgb = load_rgb(path)
@@ -42,6 +43,7 @@ def signals(predictor, paths, size):
         out["out_of_scope"].append(float(res["out_of_scope"][0]) if "out_of_scope" in res else np.nan)
         out["distance"].append(float(res["feature_distance"][0]))
         out["blur"].append(float(scope.blur(x).numpy()[0]))
+        out["brightness"].append(float(scope.brightness(x).numpy()[0]))
         out["top"].append(float(res["probabilities"].max()))
         out["min_side"].append(min(rgb.shape[:2]))
         out["kept"].append(i)
@@ -57,6 +59,7 @@ def flags(s, sc):
         "not-a-lesion": check(sc.get("out_of_scope_threshold"), lambda t: s["out_of_scope"] > t),
         "distance": check(sc.get("distance_threshold"), lambda t: s["distance"] > t),
         "blur": check(sc.get("blur_threshold"), lambda t: s["blur"] < t),
+        "dark": check(sc.get("dark_threshold"), lambda t: s["brightness"] < t),
         "confidence": check(sc.get("confidence_threshold"), lambda t: s["top"] < t),
         "size": check(sc.get("min_side"), lambda t: s["min_side"] < t),
     }
@@ -83,8 +86,12 @@ def main(argv=None) -> None:
         rows = list(csv.DictReader(f))
     sides = {}
     for split in ("val", "test"):
-        paths = [r["path"] for r in rows if r["split"] == split]
-        sides[split] = (list(np.random.default_rng(0).permutation(paths)[: args.limit]), None)
+        # Each kind of lesion picture on its own (split.csv's kind; runs before kinds are all dermoscopic).
+        for kind in ("dermoscopic", "photo"):
+            paths = [r["path"] for r in rows if r["split"] == split and r.get("kind", "dermoscopic") == kind]
+            if paths:
+                side = split if kind == "dermoscopic" else f"{split} {kind}"
+                sides[side] = (list(np.random.default_rng(0).permutation(paths)[: args.limit]), None)
     with open(Path(args.outliers) / "manifest.csv", newline="") as f:
         held = [r for r in csv.DictReader(f) if r["part"] == "holdout"]
     sides["holdout"] = ([str(Path(args.outliers) / r["path"]) for r in held], [r["category"] for r in held])
@@ -111,11 +118,12 @@ def main(argv=None) -> None:
     print(f"ROC AUC, test lesions vs held-out other pictures: not-a-lesion "
           f"{result['out_of_scope_auc_test_vs_holdout'] or float('nan'):.4f}, "
           f"feature distance {result['distance_auc_test_vs_holdout']:.4f}")
-    checks = ["not-a-lesion", "distance", "blur", "confidence", "size", "any"]
-    print(f"{'flags':<22}" + "".join(f"{c:>14}" for c in checks))
+    checks = ["not-a-lesion", "distance", "blur", "dark", "confidence", "size", "any"]
+    print(f"{'flags':<30}" + "".join(f"{c:>13}" for c in checks))
     for side, rates in result["rates"].items():
-        label = {"val": "validation lesions", "test": "test lesions", "holdout": "held-out others"}[side]
-        print(f"{label + ' (' + str(rates['n']) + ')':<22}" + "".join(f"{rates[c]:>14.1%}" for c in checks))
+        label = {"val": "validation lesions", "test": "test lesions", "val photo": "validation phone photos",
+                 "test photo": "test phone photos", "holdout": "held-out others"}[side]
+        print(f"{label + ' (' + str(rates['n']) + ')':<30}" + "".join(f"{rates[c]:>13.1%}" for c in checks))
     print("held-out others flagged, by category:",
           ", ".join(f"{c} {v['flagged']:.0%} of {v['n']}" for c, v in result["by_category"].items()))
     print(f"not flagged ({len(result['missed'])}):", ", ".join(Path(p).stem for p in result["missed"]) or "none")

@@ -26,9 +26,12 @@ from converter.contract import stamp_version
 from converter.precache import write_manifest
 from trainer import clinical, labels
 from trainer.config import Config
+from trainer.errors import RunError
 from trainer.images import MAX_BYTES, MAX_PIXELS, MIN_SIDE, prepare
 from trainer.predict import Predictor, tfjs_graph_function
-from trainer.readers import UNKNOWN, DatasetError, provenance
+from trainer.kinds import PHOTO_PROBABILITY
+from trainer.readers import PICTURE_KIND_NAMES, PICTURE_KINDS, UNKNOWN, DatasetError, provenance
+from trainer.scope import DARK_MEAN_LUMA
 
 SCHEMA_VERSION = 1
 QUANTIZATIONS = ("none", "float16", "uint8")
@@ -96,6 +99,14 @@ def name_outputs(staged: Path, converted, reference, probe: np.ndarray) -> None:
         errors = {k: float(np.abs(got[key] - want[k]).max() / (np.abs(want[k]).max() + 1e-6))
                   for k in free if want[k].shape == got[key].shape}
         matches = [k for k, error in errors.items() if error < 0.05]
+        # Outputs that give the same numbers (e.g. two layers left unfitted, each a constant) are the
+        # same function of the probe: either name is right.
+        if len(matches) > 1 and all(np.allclose(want[m], want[matches[0]], rtol=1e-3, atol=1e-7) for m in matches):
+            matches = matches[:1]
+        if not matches and len(errors) == 1:
+            # The last SavedModel output of its shape still unnamed (each converted output is one of them): it
+            # is that one, whatever quantization did to a near-saturated output.
+            matches = list(errors)
         if len(matches) != 1:
             raise ValueError(f"cannot tell which output of the SavedModel the converted {key} is ({errors})")
         outputs[matches[0]] = outputs.pop(key)
@@ -145,10 +156,37 @@ def _screening(report: dict, temperature: float | None) -> dict | None:
     # score means); absent for runs trained before they existed (scripts/backfill_risk_bins.py adds them).
     return {"malignant_classes": report["malignant_classes"], "threshold": calibration["threshold"],
             "risk_bins": calibration.get("risk_bins"), "without_clinical": without,
+            "by_kind": _by_kind(report),
             "temperature": temperature or calibration["temperature"], "temperature_fitted": calibration["temperature"],
             "class_bias": calibration.get("class_bias"),
             "target_sensitivity": calibration["target_sensitivity"],
             "validation": calibration["validation"], "test": report["test"]["malignant"]}
+
+
+# What the page reads of each kind's test figures (trainer/kinds.py measure: per true kind of picture).
+KIND_TEST_KEYS = ("n", "n_groups", "n_malignant", "n_benign", "judged_as", "answered", "sensitivity", "specificity",
+                  "sensitivity_wilson_95", "malignant_auc", "balanced_accuracy", "macro_auc", "ece",
+                  "cancers_lower_concern_unwarned", "intervals_95")
+
+
+def _by_kind(report: dict) -> dict | None:
+    """screening.by_kind: each kind of picture's threshold, risk ranges and validation figures (chosen on the
+    validation images the model judged to be of that kind) with its test figures (on the test images of that
+    kind); None for a model without a picture_kind output."""
+    chosen = (report.get("calibration") or {}).get("by_kind")
+    if not chosen:
+        return None
+    tested = report.get("by_kind") or {}
+    return {kind: {**entry, "test": {k: tested[kind][k] for k in KIND_TEST_KEYS if k in tested[kind]}
+                   if kind in tested else None}
+            for kind, entry in chosen.items()}
+
+
+def _picture_kinds(report: dict) -> list[dict] | None:
+    """The kinds of picture the model tells apart (its picture_kind output is P(ordinary photo))."""
+    if not (report.get("calibration") or {}).get("by_kind"):
+        return None
+    return [{"id": kind, "name": PICTURE_KIND_NAMES[kind]} for kind in PICTURE_KINDS]
 
 
 def effective_temperature(outputs: dict, class_bias=None) -> float | None:
@@ -167,6 +205,12 @@ def effective_temperature(outputs: dict, class_bias=None) -> float | None:
     dl, dp = logits - logits.mean(), logp - logp.mean()
     scale = float(np.sum(dl * dp) / np.sum(dl * dl)) if np.sum(dl * dl) > 0 else 0.0
     return 1.0 / scale if scale > 0 else None
+
+
+def _scope(report: dict) -> dict | None:
+    """The out-of-scope checks' thresholds (fitted on validation, trainer/scope.py), with the too-dark rule."""
+    scope = (report.get("calibration") or {}).get("scope")
+    return scope and {**scope, "dark_threshold": scope.get("dark_threshold", DARK_MEAN_LUMA)}
 
 
 def _decision(report: dict) -> dict | None:
@@ -206,7 +250,7 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
     run, out = Path(run), Path(out)
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"--quantize must be one of {QUANTIZATIONS}")
-    config = Config.load(run / "config.json")
+    config = Config.of_run(run, "saved_model")
     dataset = dataset_provenance(run, config)
     report = json.loads((run / "report.json").read_text()) if (run / "report.json").is_file() else {}
 
@@ -236,7 +280,7 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
                                             report.get("calibration", {}).get("class_bias"))
         fitted = (report.get("calibration") or {}).get("temperature")
         if temperature and fitted and abs(temperature / fitted - 1) > 0.01:  # float16 moves it by ~5e-4
-            raise ValueError(f"{run}/saved_model applies temperature {temperature:.4g}, but the run's calibration "
+            raise RunError(f"{run}/saved_model applies temperature {temperature:.4g}, but the run's calibration "
                              f"is {fitted:.4g}: the SavedModel was exported without its calibration")
         drift = max((float(np.abs(p - float32.probabilities(
             images[i][None], None if answers is None else clinical.encode(**answers))[0]).max())
@@ -301,15 +345,22 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
         # balanced accuracy; the probabilities themselves stay calibrated).
         "decision": _decision(report),
         # Out-of-scope checks: formulas in trainer/scope.py, thresholds fitted on validation.
-        "scope": report.get("calibration", {}).get("scope"),
+        "scope": _scope(report),
+        # The kinds of picture (picture_kinds), and from which picture_kind output a picture is an ordinary photo.
+        "picture_kinds": _picture_kinds(report),
+        "picture_kind_photo_from": PHOTO_PROBABILITY if _picture_kinds(report) else None,
         "metrics": _metrics(report),
         "training": {"data": [Path(d).name for d in config.data], "split": "by lesion (group), stratified by class",
                      "imbalance": report.get("imbalance"), "stage2": report.get("stage2"),
+                     # With --distil-epochs: the one-view student against the 8-view model, on validation.
+                     "distil": report.get("distil"),
                      "skipped_images": report.get("skipped"),
                      "config": json.loads(config.to_json())},
         # Where the training data comes from (name, citation, licence, their urls, population), for the page
         # and the model card.
         "dataset": dataset,
+        # Each source on its own when the model learnt from several (HAM10000 and PAD-UFES-20, say).
+        "datasets": dataset.get("sources") or [dataset],
         "licence": licence(dataset),
     }
     # NaN (e.g. the precision of a class never predicted) is not JSON: write null.

@@ -1,4 +1,5 @@
-"""The model version (converter/contract.py) and the offline manifest (converter/precache.py).
+"""The model version and the rules of a usable metadata.json (converter/contract.py), and the offline
+manifest (converter/precache.py).
 
 The page computes the version's hash from metadata.json itself (web/metadata.js canonicalJson): Python's
 canonical text must be JavaScript's, number for number; the browser tests then load every model only if
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from converter.contract import canonical_json, content_digest, js_number, stamp_version, version_name
+from contract_cases import CASES, IDS, malformed_text
+from converter.contract import (ContractError, canonical_json, check_metadata, content_digest, js_number,
+                                stamp_version, version_name)
 from converter.precache import MANIFEST, NOT_LOADED, main as precache_main, manifest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,10 +97,83 @@ def test_a_ham10000_run_without_provenance_converts_to_the_shipped_licence_text(
 
     config = Config(data=("gone/ham10000",), dataset="ham10000")
     dataset = dataset_provenance(tmp_path, config)
-    assert dataset["name"] == "HAM10000" and licence(dataset) == SHIPPED["licence"]
+    from trainer.readers import HAM10000
+
+    assert dataset["name"] == "HAM10000" and licence(dataset) == {
+        "model": "CC BY-NC-SA 4.0 (derived from HAM10000)", "data": f"HAM10000: {HAM10000['citation']} CC BY-NC-SA 4.0.",
+        "backbone": SHIPPED["licence"]["backbone"]}
+    if [d["name"] for d in SHIPPED.get("datasets") or [SHIPPED["dataset"]]] == ["HAM10000"]:
+        assert licence(dataset) == SHIPPED["licence"]  # word for word as a HAM10000-only release says it
     assert dataset_provenance(tmp_path, Config(data=("gone/folder",)))["name"] is None  # unreadable: unknown
     (tmp_path / "provenance.json").write_text(json.dumps({"name": "Clinic X", "citation": None,
                                                           "licence": "CC BY 4.0"}))
     assert licence(dataset_provenance(tmp_path, config)) == {
         "model": "CC BY 4.0 (derived from Clinic X)", "data": "Clinic X: no citation given. CC BY 4.0.",
         "backbone": SHIPPED["licence"]["backbone"]}
+
+
+IMAGE = Path(__file__).parent / "fixtures" / "images" / "ISIC_0024306.jpg"
+
+
+def _model_with_metadata(tmp_path, text):
+    """web/model's files (linked), with metadata.json's text replaced."""
+    model = tmp_path / "model"
+    model.mkdir()
+    for entry in (WEB / "model").iterdir():
+        if entry.name != "metadata.json":
+            (model / entry.name).symlink_to(entry.resolve())
+    (model / "metadata.json").write_text(text)
+    return model
+
+
+def test_the_shipped_metadata_is_usable():
+    check_metadata(SHIPPED)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_predict_refuses_what_the_page_refuses_in_the_same_words(tmp_path, capsys, case):
+    """Each malformed metadata.json the page refuses (tests/browser/test_app.py, the same cases), `trainer
+    predict` refuses too: one line, exit 2, the page's words, no traceback and nothing classified."""
+    from trainer.cli import main as trainer_main
+
+    model = _model_with_metadata(tmp_path, malformed_text(SHIPPED, case))
+    assert trainer_main(["predict", str(model), str(IMAGE)]) == 2
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {model}: "), lines
+    assert case["says"] in lines[0]
+    assert out == ""
+
+
+def test_the_page_checker_is_the_python_checker_word_for_word():
+    """web/metadata.js checkMetadata and converter/contract.py check_metadata, on every case and on the
+    shipped metadata: the same refusal, in the same words (or both accept)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (npm ci installs it; CI has it)")
+    texts = [malformed_text(SHIPPED, case) for case in CASES] + [json.dumps(SHIPPED)]
+    script = (f"import {{checkMetadata, parseMetadata}} from {json.dumps((WEB / 'metadata.js').as_uri())};"
+              "const texts = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+              "console.log(JSON.stringify(texts.map((text) => {"
+              "  try { checkMetadata(parseMetadata(text)); return null; } catch (e) { return e.message; } })));")
+    script = script.replace("require('fs')", "(await import('fs')).default")
+    javascript = json.loads(subprocess.run([node, "--input-type=module", "-e", script], input=json.dumps(texts),
+                                           capture_output=True, text=True, check=True).stdout)
+
+    def python(text):
+        try:
+            check_metadata(json.loads(text, parse_constant=lambda name: 1 / 0))
+        except ZeroDivisionError:
+            return "metadata.json is not valid JSON"
+        except ContractError as err:
+            return str(err)
+        return None
+
+    for case, text, js in zip([*IDS, "shipped"], texts, javascript):
+        py = python(text)
+        if py == "metadata.json is not valid JSON":
+            assert js.startswith(py), case
+        elif case == "class-dropped" or case == "shipped":
+            assert py is None and js is None, (case, py, js)
+        else:
+            assert py == js, (case, py, js)

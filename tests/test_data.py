@@ -272,10 +272,21 @@ def test_folders_named_after_a_scheme_keep_it_and_refuse_malignant(tmp_path):
     assert resolve_classes(config, records) == config  # dx7's diagnoses: dx7 as today
     with pytest.raises(DatasetError, match="--malignant is for class folders of your own names"):
         resolve_classes(Config(data=(str(root),), malignant=("mel",)), records)
-    # benign/ and malignant/ with the default dx7: their own classes, or the scheme they fit, as the user says
-    records, _ = read_folders([_class_folders(tmp_path / "bm", ["benign", "malignant"])])
-    with pytest.raises(DatasetError, match="--malignant .*; or pass --scheme benign-malignant, whose classes they are"):
-        resolve_classes(Config(data=(str(tmp_path / "bm"),)), records)
+    # Folders named exactly after another scheme's classes select it (issue 22); with --malignant they are
+    # classes of their own, as the user says.
+    for scheme, names in (("benign-malignant", ["benign", "malignant"]),
+                          ("benign-malignant-other", ["benign", "malignant", "other"])):
+        root = _class_folders(tmp_path / scheme, names)
+        records, _ = read_folders([root])
+        assert resolve_classes(Config(data=(str(root),)), records) == Config(data=(str(root),), scheme=scheme)
+    root = tmp_path / "benign-malignant"
+    records, _ = read_folders([root])
+    config = resolve_classes(Config(data=(str(root),), malignant=("malignant",)), records)
+    assert (config.scheme, config.classes) == ("folders", ("benign", "malignant"))
+    # Some of a scheme's classes only: still the user's to say
+    records, _ = read_folders([_class_folders(tmp_path / "bo", ["benign", "other"])])
+    with pytest.raises(DatasetError, match="--malignant .*; or pass --scheme benign-malignant-other, whose classes"):
+        resolve_classes(Config(data=(str(tmp_path / "bo"),)), records)
 
 
 @pytest.mark.parametrize("malignant, message", [
@@ -353,3 +364,85 @@ def test_siim_isic_2020_labels_benign_or_malignant_where_the_diagnosis_is_unknow
     index = labels.diagnosis_to_index("benign-malignant")
     assert [index[r.dx] for r in records] == [1, 0, 0, 1, 0]
     assert "benign" not in labels.diagnosis_to_index("dx7")  # reported as unknown there, not guessed
+
+
+@pytest.mark.parametrize("layout", ["flat", "official"])
+def test_pad_ufes_20_is_read_in_both_layouts_as_photos_grouped_by_patient(tmp_path, layout):
+    from tiny_model import make_pad_ufes_dataset
+
+    root = make_pad_ufes_dataset(tmp_path / "pad", patients_per_class=3, layout=layout)
+    assert detect_format(root) == "pad-ufes-20"
+    records, problems = read_dataset("auto", [root])
+    assert problems == [] and len(records) == len(list((root / "images").rglob("PAT_*")))
+    assert {r.kind for r in records} == {"photo"}
+    # Its diagnoses on HAM10000's: SEK is a benign keratosis, SCC keeps its own code (labels.JOINS gives it a class).
+    assert {r.dx for r in records} == {"nv", "mel", "bkl", "bcc", "scc"}
+    # A patient is the group: all of a patient's lesions and photos stay together.
+    by_patient = {}
+    for r in records:
+        by_patient.setdefault(r.group, set()).add(r.image_id.rsplit("_", 2)[0])
+    assert all(len(patients) == 1 for patients in by_patient.values())
+    assert any(r.site == "face" for r in records)  # NOSE -> face on HAM10000's body sites
+
+
+def test_pad_ufes_20_without_its_columns_or_images_says_so(tmp_path):
+    from tiny_model import make_pad_ufes_dataset
+    from trainer.readers import read_pad_ufes_20
+
+    root = make_pad_ufes_dataset(tmp_path / "pad", patients_per_class=2)
+    gone = sorted((root / "images").glob("*.jpg"))[0]
+    gone.unlink()
+    records, problems = read_pad_ufes_20([root])
+    assert problems == [(f"pad/{gone.stem}.png", "listed in the CSV but no image file found")]
+    (root / "metadata.csv").write_text("patient,img\nA,b.png\n")
+    with pytest.raises(DatasetError, match="PAD-UFES-20"):
+        read_pad_ufes_20([root])
+
+
+def test_dermoscopy_and_phone_photos_are_one_dataset_split_by_patient_and_lesion(tmp_path):
+    from tiny_model import make_pad_ufes_dataset
+    from trainer.readers import provenance
+
+    ham = make_ham(tmp_path / "ham", synthetic_rows(120))
+    pad = make_pad_ufes_dataset(tmp_path / "pad", patients_per_class=8)
+    records, _ = read_dataset("auto", [ham, pad])
+    splits = split_by_group(records, seed=0)
+    sides = {}
+    for r, s in zip(records, splits):
+        sides.setdefault(r.group, set()).add(s)
+    assert all(len(s) == 1 for s in sides.values())
+    # Stratified within each kind of picture: the few phone photos are in every split, not all in one.
+    photo_splits = Counter(s for r, s in zip(records, splits) if r.kind == "photo")
+    assert set(photo_splits) == {"train", "val", "test"}
+    # Named, cited and licensed as both; the licence is the stricter one, which binds the model.
+    both = provenance("auto", [ham, pad])
+    assert both["name"] == "HAM10000 + PAD-UFES-20" and both["licence"] == "CC BY-NC-SA 4.0"
+    assert [s["licence"] for s in both["sources"]] == ["CC BY-NC-SA 4.0", "CC BY 4.0"]
+    assert "Pacheco" in both["citation"] and "Tschandl" in both["citation"]
+    # The kind survives split.csv.
+    write_split(tmp_path / "split.csv", records, splits)
+    again, _ = read_split(tmp_path / "split.csv")
+    assert [r.kind for r in again] == [r.kind for r in records]
+
+
+def test_only_readable_files_are_split(tmp_path):
+    """A corrupt file found by stage 1's feature pass takes no place in validation or test (issue 23): the
+    readable images are split as if the others were not there, and the others are listed in skipped.csv."""
+    from collections import Counter
+
+    from trainer.config import Config
+    from trainer.prepare import split_readable
+    from trainer.readers import Record
+
+    records = [Record(f"{g}_{i}.jpg", f"{g}_{i}", f"L{g}", "mel" if g % 2 else "nv", "src")
+               for g in range(20) for i in range(2)]
+    ok = np.array([int(r.group[1:]) >= 6 for r in records])  # lesions 0-5: every image corrupt
+    problems = [(r.path, "not an image") for r, good in zip(records, ok) if not good]
+    readable, splits = split_readable(Config(), tmp_path, records, ok, problems)
+    assert readable == [r for r, good in zip(records, ok) if good]
+    saved, saved_splits = read_split(tmp_path / "split.csv")
+    assert [r.path for r in saved] == [r.path for r in readable] and saved_splits == splits
+    by_lesion = dict(zip([r.group for r in readable], splits))
+    assert Counter(by_lesion.values()) == {"train": 10, "val": 2, "test": 2}  # 15% of 14 readable lesions each
+    assert splits == split_by_group(readable, seed=Config().seed)
+    assert (tmp_path / "skipped.csv").read_text().count("not an image") == 12

@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from image_files import padded_jpeg
 from trainer import images
 from trainer.images import ImageError, _to_rgb, load_rgb, pool_factor, prepare, resize, sniff
 
@@ -101,6 +102,20 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path):
     assert bomb.stat().st_size < 100_000
     with pytest.raises(ImageError, match="megapixels"):
         load_rgb(bomb)
+
+
+@pytest.mark.parametrize("side", [12_000, 20_000, 30_000, 65_535])
+def test_a_jpeg_whose_size_sits_after_padding_is_refused_as_too_large(side):
+    """The same verdict as the page's (tests/browser/test_app.py): too many pixels, not corrupt."""
+    message = _message(padded_jpeg(side, side))
+    assert "megapixels" in message or "too many pixels" in message, message
+
+
+def test_an_empty_file_is_said_to_be_empty(tmp_path):
+    """As the page says it (tests/browser/test_app.py), not "not an image"."""
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    assert _message(tmp_path / "empty.jpg") == "empty.jpg: the file is empty"
+    assert _message(b"") == "image: the file is empty"
 
 
 def test_file_size_cap(tmp_path):
@@ -368,6 +383,20 @@ def test_refusals_name_the_file_or_say_image():
     assert _message(FIXTURES / "photo.heic") == (
         "photo.heic: HEIC/HEIF photos are not supported; export it as JPEG "
         "(on an iPhone: Settings > Camera > Formats > Most Compatible)")
+
+
+@pytest.mark.parametrize("head, kind", [(b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"),
+                                        (b"GIF89a", "GIF"), (b"RIFF\0\0\0\0WEBP", "WebP")])
+def test_a_damaged_image_is_refused_without_a_python_object_in_the_message(tmp_path, head, kind):
+    """Pillow names its file object in some errors (cannot identify image file <_io.BytesIO object at 0x…>):
+    that never reaches a user, from a path or from bytes."""
+    data = head + b"\0" * 64
+    path = tmp_path / f"damaged.{kind.lower()}"
+    path.write_bytes(data)
+    for source, name in ((path, path.name), (data, "image")):
+        message = _message(source)
+        assert message == f"{name}: looks like {kind} but could not be decoded (corrupt or truncated?)", message
+        assert " object at 0x" not in message
 
 
 def test_a_format_pillow_reads_but_the_browser_does_not_is_refused(monkeypatch):

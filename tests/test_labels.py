@@ -2,20 +2,23 @@
 
 import pytest
 
-from trainer.labels import DIAGNOSES, MALIGNANT, class_ids, classes_metadata, diagnosis_to_index
+from trainer.labels import DIAGNOSES, JOINS, MALIGNANT, class_ids, classes_metadata, diagnosis_to_index
 
 
 @pytest.mark.parametrize("scheme", ["dx7", "benign-malignant", "benign-malignant-other"])
 def test_every_diagnosis_has_exactly_one_class(scheme):
     index = diagnosis_to_index(scheme)
-    # Every diagnosis, and every class id (a folder named benign/ is the class benign), to one class.
-    assert set(index) == set(DIAGNOSES) | set(class_ids(scheme))
+    # Every diagnosis (those without a class of their own join one), and every class id (a folder named
+    # benign/ is the class benign), to one class.
+    assert set(index) == set(DIAGNOSES) | set(JOINS) | set(class_ids(scheme))
     assert all(index[cid] == i for i, cid in enumerate(class_ids(scheme)))
     assert sorted(set(index.values())) == list(range(len(class_ids(scheme))))
 
 
 def test_malignant_flags_follow_the_diagnoses():
-    assert MALIGNANT == {"mel", "bcc", "akiec"}
+    assert MALIGNANT == {"mel", "bcc", "akiec", "scc"}
+    # invasive squamous cell carcinoma joins akiec (Bowen's disease is SCC in situ): a cancer in every scheme
+    assert diagnosis_to_index("dx7")["scc"] == class_ids("dx7").index("akiec")
     dx7 = {c["id"]: c["malignant"] for c in classes_metadata("dx7")}
     assert [k for k, v in dx7.items() if v] == ["akiec", "bcc", "mel"]
     bm = classes_metadata("benign-malignant")

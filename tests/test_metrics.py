@@ -128,6 +128,7 @@ def test_cross_validation_mean_and_sd_by_hand(monkeypatch, tmp_path):
 
     import trainer.train as train_module
     from trainer.config import Config
+    from trainer.crossval import cross_validate
 
     folds = {"fold_1": 0.5, "fold_2": 0.6, "fold_3": 0.85}
 
@@ -138,7 +139,7 @@ def test_cross_validation_mean_and_sd_by_hand(monkeypatch, tmp_path):
                          "malignant": {"sensitivity": value, "specificity": 0.9}}}
 
     monkeypatch.setattr(train_module, "train", fake_train)
-    summary = train_module.cross_validate(Config(folds=3), tmp_path / "cv")
+    summary = cross_validate(Config(folds=3), tmp_path / "cv")
     # mean 0.65; deviations -0.15, -0.05, 0.2; sd = sqrt((0.0225 + 0.0025 + 0.04) / 2) = sqrt(0.0325)
     assert summary["per_fold"]["balanced_accuracy"] == [0.5, 0.6, 0.85]
     assert summary["mean"]["balanced_accuracy"] == pytest.approx(0.65)

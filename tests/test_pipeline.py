@@ -31,6 +31,10 @@ def test_bad_and_missing_files_are_skipped_and_reported(tiny_run):
         skipped = {row["file"]: row["reason"] for row in csv.DictReader(f)}
     assert any("ISIC_gone" in k for k in skipped)
     assert any("ISIC_broken" in k and "not an image" in v for k, v in skipped.items())
+    from trainer.data import read_split
+
+    records, _ = read_split(tiny_run / "split.csv")  # split after the unreadable files were found
+    assert not {r.path for r in records} & set(skipped)
 
 
 def test_report_has_honest_metrics(tiny_run):
@@ -62,8 +66,11 @@ def test_predictor_matches_head_probabilities_on_the_test_split(tiny_run):
 
 
 def test_convert_writes_the_contract(tiny_run, tiny_web):
+    from converter.contract import check_metadata
+
     meta = json.loads((tiny_web / "model" / "metadata.json").read_text())
     assert meta["schema_version"] == 1
+    check_metadata(meta)  # what the converter writes, the page and predict accept
     assert [c["id"] for c in meta["classes"]] == ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
     assert {c["id"] for c in meta["classes"] if c["malignant"]} == {"akiec", "bcc", "mel"}
     assert meta["input"]["height"] == meta["input"]["width"] == 96
@@ -71,7 +78,9 @@ def test_convert_writes_the_contract(tiny_run, tiny_web):
         assert hashlib.sha256((tiny_web / "model" / name).read_bytes()).hexdigest() == digest
     model_json = json.loads((tiny_web / "model" / "model.json").read_text())
     assert meta["outputs"] == {key: out["name"] for key, out in model_json["signature"]["outputs"].items()}
-    assert set(meta["outputs"]) == {"probabilities", "logits", "cam", "feature_distance", "out_of_scope"}
+    assert set(meta["outputs"]) == {"probabilities", "logits", "cam", "feature_distance", "out_of_scope", "picture_kind"}
+    # Trained on dermoscopy alone: its picture_kind output is left unfitted and the page is told of no kinds.
+    assert meta["picture_kinds"] is None and meta["screening"]["by_kind"] is None
     # The detector was fitted (against the built-in synthetic pictures): its threshold lets the chosen
     # share of validation lesions through, and the confidence check is off.
     assert set(meta["scope"]) >= {"out_of_scope_threshold", "distance_threshold", "blur_threshold", "min_side"}
@@ -227,7 +236,7 @@ def test_evaluate_rescores_the_test_split_and_other_data(tiny_run, tmp_path):
 def test_cross_validation_reports_mean_and_sd(tiny_run, tmp_path):
     from tiny_model import make_dataset, tiny_config
 
-    from trainer.train import cross_validate
+    from trainer.crossval import cross_validate
 
     # tiny_run's calibrated backbone; no clinical branch, one imbalance remedy, one view: the folds are
     # what is tested here, and each of the three trains the whole pipeline.

@@ -65,6 +65,22 @@ def test_views_are_computed_once_and_resumed(tmp_path, images, monkeypatch):
     assert not other.complete
 
 
+def test_a_reader_of_a_finished_cache_never_erases_one_made_otherwise(tmp_path, images):
+    """Distillation reads stage 2's cache: one made with other settings, or unfinished, is None, and
+    stays on disk as it was (the constructor would start it anew)."""
+    cache = ViewCache(tmp_path / "v", "train", len(images), 2, (8, 8, 3), {"cut": "c"})
+    assert ViewCache.finished(tmp_path / "v", "train", len(images), 2, (8, 8, 3), {"cut": "c"}) is None  # unbuilt
+    cache.build(Counting(), images, 16, augment=shifted, log=lambda msg: None)
+    made = np.array(cache.array())
+    found = ViewCache.finished(tmp_path / "v", "train", len(images), 2, (8, 8, 3), {"cut": "c"})
+    np.testing.assert_array_equal(np.array(found.array()), made)
+    for other in ({"cut": "d"}, {"cut": "c", "views": 3}):
+        args = (len(images), 3, (8, 8, 3), {"cut": "c"}) if "views" in other else (len(images), 2, (8, 8, 3), other)
+        assert ViewCache.finished(tmp_path / "v", "train", *args) is None
+    np.testing.assert_array_equal(np.array(ViewCache.finished(tmp_path / "v", "train", len(images), 2, (8, 8, 3),
+                                                              {"cut": "c"}).array()), made)
+
+
 def test_validation_cache_is_the_image_itself(tmp_path, images):
     cache = ViewCache(tmp_path / "v", "val", len(images), 1, (8, 8, 3), {})
     cache.build(Counting(), images, 16, log=lambda msg: None)

@@ -130,3 +130,42 @@ def train_tiny(workdir):
     data, weights = tiny_setup(workdir)
     train(tiny_config([data], weights=str(weights)), Path(workdir) / "run")
     return Path(workdir) / "run"
+
+
+def make_pad_ufes_dataset(root, patients_per_class: int = 8, size=(96, 96), layout: str = "flat"):
+    """A PAD-UFES-20-layout folder of synthetic phone photos: a small blob, its colour the class's, on
+    skin with a grey background band, one or two photos of a lesion and one or two lesions a patient.
+
+    Args:
+        layout: "flat" (``images/PAT_*.jpg``, as ../shared's) or "official" (``images/imgs_part_1/*.png``).
+    """
+    import csv
+
+    from PIL import Image, ImageDraw
+
+    colours = {"NEV": (120, 80, 50), "MEL": (40, 30, 40), "SEK": (160, 130, 90), "BCC": (200, 120, 130),
+               "SCC": (190, 90, 90)}
+    folder = root / "images" / ("imgs_part_1" if layout == "official" else "")
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    rows = []
+    for dx, colour in colours.items():
+        for p in range(patients_per_class if dx != "SCC" else 3):
+            patient = f"PAT_{dx}{p}"
+            for lesion in range(1 + p % 2):
+                lesion_id = f"{hash((dx, p, lesion)) % 10000}"
+                for shot in range(1 + (p + lesion) % 2):
+                    name = f"{patient}_{lesion_id}_{shot}"
+                    img = Image.new("RGB", size, (200, 160, 140))
+                    ImageDraw.Draw(img).rectangle([0, 0, size[0], 14], fill=(90, 90, 100))
+                    cx, cy, r = size[0] / 2 + rng.normal(0, 6), size[1] / 2 + rng.normal(0, 6), 8 + rng.normal(0, 2)
+                    ImageDraw.Draw(img).ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
+                    suffix = ".png" if layout == "official" else ".jpg"
+                    img.save(folder / f"{name}{suffix}")
+                    rows.append((patient, lesion_id, dx, f"{name}.png"))
+    with (root / "metadata.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["patient_id", "lesion_id", "age", "gender", "region", "diagnostic", "img_id", "biopsed"])
+        writer.writerows([(pt, les, 40 + i % 30, ("MALE", "FEMALE", "")[i % 3], ("FACE", "BACK", "NOSE", "THIGH")[i % 4],
+                           dx, img, "True") for i, (pt, les, dx, img) in enumerate(rows)])
+    return root

@@ -1,7 +1,8 @@
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the CLI
+from .errors import quiet_tensorflow
+
+quiet_tensorflow(sys.argv)  # before anything imports TensorFlow
 
 from .cli import main  # noqa: E402
 

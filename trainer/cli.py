@@ -3,6 +3,10 @@
     python -m trainer train --data ../shared/data/ham10000 --weights imagenet --out runs/first
     python -m trainer evaluate runs/first --data other/dataset
     python -m trainer predict web/model lesion.jpg
+
+A mistake (a folder that is no dataset, a run folder made otherwise, a damaged model …) is said in one
+line, ``error: …``, with exit code 2; ``--debug`` shows the traceback and TensorFlow's logging
+(``trainer/errors.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import dataclasses
 import sys
 
 from .config import Config
+from .errors import one_line
 
 
 def _metadata(name: str) -> dict:
@@ -47,15 +52,28 @@ def config_from(args: argparse.Namespace) -> Config:
     return Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argparse parser whose usage errors are one line too, as every other mistake (exit code 2)."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def add_debug_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true",
+                        help="on an error, show the traceback; and TensorFlow's start-up logging")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="python -m trainer", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model into a run folder",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_config_flags(t)
     t.add_argument("--out", required=True, help="run folder to create (or resume)")
+    add_debug_flag(t)
 
     e = sub.add_parser("evaluate", help="score a run on its test split or on another dataset",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -65,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--masks", help="folder of <image_id>_segmentation.png lesion masks: measure where the maps fall")
     e.add_argument("--bootstrap", type=int, default=Config().bootstrap, help="bootstrap resamples for the intervals")
     e.add_argument("--out", help="folder to write the report into; default: the run folder")
+    add_debug_flag(e)
 
     p = sub.add_parser("predict", help="print Python's reference probabilities for images")
     p.add_argument("run", help="web model folder (model.json + metadata.json) or run folder")
@@ -73,19 +92,29 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--age", help="the person's age in years, for a model with clinical metadata (optional)")
     p.add_argument("--sex", help="male or female (optional)")
     p.add_argument("--site", help="body site, e.g. back, face, 'lower extremity' (optional)")
+    add_debug_flag(p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Runs a command; a user's mistake is one line on stderr and exit code 2 (``trainer/errors.py``)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "train" and args.distil_epochs and (args.tta_views != 1 or not args.fine_tune_epochs):
+        parser.error("--distil-epochs trains a one-view student after stage 2: it needs --tta-views 1 and "
+                     "--fine-tune-epochs")
+    if args.command == "train" and args.folds in (1, 2):
+        parser.error("--folds needs K >= 3 (one fold tests, the next validates, the rest train)")
+    return one_line(lambda: _run(args), args.debug)
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "train":
         from .train import train
 
-        if args.folds in (1, 2):
-            raise SystemExit("--folds needs K >= 3 (one fold tests, the next validates, the rest train)")
         config = config_from(args)
         if config.folds > 1:
-            from .train import cross_validate
+            from .crossval import cross_validate
 
             cross_validate(config, args.out)
         else:

@@ -23,6 +23,8 @@ import math
 
 import numpy as np
 
+from .errors import UserError
+
 # HAM10000's `localization` values, less "unknown" (which is "missing" here).
 SITES = ("abdomen", "acral", "back", "chest", "ear", "face", "foot", "genital", "hand", "lower extremity",
          "neck", "scalp", "trunk", "upper extremity")
@@ -49,7 +51,7 @@ SITE_MISSING = SEX_MISSING + 1 + len(SITES)
 SIZE = SITE_MISSING + 1
 
 
-class ClinicalError(ValueError):
+class ClinicalError(UserError, ValueError):
     """A value that is not one the model knows (an unknown site, an age out of range)."""
 
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .errors import RunError
 
 # The colour transparent pixels are composited onto, on both sides (Python and browser).
 ALPHA_BACKGROUND = (255, 255, 255)
@@ -48,8 +51,10 @@ class Config:
                         "Folders named after the classes of --scheme (benign/, malignant/, other/) or after "
                         "HAM10000 diagnoses (akiec/ bcc/ bkl/ df/ mel/ nv/ vasc/) are that scheme's classes; "
                         "any other names are the classes themselves (then --malignant says which are "
-                        "malignant); auto: detect", "data",
-                        flag="--format", choices=["auto", "ham10000", "isic", "derm12345", "folders"])
+                        "malignant); pad-ufes-20: PAD-UFES-20's metadata.csv + images (smartphone photos, grouped by "
+                        "patient_id); auto: detect each folder's format (folders of several formats are one "
+                        "dataset, e.g. HAM10000 and PAD-UFES-20)", "data",
+                        flag="--format", choices=["auto", "ham10000", "isic", "derm12345", "folders", "pad-ufes-20"])
     scheme: str = flag("dx7", "label scheme (unused when class folders carry their own names)", "data",
                        choices=["dx7", "benign-malignant", "benign-malignant-other"])
     # Set by the trainer when the class folders are not a built-in scheme's: the folder names
@@ -81,9 +86,16 @@ class Config:
                     "(a block's output: block_N_add, or block_N_project_BN where a block has no add)", "training")
     views: int = flag(6, "augmented views of each training image cached at --cut (stage 2 draws one per epoch)",
                       "training")
+    phone_look: float = flag(0.0, "share of stage 2's augmented training views made to look like a phone photo "
+                             "(the lesion smaller in the frame on skin, room light or flash, JPEG loss)", "training")
+    photo_share: float = flag(0.0, "with ordinary photos and dermoscopy in the data (e.g. PAD-UFES-20 beside "
+                              "HAM10000): the share of stage 2's draws that are photos (0: as the data has them)",
+                              "training")
     fine_tune_learning_rate: float = flag(2e-4, "stage 2 peak Adam learning rate (linear warm-up, then cosine "
                                           "decay to 0)", "training")
     warmup_epochs: int = flag(1, "stage 2 warm-up epochs", "training")
+    distil_epochs: int = flag(0, "after stage 2, epochs that train a one-view student towards the 8-view model's "
+                              "answers (needs --tta-views 1; trainer/distil.py)", "training")
     tta_views: int = flag(8, "dihedral views (flips, transposes) the exported model averages", "training",
                           choices=[1, 2, 4, 8])
     colour_constancy: bool = flag(False, "Shades of Gray (p=6) colour constancy as the model's first layer",
@@ -105,16 +117,45 @@ class Config:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
     def save(self, path: Path) -> None:
-        Path(path).write_text(self.to_json() + "\n")
+        part = Path(path).with_name(Path(path).name + ".part")  # whole or not at all: a rerun compares it
+        part.write_text(self.to_json() + "\n")
+        os.replace(part, path)
 
     @classmethod
     def load(cls, path: Path) -> "Config":
-        raw = json.loads(Path(path).read_text())
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(raw) - known
-        if unknown:
-            raise ValueError(f"{path}: unknown config keys {sorted(unknown)}")
-        for key in ("data", "alpha_background", "classes", "malignant"):
-            if key in raw:
-                raw[key] = tuple(raw[key])
-        return cls(**raw)
+        """Raises:
+            RunError: ``path`` does not read as a configuration (missing, damaged, unknown keys)."""
+        try:
+            raw = json.loads(Path(path).read_text())
+            unknown = set(raw) - {f.name for f in dataclasses.fields(cls)}
+            if unknown:
+                raise ValueError(f"unknown config keys {sorted(unknown)}")
+            for key in ("data", "alpha_background", "classes", "malignant"):
+                if key in raw:
+                    raw[key] = tuple(raw[key])
+            return cls(**raw)
+        except (OSError, ValueError, TypeError, AttributeError) as err:
+            raise RunError(f"{path} is not a usable config.json ({type(err).__name__}: {err})") from err
+
+    @classmethod
+    def of_run(cls, run: Path, *needs: str) -> "Config":
+        """The configuration of the run folder ``run``, once it is one and holds ``needs``.
+
+        Args:
+            needs: the files or folders of the run that the caller reads (e.g. "saved_model").
+
+        Raises:
+            RunError: in words, when ``run`` is no run folder or lacks one of ``needs``.
+        """
+        run = Path(run)
+        if not run.is_dir():
+            raise RunError(f"{run}: no such run folder")
+        if not (run / "config.json").is_file():
+            raise RunError(f"{run} is not a run folder (it has no config.json; `python -m trainer train --out "
+                           f"{run}` makes one)")
+        config = cls.load(run / "config.json")
+        missing = [name for name in needs if not (run / name).exists()]
+        if missing:
+            raise RunError(f"{run} has no {' or '.join(missing)}: its training did not finish (rerun the same "
+                           "`python -m trainer train` command to complete it)")
+        return config

@@ -29,14 +29,15 @@ SPLIT_UNITS = 20
 
 
 def _stratified_group_folds(records: list[Record], n_splits: int, seed: int) -> np.ndarray:
-    """The fold (0..n_splits-1) of each record: StratifiedGroupKFold over groups, stratified by diagnosis.
+    """The fold (0..n_splits-1) of each record: StratifiedGroupKFold over groups, stratified by diagnosis
+    within each kind of picture (so that the phone photos of a mixed dataset spread over the splits too).
 
     A class with fewer images than folds cannot be in every fold; scikit-learn warns about it, and for
     a small dataset's rare class that is expected, so the warning is not passed on.
     """
     from sklearn.model_selection import StratifiedGroupKFold
 
-    y = np.unique([r.dx for r in records], return_inverse=True)[1]
+    y = np.unique([f"{r.kind}/{r.dx}" for r in records], return_inverse=True)[1]
     groups = [r.group for r in records]
     fold = np.zeros(len(records), int)
     with warnings.catch_warnings():
@@ -79,13 +80,13 @@ def split_by_group(records: list[Record], *, val_fraction: float = 0.15, test_fr
     return np.where(dealt < n_test, "test", np.where(dealt < n_test + n_val, "val", "train")).tolist()
 
 
-SPLIT_COLUMNS = ["image_id", "group", "dx", "split", "source", "path", "age", "sex", "site"]
+SPLIT_COLUMNS = ["image_id", "group", "dx", "split", "source", "path", "age", "sex", "site", "kind"]
 
 
 def write_split(path: Path, records: list[Record], splits: list[str]) -> None:
     """Writes ``split.csv``: one row per image, so any evaluation can be reproduced."""
     rows = [[r.image_id, r.group, r.dx, s, r.source, r.path, "" if r.age is None else f"{r.age:g}",
-             r.sex or "", r.site or ""] for r, s in zip(records, splits)]
+             r.sex or "", r.site or "", r.kind] for r, s in zip(records, splits)]
     pd.DataFrame(rows, columns=SPLIT_COLUMNS).to_csv(path, index=False)
 
 
@@ -94,7 +95,7 @@ def read_split(path: Path) -> tuple[list[Record], list[str]]:
     rows = read_table(Path(path)).to_dict("records")
     records = [Record(r["path"], r["image_id"], r["group"], r["dx"], r["source"],
                       lenient(normalise_age, r.get("age")), lenient(normalise_sex, r.get("sex")),
-                      lenient(normalise_site, r.get("site"))) for r in rows]
+                      lenient(normalise_site, r.get("site")), r.get("kind") or "dermoscopic") for r in rows]
     return records, [r["split"] for r in rows]
 
 
@@ -122,7 +123,58 @@ def load_batch_arrays(paths: list[str], height: int, width: int, workers: int = 
     return out, ok, errors
 
 
-def augmenter(seed: int):
+def phone_look(images, rng):
+    """Makes dermoscopic close-ups look like a person's phone photo: a function of a batch (n, S, S, 3) of
+    0..255 float images and a ``tf.random.Generator``.
+
+    - the lesion smaller in the frame, with skin around it: the picture shrunk to 40-85% of the side at a
+      random place on a canvas of its own skin colour (from the picture's edge bands, shaded smoothly,
+      noisy) with a soft seam;
+    - room light or flash: a colour cast (per-channel gains 0.8-1.2), gamma 0.7-1.4, and for a third of
+      the pictures a flash's bright spot;
+    - JPEG loss at quality 30-85, as phones and messaging apps save photos.
+    """
+    import tensorflow as tf
+
+    images = tf.convert_to_tensor(images, tf.float32)
+    n, size = tf.shape(images)[0], images.shape[1]
+    side = tf.cast(tf.round(rng.uniform([], 0.4, 0.85) * size), tf.int32)
+    top = tf.cast(rng.uniform([]) * tf.cast(size - side, tf.float32), tf.int32)
+    left = tf.cast(rng.uniform([]) * tf.cast(size - side, tf.float32), tf.int32)
+    small = tf.image.resize(images, [side, side], antialias=True)
+    placed = tf.image.pad_to_bounding_box(small, top, left, size, size)
+    # A soft-edged mask: a box inset by a sixth of the side, blurred by going down to 1/16 and back up
+    # (the blur reaches less far than the inset, so no black padding shows through the seam).
+    inset = side // 6
+    box = tf.image.pad_to_bounding_box(tf.ones([n, side - 2 * inset, side - 2 * inset, 1]), top + inset,
+                                       left + inset, size, size)
+    mask = tf.image.resize(tf.image.resize(box, [size // 16, size // 16], antialias=True), [size, size])
+    # Skin colour: the mean of four bands 10-25% in from the edges (inside a dermatoscope's dark ring,
+    # outside most lesions).
+    a, b = size // 10, size // 4
+    bands = tf.concat([images[:, a:b, a:size - a], images[:, size - b:size - a, a:size - a],
+                       tf.transpose(images[:, a:size - a, a:b], [0, 2, 1, 3]),
+                       tf.transpose(images[:, a:size - a, size - b:size - a], [0, 2, 1, 3])], axis=1)
+    skin = tf.reduce_mean(bands, axis=[1, 2], keepdims=True)
+    shading = tf.image.resize(rng.uniform([n, 4, 4, 1], 0.85, 1.15), [size, size])
+    canvas = skin * shading + rng.normal([n, size, size, 1]) * 4.0
+    images = mask * placed + (1 - mask) * canvas
+    # Light: colour cast and gamma, then for some a flash's bright spot.
+    images = images * rng.uniform([n, 1, 1, 3], 0.8, 1.2)
+    images = 255.0 * tf.pow(tf.clip_by_value(images / 255.0, 0.0, 1.0), rng.uniform([n, 1, 1, 1], 0.7, 1.4))
+    grid = tf.range(size, dtype=tf.float32)
+    cy, cx = rng.uniform([n, 1, 1], 0, size), rng.uniform([n, 1, 1], 0, size)
+    radius = rng.uniform([n, 1, 1], 0.1, 0.3) * size
+    spot = tf.exp(-((grid[None, :, None] - cy) ** 2 + (grid[None, None, :] - cx) ** 2) / (2 * radius ** 2))
+    flash = rng.uniform([n, 1, 1], 40.0, 120.0) * tf.cast(rng.uniform([n, 1, 1]) < 1 / 3, tf.float32)
+    images = tf.clip_by_value(images + (flash * spot)[..., None], 0.0, 255.0)
+    quality = tf.cast(rng.uniform([n], 30, 85), tf.int32)
+    return tf.map_fn(lambda a: tf.cast(tf.image.adjust_jpeg_quality(tf.cast(tf.round(a[0]), tf.uint8), a[1]),
+                                       tf.float32),
+                     (images, quality), fn_output_signature=tf.float32)
+
+
+def augmenter(seed: int, phone: float = 0.0):
     """The training augmentation: a function from a batch of 0..255 images to an augmented batch.
 
     Stronger than a photo app would need, as the ISIC 2018-2020 winners trained: lesions have no
@@ -130,6 +182,8 @@ def augmenter(seed: int):
     distance; colour jitter for cameras and lights; blur, lost resolution and noise for phone
     optics and HAM10000's upscaled 200x150 copies; cutout (a square filled with the image's mean
     colour) for hair, rulers and bubbles hiding part of a lesion.
+    With ``phone`` > 0, that share of the pictures is first made to look like a phone photo
+    (``phone_look``), so that a model trained on dermoscopy also knows ordinary photos of lesions.
     """
     import keras
     import tensorflow as tf
@@ -149,6 +203,8 @@ def augmenter(seed: int):
     def augment(images):
         images = tf.convert_to_tensor(images, tf.float32)
         n, size = tf.shape(images)[0], images.shape[1]
+        if phone > 0:
+            images = tf.where(per_image(n, phone), phone_look(images, rng), images)
         images = tf.where(per_image(n, 0.5), tf.transpose(images, [0, 2, 1, 3]), images)
         images = colour(geometry(images, training=True), training=True)
         # Lost detail: down to 40-100% of the resolution and back up, per batch.

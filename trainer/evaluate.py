@@ -24,9 +24,11 @@ from typing import Callable
 
 import numpy as np
 
-from . import clinical, labels
+from . import clinical, labels, scope
 from .config import Config
 from .data import image_dataset, read_split
+from .kinds import measure as measure_by_kind
+from .kinds import predicted_kinds
 from .readers import read_dataset
 from .metrics import softmax
 from .report import write_report
@@ -71,6 +73,8 @@ def run_model(forward: Callable, records, config: Config, vectors=None, masks: s
         indices = indices.numpy()
         out = forward(images.numpy(), None if vectors is None else vectors[indices])
         kept.append(indices)
+        # the page's blur and too-dark checks, on the same input
+        out = {**out, "blur": scope.blur(images).numpy(), "brightness": scope.brightness(images).numpy()}
         for key, value in out.items():
             if key != "cam":
                 collected.setdefault(key, []).append(np.asarray(value))
@@ -134,7 +138,7 @@ def evaluate(run: str | Path, data: list[str] | None = None, fmt: str = "auto",
     from .predict import Predictor
 
     run = Path(run)
-    config = Config.load(run / "config.json")
+    config = Config.of_run(run, "calibration.json", "saved_model", *([] if data else ["split.csv"]))
     calibration = json.loads((run / "calibration.json").read_text())
     dx_index = labels.diagnosis_to_index(config)
     if data:
@@ -156,6 +160,12 @@ def evaluate(run: str | Path, data: list[str] | None = None, fmt: str = "auto",
         previous = json.loads((run / "report.json").read_text())
         extra.update({k: previous[k] for k in ("skipped", "imbalance", "stage2", "timings_s", "scheme",
                                                "stage1_test", "clinical") if k in previous})
+    if "by_kind" in calibration and "picture_kind" in scored:
+        extra["by_kind"] = measure_by_kind(
+            y, scored["probabilities"], np.array([c["malignant"] for c in labels.classes_metadata(config)]),
+            predicted_kinds(scored["picture_kind"]), [r.kind for r in records], [r.group for r in records],
+            calibration["by_kind"], labels.class_ids(config), calibration["decision"]["class_log_weights"],
+            ~scope.flagged(scored, calibration["scope"]), bootstrap)
     if scored["cam_on_lesion"]:
         inside, area, peak = map(np.array, zip(*scored["cam_on_lesion"]))
         extra["cam_on_lesion"] = {

@@ -23,18 +23,22 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .config import ALPHA_BACKGROUND
+from .errors import UserError
 
 # Limits shared with the browser through metadata.json.
 MAX_BYTES = 50 * 1024 * 1024
 MAX_PIXELS = 50_000_000
 MIN_SIDE = 32
+# A Python object's repr, as PIL writes its file object into some errors: " <_io.BytesIO object at 0x7f…>".
+OBJECT_REPR = re.compile(r"\s*<[\w.]+ object at 0x[0-9a-fA-F]+>")
 
 # Pillow format name -> the name we report; the same set the browser decodes.
 SUPPORTED_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "GIF": "GIF", "WEBP": "WebP", "BMP": "BMP"}
@@ -44,7 +48,7 @@ HEIF_BRANDS = ("heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1")
 AVIF_BRANDS = ("avif", "avis")
 
 
-class ImageError(ValueError):
+class ImageError(UserError, ValueError):
     """An input that cannot be classified, with a message meant for the person who chose it."""
 
 
@@ -133,11 +137,13 @@ def load_rgb(
         uint8 array of shape (height, width, 3), upright per the EXIF orientation.
 
     Raises:
-        ImageError: the file is missing, not an image, an unsupported format (HEIC, AVIF), corrupt,
+        ImageError: the file is missing, empty, not an image, an unsupported format (HEIC, AVIF), corrupt,
             too large (a decompression bomb) or too small.
     """
     data = _read(source, max_bytes)
     name = Path(source).name if not isinstance(source, (bytes, bytearray)) else "image"
+    if not data:
+        raise ImageError(f"{name}: the file is empty")
     kind = sniff(data[:16])
     if kind == "HEIC":
         raise ImageError(f"{name}: HEIC/HEIF photos are not supported; export it as JPEG "
@@ -167,8 +173,11 @@ def load_rgb(
         raise
     except Image.DecompressionBombError as err:
         raise ImageError(f"{name}: too many pixels to decode safely ({err})") from err
+    except UnidentifiedImageError as err:  # its text names PIL's file object: <_io.BytesIO object at 0x…>
+        raise ImageError(f"{name}: looks like {kind} but could not be decoded (corrupt or truncated?)") from err
     except (OSError, SyntaxError, ValueError) as err:
-        raise ImageError(f"{name}: looks like {kind} but could not be decoded (corrupt or truncated?): {err}") from err
+        reason = OBJECT_REPR.sub("", str(err))  # never a Python object's repr in a user's message
+        raise ImageError(f"{name}: looks like {kind} but could not be decoded (corrupt or truncated?): {reason}") from err
 
 
 def pool_factor(height: int, width: int, target_height: int, target_width: int) -> int:

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 # HAM10000's seven diagnoses (the `dx` column), in the order the dx7 scheme outputs them.
 DIAGNOSES = {
     "akiec": ("Actinic keratosis / Bowen's disease",
-              "Sun-damage patch that can turn into squamous cell carcinoma; Bowen's disease is an early skin cancer."),
+              "Sun-damage patch that can turn into squamous cell carcinoma; Bowen's disease is an early skin cancer "
+              "(this class also takes invasive squamous cell carcinoma)."),
     "bcc": ("Basal cell carcinoma",
             "The most common skin cancer; grows slowly and rarely spreads, but needs treatment."),
     "bkl": ("Benign keratosis",
@@ -28,20 +29,24 @@ DIAGNOSES = {
     "nv": ("Melanocytic nevus (mole)", "A common mole: usually harmless."),
     "vasc": ("Vascular lesion", "Cherry angioma, angiokeratoma, pyogenic granuloma or haemorrhage: usually harmless."),
 }
-MALIGNANT = frozenset({"akiec", "bcc", "mel"})
+MALIGNANT = frozenset({"akiec", "bcc", "mel", "scc"})
+# Diagnoses without a HAM10000 class of their own, and the class that takes them: invasive squamous cell
+# carcinoma (ISIC 2019, PAD-UFES-20) joins akiec, whose Bowen's disease is squamous cell carcinoma in situ.
+JOINS = {"scc": "akiec"}
 
 # scheme -> ordered classes, each a (id, display name, description, diagnoses it takes)
 SCHEMES = {
-    "dx7": [(dx, name, desc, (dx,)) for dx, (name, desc) in DIAGNOSES.items()],
+    "dx7": [(dx, name, desc, (dx, *[d for d, to in JOINS.items() if to == dx]))
+            for dx, (name, desc) in DIAGNOSES.items()],
     "benign-malignant": [
         ("benign", "Benign", "A lesion that is not a skin cancer.", ("bkl", "df", "nv", "vasc")),
-        ("malignant", "Malignant or pre-malignant", "Melanoma, basal cell carcinoma, or actinic keratosis / Bowen's.",
-         ("akiec", "bcc", "mel")),
+        ("malignant", "Malignant or pre-malignant", "Melanoma, basal or squamous cell carcinoma, or actinic keratosis / Bowen's.",
+         ("akiec", "bcc", "mel", "scc")),
     ],
     "benign-malignant-other": [
         ("benign", "Benign melanocytic", "A mole (melanocytic nevus).", ("nv",)),
-        ("malignant", "Malignant or pre-malignant", "Melanoma, basal cell carcinoma, or actinic keratosis / Bowen's.",
-         ("akiec", "bcc", "mel")),
+        ("malignant", "Malignant or pre-malignant", "Melanoma, basal or squamous cell carcinoma, or actinic keratosis / Bowen's.",
+         ("akiec", "bcc", "mel", "scc")),
         ("other", "Other benign", "Benign keratosis, dermatofibroma or vascular lesion.", ("bkl", "df", "vasc")),
     ],
 }

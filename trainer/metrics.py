@@ -218,6 +218,16 @@ def screening_metrics(y: np.ndarray, p: np.ndarray, malignant: np.ndarray, thres
     }
 
 
+def group_resamples(groups, n: int, seed: int = 0):
+    """``n`` bootstrap resamples, each the image indices of as many groups (lesions or patients) as there
+    are, drawn with replacement: all of a group's images go in or out together."""
+    rng = np.random.default_rng(seed)
+    unique, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    members = [np.nonzero(inverse == g)[0] for g in range(len(unique))]
+    for _ in range(n):
+        yield np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
+
+
 def bootstrap_intervals(y, p, groups, class_ids, malignant, threshold, *, n: int = 1000, seed: int = 0,
                         class_log_weights=None) -> dict:
     """95% percentile intervals, resampling lesions (all of a lesion's images together), not images.
@@ -226,13 +236,9 @@ def bootstrap_intervals(y, p, groups, class_ids, malignant, threshold, *, n: int
         {metric: [low, high]} for balanced accuracy, macro AUC, macro F1, ECE, malignant AUC,
         sensitivity and specificity.
     """
-    rng = np.random.default_rng(seed)
-    unique, inverse = np.unique(np.asarray(groups), return_inverse=True)
-    members = [np.nonzero(inverse == g)[0] for g in range(len(unique))]
     samples = {k: [] for k in ("balanced_accuracy", "macro_auc", "macro_f1", "ece",
                                "malignant_auc", "malignant_sensitivity", "malignant_specificity")}
-    for _ in range(n):
-        idx = np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
+    for idx in group_resamples(groups, n, seed):
         m = classification_metrics(y[idx], p[idx], class_ids, class_log_weights)
         s = screening_metrics(y[idx], p[idx], malignant, threshold)
         for key in ("balanced_accuracy", "macro_auc", "macro_f1", "ece"):

@@ -94,8 +94,10 @@ def build_model(config: Config, num_classes: int, views: int = 1) -> tuple[keras
     cam = layers.Identity(name="cam")(dense(feature_map))
     distance = FeatureDistance(name="feature_distance")(pooled)
     out_of_scope = OutOfScope(name="out_of_scope")(pooled)
+    picture_kind = PictureKind(name="picture_kind")(pooled)
     model = keras.Model(inputs, {"probabilities": probabilities, "logits": image_logits, "cam": cam,
-                                 "feature_distance": distance, "out_of_scope": out_of_scope}, name="skinlens")
+                                 "feature_distance": distance, "out_of_scope": out_of_scope,
+                                 "picture_kind": picture_kind}, name="skinlens")
     features = keras.Model(image, pooled, name="skinlens_features")
     return model, features
 
@@ -271,6 +273,15 @@ class OutOfScope(layers.Layer):
         return (input_shape[0],)
 
 
+class PictureKind(OutOfScope):
+    """The probability that a lesion is shown in an ordinary photo (a phone's or a camera's) rather than a
+    dermoscopic close-up: the kind of picture the model judged, whose own threshold and figures the page uses.
+
+    The same form as ``OutOfScope``, fitted after training on training lesions of both kinds
+    (``trainer.scope.fit_picture_kind``); unfitted, it says "dermoscopic" (0) for all.
+    """
+
+
 def set_feature_statistics(model: keras.Model, features) -> None:
     """Fits ``feature_distance`` to pooled features of training images (n, dim)."""
     import numpy as np
@@ -283,12 +294,15 @@ def set_feature_statistics(model: keras.Model, features) -> None:
 
 
 def load_weights(model: keras.Model, path) -> None:
-    """``model.load_weights(path)``, also for a run saved before the model had its ``out_of_scope``
-    output: that layer then stays unfitted (in scope for every input); any other mismatch raises."""
+    """``model.load_weights(path)``, also for a run saved before the model had its ``out_of_scope`` or
+    ``picture_kind`` output: such a layer then stays unfitted (in scope, dermoscopic, for every input); any
+    other mismatch raises."""
     try:
         model.load_weights(str(path))
     except ValueError as err:
-        if "A total of 1 objects could not be loaded" not in str(err) or "name=out_of_scope" not in str(err):
+        text = str(err)
+        later = sum(f"name={name}" in text for name in ("out_of_scope", "picture_kind"))
+        if not later or f"A total of {later} objects could not be loaded" not in text:
             raise
         model.load_weights(str(path), skip_mismatch=True)
 

@@ -25,26 +25,36 @@ import numpy as np
 
 from . import clinical, labels
 from .config import Config
+from .errors import UserError
 from .metrics import decide
 from .images import ImageError, prepare
 
 
-class ModelError(Exception):
+class ModelError(UserError):
     """A model folder that cannot be used: missing, incomplete, altered or not a model at all."""
 
 
 def verify_web_model(model_dir: Path) -> dict:
-    """metadata.json, checked as the page checks it: its version is the hash of its content
-    (converter/contract.py) and every file it names has its sha256. Returns the metadata."""
+    """metadata.json, checked as the page checks it: every field by the page's rules
+    (converter/contract.py ``check_metadata``, web/metadata.js ``checkMetadata``), its version the hash of its
+    content, and every file it names has its sha256. Returns the metadata."""
     import hashlib
 
-    from converter.contract import content_digest
+    from converter.contract import ContractError, check_metadata, content_digest
 
     try:
-        meta = json.loads((model_dir / "metadata.json").read_text())
-        version, files = meta["model"]["version"], meta["model"]["files"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
+        text = (model_dir / "metadata.json").read_text()
+    except (OSError, ValueError) as err:
         raise ModelError(f"{model_dir}/metadata.json is not usable ({type(err).__name__}: {err})") from err
+    try:  # NaN and Infinity are not JSON, and JSON.parse refuses them: so does this
+        meta = json.loads(text, parse_constant=lambda name: _not_json(name))
+    except ValueError as err:
+        raise ModelError(f"{model_dir}: metadata.json is not valid JSON ({err})") from err
+    try:
+        check_metadata(meta)
+    except ContractError as err:
+        raise ModelError(f"{model_dir}: {err}") from err
+    version, files = meta["model"]["version"], meta["model"]["files"]
     if not version.endswith("-" + content_digest(meta)[:12]):
         raise ModelError(f"{model_dir}: metadata.json says version {version}, but its content is version "
                          f"…-{content_digest(meta)[:12]}: it was changed after conversion")
@@ -55,6 +65,10 @@ def verify_web_model(model_dir: Path) -> dict:
         if hashlib.sha256(path.read_bytes()).hexdigest() != expected.lower():
             raise ModelError(f"{model_dir}: {name} is corrupt or altered (its sha256 does not match metadata.json)")
     return meta
+
+
+def _not_json(name: str):
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def formula_safe(value) -> str:
@@ -127,6 +141,11 @@ class Predictor:
             except Exception as err:  # verified files that still do not make a graph: say so in one line
                 raise ModelError(f"{model_dir}: model.json and its weights do not load "
                                  f"({type(err).__name__}: {err})") from err
+            # As the page's warm-up does: one probability per class listed, or the model is not this metadata's.
+            outputs = self._fn(np.zeros((1, self.height, self.width, 3), np.float32))["probabilities"]
+            if outputs.shape[-1] != len(self.class_ids):
+                raise ModelError(f"{model_dir}: the model outputs {outputs.shape[-1]} probabilities but "
+                                 f"metadata.json lists {len(self.class_ids)} classes")
             self.takes_clinical = bool(meta.get("clinical"))
             self.class_log_weights = (meta.get("decision") or {}).get("class_log_weights")
         elif (model_dir / "config.json").is_file() and (model_dir / "saved_model").is_dir():
@@ -190,25 +209,28 @@ class Predictor:
 
 
 def main(model_dir: str, images: list[str], csv_path: str | None = None, answers: dict | None = None) -> int:
-    try:
-        predictor = Predictor(model_dir)
-    except ModelError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    """Prints (and with ``csv_path`` writes) each image's probabilities.
+
+    Returns:
+        0, or 1 when a file could not be read.
+
+    Raises:
+        ModelError, ClinicalError: the model folder or an answer cannot be used (``trainer/errors.py``
+        says it in one line).
+    """
+    predictor = Predictor(model_dir)
     if answers and not predictor.takes_clinical:
         print(f"{model_dir}: this model takes no age, sex or body site; they are ignored", file=sys.stderr)
         answers = None
-    try:
-        clinical.encode(**(answers or {}))
-    except clinical.ClinicalError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    clinical.encode(**(answers or {}))  # a bad answer fails before any image is read
     results = predictor.predict_files(images, answers)
     failed = 0
     for path, probs, error in results:
         if error:
             failed += 1
-            print(f"{path}: ERROR {error}", file=sys.stderr)
+            # trainer.images' messages start with the file's path or name: not twice on one line.
+            reason = error.removeprefix(f"{path}: ").removeprefix(f"{Path(path).name}: ")
+            print(f"{path}: ERROR {reason}", file=sys.stderr)
             continue
         top = int(predictor.decide(probs)[0])
         ranked = ", ".join(f"{cid} {p:.6f}" for cid, p in zip(predictor.class_ids, probs))

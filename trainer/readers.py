@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from .clinical import lenient, normalise_age, normalise_sex, normalise_site
+from .errors import UserError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
 
@@ -36,9 +37,16 @@ class Record:
     age: float | None = None  # clinical metadata where the dataset has it (trainer/clinical.py)
     sex: str | None = None
     site: str | None = None
+    kind: str = "dermoscopic"  # the kind of picture (PICTURE_KINDS): what the model's picture_kind output learns
 
 
-class DatasetError(ValueError):
+# The kinds of picture a lesion may be shown in. Dermoscopic close-ups (HAM10000, the ISIC archive, DERM12345)
+# and ordinary photos taken with a phone or camera (PAD-UFES-20); a folder per class is taken as dermoscopic.
+PICTURE_KINDS = ("dermoscopic", "photo")
+PICTURE_KIND_NAMES = {"dermoscopic": "dermoscopic close-up", "photo": "ordinary photo"}
+
+
+class DatasetError(UserError, ValueError):
     """A dataset that cannot be read as asked, with what is missing."""
 
 
@@ -269,7 +277,49 @@ def read_folders(roots: list[str | Path]) -> tuple[list[Record], list[tuple[str,
     return records, problems
 
 
-READERS = {"ham10000": read_ham10000, "isic": read_isic, "derm12345": read_derm12345, "folders": read_folders}
+# PAD-UFES-20's diagnoses on HAM10000's (its README): ACK (actinic keratosis) is HAM10000's akiec; SCC
+# (invasive squamous cell carcinoma) has no HAM10000 class of its own and joins akiec, whose Bowen's disease is
+# squamous cell carcinoma in situ: the nearest class, and malignant in every scheme, so a phone photo of an SCC
+# counts as a cancer to catch, never as a harmless type.
+PAD_UFES_20_DIAGNOSES = {"MEL": "mel", "NEV": "nv", "BCC": "bcc", "SEK": "bkl", "ACK": "akiec", "SCC": "scc"}
+_PAD_UFES_20_COLUMNS = {"patient_id", "img_id", "diagnostic"}
+# Its body regions on HAM10000's sites (trainer/clinical.py SITES); a lip or nose is part of the face there.
+PAD_UFES_20_SITES = {"abdomen": "abdomen", "arm": "upper extremity", "forearm": "upper extremity",
+                     "back": "back", "chest": "chest", "ear": "ear", "face": "face", "nose": "face", "lip": "face",
+                     "foot": "foot", "hand": "hand", "neck": "neck", "scalp": "scalp", "thigh": "lower extremity"}
+
+
+def read_pad_ufes_20(roots: list[str | Path]) -> tuple[list[Record], list[tuple[str, str]]]:
+    """Reads PAD-UFES-20 (Pacheco et al. 2020): ``metadata.csv`` and its images, smartphone photos.
+
+    Both layouts: the official download's ``images/imgs_part_1..3/PAT_*.png`` and a flat ``images/``
+    folder (of any image type: ``img_id``'s stem names the file). Grouped by ``patient_id``: a patient's
+    lesions and photos stay on one side of the split. Diagnoses map by PAD_UFES_20_DIAGNOSES; age, gender
+    and region become the clinical fields. Every record's kind is "photo".
+    """
+    records, problems = [], []
+    for root in map(Path, roots):
+        table = next((t for _, t in _tables(root) if _PAD_UFES_20_COLUMNS <= set(t.columns)), None)
+        if table is None:
+            raise DatasetError(f"{root}: no metadata.csv with patient_id, img_id and diagnostic (PAD-UFES-20)")
+        folder = root / "images" if (root / "images").is_dir() else root
+        images = _index_images(folder)
+        for row in table.to_dict("records"):
+            stem = Path(row["img_id"]).stem
+            path = images.get(stem)
+            if path is None:
+                problems.append((f"{root.name}/{row['img_id']}", "listed in the CSV but no image file found"))
+                continue
+            dx = PAD_UFES_20_DIAGNOSES.get(row["diagnostic"].strip().upper(), row["diagnostic"].strip().lower())
+            fields = clinical_fields({"age": row.get("age"), "sex": row.get("gender"),
+                                      "localization": PAD_UFES_20_SITES.get(row.get("region", "").strip().lower())})
+            records.append(Record(str(path), stem, f"PAD-UFES-20/{row['patient_id']}", dx, root.name, **fields,
+                                  kind="photo"))
+    return records, problems
+
+
+READERS = {"ham10000": read_ham10000, "isic": read_isic, "derm12345": read_derm12345, "folders": read_folders,
+           "pad-ufes-20": read_pad_ufes_20}
 
 
 def detect_format(root: str | Path) -> str:
@@ -280,6 +330,8 @@ def detect_format(root: str | Path) -> str:
     if (root / "HAM10000_metadata.csv").is_file():
         return "ham10000"
     fields = [set(read_table(p, rows=0).columns) for p in root.glob("*.csv")]
+    if any(_PAD_UFES_20_COLUMNS <= f for f in fields):
+        return "pad-ufes-20"
     if any({"isic_id", "label"} <= f for f in fields):
         return "derm12345"
     if any(_id_column(f) for f in fields):
@@ -289,21 +341,37 @@ def detect_format(root: str | Path) -> str:
     raise DatasetError(f"{root}: cannot tell the dataset format; pass --format")
 
 
+def resolve_formats(kind: str, roots: list[str | Path]) -> list[tuple[str, list[str | Path]]]:
+    """The reader of each folder: ``kind`` for all of them, or for "auto" each one's detected format.
+
+    Returns:
+        [(format, its folders)], formats in the order their first folder was given.
+    """
+    if kind != "auto":
+        if kind not in READERS:
+            raise DatasetError(f"unknown dataset format {kind!r}; choose one of {sorted(READERS)} or auto")
+        return [(kind, list(roots))]
+    by_format: dict[str, list] = {}
+    for root in roots:
+        by_format.setdefault(detect_format(root), []).append(root)
+    return list(by_format.items())
+
+
 def resolve_format(kind: str, roots: list[str | Path]) -> str:
-    """The reader for ``kind``: itself, or for "auto" the one detected (the same for every root)."""
-    if kind == "auto":
-        kinds = {detect_format(root) for root in roots}
-        if len(kinds) > 1:
-            raise DatasetError(f"the folders have different formats ({sorted(kinds)}); pass --format")
-        (kind,) = kinds
-    if kind not in READERS:
-        raise DatasetError(f"unknown dataset format {kind!r}; choose one of {sorted(READERS)} or auto")
-    return kind
+    """The one reader of ``kind`` or of the detected folders; "mixed" where they have several formats."""
+    formats = resolve_formats(kind, roots)
+    return formats[0][0] if len(formats) == 1 else "mixed"
 
 
 def read_dataset(kind: str, roots: list[str | Path]):
-    """Reads a dataset with the named reader (see READERS), or the detected one for "auto"."""
-    return READERS[resolve_format(kind, roots)](roots)
+    """Reads a dataset with the named reader (see READERS), or with each folder's detected one for "auto":
+    folders of several formats are one dataset (their groups are kept apart by their names)."""
+    records, problems = [], []
+    for fmt, folders in resolve_formats(kind, roots):
+        found, missing = READERS[fmt](folders)
+        records += found
+        problems += missing
+    return records, problems
 
 
 # Where each reader's data comes from (the run's provenance.json, then metadata.json's ``dataset``, the page
@@ -344,20 +412,55 @@ DERM12345 = {
 UNKNOWN = dict.fromkeys(HAM10000)
 
 
+PAD_UFES_20 = {
+    "name": "PAD-UFES-20",
+    "citation": "Pacheco A.G.C. et al., PAD-UFES-20: a skin lesion dataset composed of patient data and clinical "
+                "images collected from smartphones. Data in Brief 32, 106221 (2020).",
+    "licence": "CC BY 4.0",
+    "url": "https://doi.org/10.1016/j.dib.2020.106221",
+    "licence_url": "https://creativecommons.org/licenses/by/4.0/",
+    "population": "smartphone photos (not dermoscopy) from a public dermatology service in Brazil (Espírito Santo), "
+                  "Fitzpatrick skin types I-VI recorded, mostly I-III",
+}
+
+
 def provenance(kind: str, roots: list[str | Path]) -> dict:
     """The data's name, citation, licence, their urls and population as its reader knows them.
+
+    Data of several formats (HAM10000 with PAD-UFES-20, say) is named, cited and licensed as all of them:
+    the licence is the strictest's (a ShareAlike or NonCommercial licence binds the model whole), and
+    ``sources`` lists each one's own provenance.
 
     Args:
         kind: the --format ("auto" detects, as read_dataset does).
 
     Returns:
-        a dict with the keys of ``HAM10000``; None where the reader does not know.
+        a dict with the keys of ``HAM10000`` (plus ``sources`` for several); None where the reader does not know.
     """
-    kind = resolve_format(kind, roots)
+    found = [_one_provenance(fmt, folders) for fmt, folders in resolve_formats(kind, roots)]
+    if len(found) == 1:
+        return found[0]
+    strictest = max(found, key=lambda p: _LICENCE_STRICTNESS.get(p["licence"], 99))
+    return {
+        "name": " + ".join(p["name"] or "unnamed data" for p in found),
+        "citation": " ".join(p["citation"] or f"{p['name']}: no citation given." for p in found),
+        "licence": strictest["licence"], "url": found[0]["url"], "licence_url": strictest["licence_url"],
+        "population": "; ".join(f"{p['name']}: {p['population']}" for p in found if p["population"]) or None,
+        "sources": found,
+    }
+
+
+# Licences from the least to the most binding (an unknown licence binds most: it is unknown).
+_LICENCE_STRICTNESS = {"CC BY 4.0": 0, "CC BY": 0, "CC BY-SA 4.0": 1, "CC BY-NC 4.0": 2, "CC BY-NC-SA 4.0": 3}
+
+
+def _one_provenance(kind: str, roots: list[str | Path]) -> dict:
     if kind == "ham10000":
         return dict(HAM10000)
     if kind == "derm12345":
         return dict(DERM12345)
+    if kind == "pad-ufes-20":
+        return dict(PAD_UFES_20)
     if kind == "isic":
         columns = [set(read_table(p, rows=0).columns) for root in roots for p in Path(root).glob("*.csv")]
         return dict(SIIM_ISIC_2020 if any(_SIIM_ISIC_2020_COLUMNS <= c for c in columns) else ISIC_ARCHIVE)

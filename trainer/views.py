@@ -53,6 +53,16 @@ class ViewCache:
         tmp.write_text(json.dumps(state))
         tmp.replace(self.progress)
 
+    @classmethod
+    def finished(cls, folder: Path, name: str, n: int, views: int, shape: tuple[int, ...], key: dict):
+        """The cache as ``build`` left it, or None where it is not whole for this configuration (the
+        constructor would start such a cache anew, erasing it: a reader must not)."""
+        progress = Path(folder) / f"{name}.progress.json"
+        if not progress.exists() or json.loads(progress.read_text())["key"] != {**key, "shape": [n, views, *shape]}:
+            return None
+        cache = cls(folder, name, n, views, shape, key)
+        return cache if cache.complete else None
+
     @property
     def complete(self) -> bool:
         return all(all(row) for row in self.state["done"])
@@ -60,9 +70,11 @@ class ViewCache:
     def array(self) -> np.memmap:
         return np.memmap(self.path, np.float16, "r", shape=self.shape)
 
-    def build(self, below_cut, paths, image_size: int, *, augment=None, batch_size: int = 32, log=print) -> None:
-        """Fills every view not yet done. View k of an image is ``below_cut(augment(image))``;
-        without ``augment`` there is one view, the image itself (validation)."""
+    def build(self, below_cut, paths, image_size: int, *, augment=None, transform=None, batch_size: int = 32,
+              log=print) -> None:
+        """Fills every view not yet done. View k of an image is ``below_cut(augment(image))``, or with
+        ``transform`` ``below_cut(transform(image, k))`` (e.g. the k-th dihedral view, ``trainer/distil.py``);
+        with neither there is one view, the image itself (validation)."""
         out = np.memmap(self.path, np.float16, "r+", shape=self.shape)
         start, total = time.time(), len(paths) * self.shape[1]
         made = 0
@@ -75,8 +87,12 @@ class ViewCache:
             if errors:  # callers pass images already known to load
                 raise ValueError(f"unreadable images in the view cache: {sorted(errors)[:3]}")
             for k in todo:
-                batch = images if augment is None else np.concatenate(
-                    [np.asarray(augment(images[i:i + 64])) for i in range(0, len(images), 64)])
+                if transform is not None:
+                    batch = np.asarray(transform(images, k))
+                elif augment is not None:
+                    batch = np.concatenate([np.asarray(augment(images[i:i + 64])) for i in range(0, len(images), 64)])
+                else:
+                    batch = images
                 out[lo:hi, k] = below_cut.predict(batch, batch_size=batch_size, verbose=0).astype(np.float16)
                 out.flush()
                 self.state["done"][c][k] = True
@@ -87,15 +103,56 @@ class ViewCache:
         del out
 
 
+class StackedViews:
+    """Two view caches of the same images read as one: the first's views, then the second's (what
+    ``view_batches`` draws from: ``shape`` and ``[images, views]`` indexing)."""
+
+    def __init__(self, first: np.ndarray, second: np.ndarray):
+        if first.shape[0] != second.shape[0] or first.shape[2:] != second.shape[2:]:
+            raise ValueError(f"view caches of different images or shapes: {first.shape} and {second.shape}")
+        self.first, self.second = first, second
+        self.shape = (first.shape[0], first.shape[1] + second.shape[1], *first.shape[2:])
+
+    def __getitem__(self, key):
+        images, views = (np.asarray(k) for k in key)
+        out = np.empty((len(images), *self.shape[2:]), self.first.dtype)
+        own = views < self.first.shape[1]
+        out[own] = self.first[images[own], views[own]]
+        out[~own] = self.second[images[~own], views[~own] - self.first.shape[1]]
+        return out
+
+
 def view_batches(cache: np.ndarray, y: np.ndarray, batch_size: int, *, seed: int, balanced: bool,
-                 class_weight: dict | None = None, first_epoch: int = 0):
+                 class_weight: dict | None = None, first_epoch: int = 0, kinds: np.ndarray | None = None,
+                 photo_share: float = 0.0, targets: np.ndarray | None = None):
     """A ``keras.utils.PyDataset`` over a view cache: each epoch, one random view of each image.
 
     Args:
         balanced: draw every class equally often (an epoch still has ``len(y)`` images).
         class_weight: {class: weight}, returned as per-sample weights (the other remedy).
         first_epoch: the epoch a resumed run starts at, so its draws are those of an unbroken run.
+        kinds, photo_share: each image's kind of picture; with both kinds present and ``photo_share`` > 0,
+            that share of every epoch's draws are ordinary photos (with ``balanced``, every class equally
+            often within each kind), so that a small set of phone photos is not drowned by dermoscopy.
+        targets: what each image's batches hold instead of its class (e.g. a teacher's probabilities,
+            ``trainer/distil.py``); ``y`` still decides the draws.
     """
+    answers = y if targets is None else np.asarray(targets)
+    mixed = kinds is not None and photo_share > 0 and len(set(kinds.tolist())) > 1
+    if mixed:
+        kinds = np.asarray(kinds)
+        share = np.where(kinds == "photo", photo_share, 1 - photo_share)
+        # Each image's chance of a draw: its kind's share, spread evenly over the kind's classes (balanced)
+        # or its images.
+        weight = np.empty(len(y))
+        for kind in np.unique(kinds):
+            in_kind = kinds == kind
+            classes, counts = np.unique(y[in_kind], return_counts=True)
+            per_class = dict(zip(classes, counts))
+            weight[in_kind] = ([1 / (len(classes) * per_class[c]) for c in y[in_kind]] if balanced
+                               else 1 / in_kind.sum())
+        draw_p = share * weight
+        draw_p /= draw_p.sum()
     import keras
 
     class ViewBatches(keras.utils.PyDataset):
@@ -107,7 +164,9 @@ def view_batches(cache: np.ndarray, y: np.ndarray, batch_size: int, *, seed: int
 
         def _draw(self):
             rng = np.random.default_rng([seed, self.epoch])
-            if balanced:
+            if mixed:
+                self.order = rng.choice(len(y), size=len(y), p=draw_p)
+            elif balanced:
                 by_class = [np.nonzero(y == c)[0] for c in self.classes]
                 picks = rng.integers(len(self.classes), size=len(y))
                 self.order = np.array([by_class[c][rng.integers(len(by_class[c]))] for c in picks])
@@ -124,8 +183,8 @@ def view_batches(cache: np.ndarray, y: np.ndarray, batch_size: int, *, seed: int
             x = np.empty((len(idx), *cache.shape[2:]), np.float32)
             x[sort] = cache[idx[sort], view[sort]]
             if class_weight is None:
-                return x, y[idx]
-            return x, y[idx], np.array([class_weight[int(c)] for c in y[idx]], np.float32)
+                return x, answers[idx]
+            return x, answers[idx], np.array([class_weight[int(c)] for c in y[idx]], np.float32)
 
         def on_epoch_end(self):
             self.epoch += 1

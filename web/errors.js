@@ -3,8 +3,8 @@
  *
  *   try { await model.classify(file); } catch (error) { if (error.code === 'heic') …; show(error.message); }
  *
- * Codes of a photo (ImageError): too-large (bytes), too-many-pixels, too-small, heic, avif, not-an-image,
- * corrupt, invalid-answer (a clinical answer the model does not know). Codes of loading (SkinLensError):
+ * Codes of a photo (ImageError): empty, too-large (bytes), too-many-pixels, too-small, heic, avif,
+ * not-an-image, corrupt, invalid-answer (a clinical answer the model does not know). Codes of loading (SkinLensError):
  * download-failed (a file not downloaded, or not among the files of a model the user chose), metadata-invalid,
  * unsupported-model, file-altered, version-mismatch, model-mismatch, no-backend, no-crypto.
  */

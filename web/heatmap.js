@@ -20,13 +20,16 @@ export const OVERLAY_ALPHA = 0.6;
  * The viridis colour of a value in 0..1 (clamped).
  *
  * @param {number} t
- * @returns {number[]} [r, g, b] in 0..255.
+ * @param {number[]} [out] where to write the colour: heatmapImageData reuses one array for every pixel,
+ *   since an array made per pixel took the overlay of one photo past 50 ms on the page's thread.
+ * @returns {number[]} [r, g, b] in 0..255 (`out`).
  */
-export function viridis(t) {
+export function viridis(t, out = [0, 0, 0]) {
   const x = Math.min(1, Math.max(0, t)) * (VIRIDIS.length - 1);
   const i = Math.min(VIRIDIS.length - 2, Math.floor(x));
   const f = x - i;
-  return VIRIDIS[i].map((c, k) => Math.round(c + (VIRIDIS[i + 1][k] - c) * f));
+  for (let k = 0; k < 3; k++) out[k] = Math.round(VIRIDIS[i][k] + (VIRIDIS[i + 1][k] - VIRIDIS[i][k]) * f);
+  return out;
 }
 
 /**
@@ -95,9 +98,13 @@ export function heatmapImageData(cam, classIndex, width, height) {
   const range = high - low;
   const image = new ImageData(width, height);
   const alpha = Math.round(OVERLAY_ALPHA * 255);
-  values.forEach((v, i) => {
-    const [r, g, b] = viridis(range > 0 ? (v - low) / range : 0);
-    image.data.set([r, g, b, alpha], i * 4);
-  });
+  const rgb = [0, 0, 0];
+  for (let i = 0; i < values.length; i++) {
+    viridis(range > 0 ? (values[i] - low) / range : 0, rgb);
+    image.data[i * 4] = rgb[0];
+    image.data[i * 4 + 1] = rgb[1];
+    image.data[i * 4 + 2] = rgb[2];
+    image.data[i * 4 + 3] = alpha;
+  }
   return image;
 }

@@ -41,21 +41,35 @@ function sniffFormat(bytes) {
   return null;
 }
 
-/** Width and height from a JPEG's start-of-frame segment, or null if not in `view`. */
-function jpegSize(view) {
-  let offset = 2;
-  while (offset + 9 <= view.byteLength) {
-    if (view.getUint8(offset) !== 0xff) return null;
-    const marker = view.getUint8(offset + 1);
+/**
+ * Width and height from a JPEG's start-of-frame segment, or null if it has none before the image data.
+ * Walks the segments of the whole file, reading on past `head` (HEADER_BYTES) where the frame header sits
+ * further in (big EXIF or ICC segments, padding), so that no file decodes before its size is checked.
+ *
+ * @param {Blob} blob the file.
+ * @param {Uint8Array} head its first bytes.
+ * @returns {Promise<{width: number, height: number}|null>}
+ */
+async function jpegSize(blob, head) {
+  let [bytes, base, offset] = [head, 0, 2];
+  for (;;) {
+    if (offset - base + 9 > bytes.byteLength) {
+      if (offset + 9 > blob.size) return null;
+      [bytes, base] = [new Uint8Array(await blob.slice(offset, offset + HEADER_BYTES).arrayBuffer()), offset];
+    }
+    const view = new DataView(bytes.buffer, bytes.byteOffset + offset - base, 9);
+    if (view.getUint8(0) !== 0xff) return null;
+    const marker = view.getUint8(1);
     if (marker === 0xff) {
       offset += 1; // fill byte
     } else if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker)) {
-      return {height: view.getUint16(offset + 5), width: view.getUint16(offset + 7)};
+      return {height: view.getUint16(5), width: view.getUint16(7)};
+    } else if (marker === 0xda) {
+      return null; // start of scan: the image data, and no frame header before it
     } else {
-      offset += 2 + view.getUint16(offset + 2);
+      offset += 2 + view.getUint16(2);
     }
   }
-  return null;
 }
 
 /** Width and height from a WebP's first chunk (lossy VP8, lossless VP8L or extended VP8X). */
@@ -77,15 +91,13 @@ function webpSize(view) {
  * The dimensions a file's header declares, read without decoding it, or null if they are not in `bytes`.
  *
  * @param {Uint8Array} bytes the start of the file.
- * @param {'jpeg'|'png'|'gif'|'webp'|'bmp'} format from sniffFormat.
+ * @param {'png'|'gif'|'webp'|'bmp'} format from sniffFormat (a JPEG's: jpegSize).
  * @returns {{width: number, height: number}|null}
  */
 function headerSize(bytes, format) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   try {
     switch (format) {
-      case 'jpeg':
-        return jpegSize(view);
       case 'png':
         return {width: view.getUint32(16), height: view.getUint32(20)};
       case 'gif':
@@ -129,6 +141,7 @@ function checkSize({width, height}, {max_pixels: maxPixels, min_side: minSide}) 
  * @throws {ImageError} with a message for the user.
  */
 export async function decodeImage(blob, preprocess) {
+  if (blob.size === 0) throw new ImageError('empty', 'the file is empty');
   if (blob.size > preprocess.max_bytes) {
     // As many decimals as it takes for the file's size to read as more than the limit (50.000001 MB).
     const limit = preprocess.max_bytes / MB;
@@ -148,7 +161,7 @@ export async function decodeImage(blob, preprocess) {
   if (format === null) {
     throw new ImageError('not-an-image', 'not an image SkinLens can read (it reads JPEG, PNG, GIF, WebP and BMP)');
   }
-  const declared = headerSize(head, format);
+  const declared = format === 'jpeg' ? await jpegSize(blob, head) : headerSize(head, format);
   // A JPEG may leave its height (0 here) to a later DNL segment: then only the check after decoding applies.
   if (declared?.width > 0 && declared?.height > 0) checkSize(declared, preprocess);
   let bitmap;
@@ -158,7 +171,7 @@ export async function decodeImage(blob, preprocess) {
   } catch {
     throw new ImageError('corrupt', 'the file looks like an image but could not be decoded (corrupt?)');
   }
-  // Checked again because a header can hide its size beyond HEADER_BYTES or lie about it.
+  // Checked again because a header can lie about its size.
   try {
     checkSize(bitmap, preprocess);
   } catch (error) {
@@ -210,38 +223,6 @@ export function rgbTensor(tf, {data, width, height, channels}) {
     rgb[j + 2] = data[i + 2];
   }
   return tf.tensor3d(rgb, [height, width, 3], 'float32');
-}
-
-/**
- * Throws if metadata.preprocess asks for a pipeline other than the one implemented here, so a
- * retrained model with a different contract fails loudly instead of classifying subtly wrong pixels.
- *
- * @param {object} metadata the whole metadata.json.
- */
-export function checkPreprocessContract(metadata) {
-  const {preprocess: p, input} = metadata;
-  const expected = [
-    ['preprocess.exif_orientation', p.exif_orientation, true],
-    ['preprocess.color_space_conversion', p.color_space_conversion, 'none'],
-    ['preprocess.resize.method', p.resize.method, 'integer-average-pool-then-bilinear'],
-    ['preprocess.resize.aspect', p.resize.aspect, 'stretch'],
-    ['preprocess.resize.half_pixel_centers', p.resize.half_pixel_centers, true],
-    ['preprocess.resize.align_corners', p.resize.align_corners, false],
-    ['preprocess.resize.antialias', p.resize.antialias, false],
-    ['input.channels', input.channels, 3],
-    ['input.layout', input.layout, 'NHWC'],
-    ['input.dtype', input.dtype, 'float32'],
-  ];
-  for (const [key, actual, wanted] of expected) {
-    if (actual !== wanted) {
-      throw new Error(`metadata.json has ${key} = ${JSON.stringify(actual)}; this page implements only ` +
-        `${JSON.stringify(wanted)}`);
-    }
-  }
-  const [low, high] = input.value_range;
-  if (low !== 0 || high !== 255) {
-    throw new Error(`metadata.json has input.value_range = [${low}, ${high}]; this page feeds raw 0–255 pixels`);
-  }
 }
 
 /**

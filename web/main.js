@@ -1,8 +1,9 @@
 /**
  * SkinLens page: loads the model (skinlens.js), runs its self-test, registers the service worker for
- * offline use, then classifies the photos added (chosen, dropped, pasted or taken): one on the page's
- * thread, a batch on every core (pool.js: the page and same-origin inference workers, each taking the next
- * photo), shown in the order chosen. A file that cannot be read shows its own message and the batch goes
+ * offline use, then classifies the photos added (chosen, dropped, pasted or taken): one on an inference
+ * worker kept warm for it (so that the page never freezes; on the page's thread while that worker is not
+ * ready, or if it breaks), a batch on every core (pool.js: the page and same-origin inference workers, each
+ * taking the next photo), shown in the order chosen. A file that cannot be read shows its own message and the batch goes
  * on. Results live in this page's memory only.
  * "Try your own model" swaps in a model folder chosen from disk (read and checked by the same load(),
  * never uploaded); one that is refused leaves the model in use as it was.
@@ -20,11 +21,18 @@
  * {error: {message, code}} when a chosen one was refused.
  */
 import {resultsCsv} from './csv.js';
+import {announce} from './dom.js';
+import {clinicalAnswers, showClinical} from './fields.js';
 import {bitmapToPixels} from './imaging.js';
+import {onFilesChosen, setBusy} from './inputs.js';
+import {onModelChosen, setModelChoice, showModelInUse} from './model-picker.js';
 import {MIN_BATCH, WorkerFailure, runQueue, startPool, threadCount} from './pool.js';
 import {timeLeftMs} from './progress.js';
+import {clearResults, focusResult, onExportCsv, setUpBatch, showResult} from './results.js';
 import {ImageError, SkinLensError, load} from './skinlens.js';
-import * as ui from './ui.js';
+import {hideDownload, setStatus, showBatchProgress, showDataset, showDownload, showModel, showOffline, showReadyTime,
+  showSelfTest, showThreads as showThreadsLine} from './status.js';
+import {offerKeep, startSpots} from './spots/spots-ui.js';
 
 const BACKENDS = ['wasm', 'webgl', 'cpu'];
 
@@ -67,10 +75,11 @@ const PAGE_THREAD = {name: 'page', ready: Promise.resolve(true), classify: (pixe
 
 /**
  * Decodes one file here (the card shows the photo as the model saw it) and classifies its pixels on
- * `thread`; returns its PageResult and the decoded bitmap (null when it could not be decoded), for
- * showing. Rejects only with pool.js's WorkerFailure, when the thread broke before answering.
+ * `thread`, or on `fallback` when given and `thread` breaks; returns its PageResult and the decoded bitmap
+ * (null when it could not be decoded), for showing. Rejects only with pool.js's WorkerFailure, when the
+ * thread broke before answering and there is no fallback.
  */
-async function classifyFile(file, answers, thread) {
+async function classifyFile(file, answers, thread, fallback = null) {
   let bitmap = null;
   let result;
   const start = performance.now();
@@ -78,7 +87,15 @@ async function classifyFile(file, answers, thread) {
     bitmap = await model.decode(file);
     const pixels = bitmapToPixels(bitmap, model.metadata.preprocess.alpha_background);
     const decodeMs = performance.now() - start;
-    const classified = await thread.classify(pixels, answers);
+    let classified;
+    try {
+      // A worker is sent a copy when there is a fallback: the pixels it is sent are transferred, gone here.
+      classified = await thread.classify(fallback ? {...pixels, data: pixels.data.slice()} : pixels, answers);
+    } catch (error) {
+      if (!(error instanceof WorkerFailure) || !fallback) throw error;
+      thread = fallback;
+      classified = await thread.classify(pixels, answers);
+    }
     result = {...classified, file: file.name, thread: thread.name, error: null, code: null,
       clinical: Object.fromEntries(classified.clinicalUsed.map((field) => [field, answers[field]])),
       timing: {...classified.timing, decodeMs}};
@@ -105,38 +122,71 @@ function threadsAllowed() {
 function showThreads() {
   const allowed = threadsAllowed();
   if (allowed === 1) {
-    ui.showThreads('batches on 1 thread');
+    showThreadsLine('batches on 1 thread');
   } else if (pool?.model !== model) {
-    ui.showThreads(`batches on up to ${allowed} threads (from the first of ${MIN_BATCH} photos or more)`);
+    showThreadsLine(`batches on up to ${allowed} threads (from the first of ${MIN_BATCH} photos or more)`);
   } else {
     const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
     const ready = pool.workers.filter((worker) => worker.loaded && !worker.broken).length;
     const failed = pool.workers.filter((worker) => worker.broken).length;
     const threads = ready ? `${plural(ready + 1, 'thread')} (the page and ${plural(ready, 'worker')})` : '1 thread';
     const stopped = failed ? ` (${plural(failed, 'worker')} could not start or stopped: see the browser console)` : '';
-    ui.showThreads(`batches on ${threads}${stopped}`);
+    const more = pool.workers.length < allowed - 1 ?
+      `, up to ${allowed} from the first of ${MIN_BATCH} photos or more` : '';
+    showThreadsLine(`batches on ${threads}${stopped}${more}`);
   }
 }
 
 /**
- * The threads for a batch of `count` photos: the page's, and the workers of pool.js (started for a batch of
- * at least MIN_BATCH photos, then kept for this model) unless one thread is asked for or the backend is
- * WebGL, whose one GPU more threads would only share.
+ * The threads for a batch of `count` photos: for one photo, the warm worker (warmWorker) once it is ready,
+ * else the page's thread; for more, the page's and the workers of pool.js (the rest started for a batch of
+ * at least MIN_BATCH photos, then kept for this model). The page's alone when one thread is asked for or
+ * the backend is WebGL, whose one GPU more threads would only share.
  */
 function batchThreads(count) {
   const workers = threadsAllowed() - 1;
-  if (workers < 1 || count < 2) return [PAGE_THREAD];
+  if (workers < 1) return [PAGE_THREAD];
+  if (count === 1) {
+    const warm = pool?.model === model && pool.workers.find((worker) => worker.loaded && !worker.broken);
+    return [warm || PAGE_THREAD];
+  }
   if (pool?.model !== model) {
     if (count < MIN_BATCH) return [PAGE_THREAD];
     pool?.dispose();
-    pool = startPool(model, workers);
-    for (const worker of pool.workers) worker.ready.then(showThreads);
+    pool = startPool(model, 0);
   }
+  if (count >= MIN_BATCH) watchWorkers(pool.grow(workers));
   return [PAGE_THREAD, ...pool.workers.filter((worker) => !worker.broken)];
 }
 
-const SELF_TEST_REFUSAL = 'Not classifying: this browser failed the self-test on the reference images, ' +
-  'so its answers cannot be trusted. Try another browser or an up-to-date one.';
+/** Updates the threads line as each of `workers` gets ready or fails to. */
+function watchWorkers(workers) {
+  for (const worker of workers) worker.ready.then(showThreads);
+}
+
+/**
+ * Starts one inference worker for the model in use, once its self-test has passed, so that a single photo
+ * is classified off the page's thread: on the page's, the 8-view model holds it for about 0.3 s here (and
+ * seconds on a phone), during which the page cannot scroll or answer a tap. Not where batchThreads uses
+ * the page's thread alone, nor on the pure-JavaScript cpu backend (13 s a photo), whose worker would keep
+ * every core busy for minutes running the self-test.
+ */
+function warmWorker() {
+  if (pool?.model === model || threadsAllowed() < 2 || model.backend !== 'wasm') return;
+  pool?.dispose();
+  pool = startPool(model, 1);
+  watchWorkers(pool.workers);
+  showThreads();
+}
+
+/** Why a batch is refused after a failed self-test: this browser's fault, or a damaged reference image's. */
+function selfTestRefusal(selfTest) {
+  return selfTest.goldenDamaged ?
+    `Not classifying: ${selfTest.error}, so this browser could not be checked. The fault is in the model's ` +
+      'files, not in this browser: install them again from their release.' :
+    'Not classifying: this browser failed the self-test on the reference images, so its answers cannot be ' +
+      'trusted. Try another browser or an up-to-date one.';
+}
 
 function readyMessage() {
   return 'Ready: choose, drop or paste photos of a skin spot.';
@@ -145,13 +195,13 @@ function readyMessage() {
 /** Classifies a batch of files, one after another, replacing the previous results. */
 async function classifyFiles(files) {
   // The same answers for the whole batch, read once; they live in this call only.
-  const {answers, error} = ui.clinicalAnswers(model.metadata.clinical);
+  const {answers, error} = clinicalAnswers(model.metadata.clinical);
   if (error) {
-    ui.setStatus('ready', `Not classified: ${error}`);
+    setStatus('ready', `Not classified: ${error}`);
     return;
   }
-  ui.setBusy(true);
-  ui.setModelChoice(false);
+  setBusy(true);
+  setModelChoice(false);
   batching = true;
   try {
     await classifyBatch(files, answers);
@@ -162,16 +212,17 @@ async function classifyFiles(files) {
 
 /** classifyFiles once the answers are read and the inputs disabled. */
 async function classifyBatch(files, answers) {
-  if (!selfTestPassed) ui.setStatus('busy', 'Checking this browser on the reference images first…');
-  if (!(await selfTestDone).passed) {
-    ui.setStatus('error', SELF_TEST_REFUSAL);
+  if (!selfTestPassed) setStatus('busy', 'Checking this browser on the reference images first…');
+  const selfTest = await selfTestDone;
+  if (!selfTest.passed) {
+    setStatus('error', selfTestRefusal(selfTest));
     return; // the inputs stay disabled: nothing this browser computes can be trusted
   }
-  ui.clearResults();
+  clearResults();
   lastResults = [];
   const started = performance.now();
   const progress = (done) => files.length > 1 &&
-    ui.showBatchProgress(done, files.length, timeLeftMs(performance.now() - started, done, files.length));
+    showBatchProgress(done, files.length, timeLeftMs(performance.now() - started, done, files.length));
   const threads = batchThreads(files.length);
   // Cards are shown in the order of the files, each as soon as those before it are shown too.
   const finished = new Array(files.length);
@@ -180,18 +231,21 @@ async function classifyBatch(files, answers) {
     while (finished[lastResults.length]) {
       const index = lastResults.length;
       const {result, bitmap} = finished[index];
-      ui.showResult(result, model.metadata, bitmap, {index, total: files.length});
+      showResult(result, model.metadata, bitmap, {index, total: files.length});
+      offerKeep(document.getElementById(`card-${index + 1}`), result, files[index]); // spots: opt-in keep button
       bitmap?.close();
       lastResults.push(result);
       emit('result', result);
     }
   };
-  const status = () => ui.setStatus('busy', files.length === 1 ? `Classifying ${files[0].name}` :
+  const status = () => setStatus('busy', files.length === 1 ? `Classifying ${files[0].name}` :
     `Classifying ${files.length} photos: ${done} done`);
   status();
   progress(0);
+  // A worker alone (one photo) never fails the batch: the page's thread takes the photo if it breaks.
+  const fallback = threads[0] === PAGE_THREAD ? null : PAGE_THREAD;
   await runQueue(files.keys(), threads, async (index, thread) => {
-    finished[index] = await classifyFile(files[index], answers, thread);
+    finished[index] = await classifyFile(files[index], answers, thread, thread === threads[0] ? fallback : null);
     done += 1;
     status();
     progress(done);
@@ -203,11 +257,11 @@ async function classifyBatch(files, answers) {
   const used = new Set(lastResults.map((result) => result.thread)).size;
   const summary = `Done: ${files.length - failed} of ${files.length} photo${files.length === 1 ? '' : 's'} classified` +
     (used > 1 ? ` on ${used} threads` : '') + (failed ? `, ${failed} could not be read.` : '.');
-  ui.setStatus('ready', `${summary} ${readyMessage()}`);
-  ui.announce(summary);
-  ui.setBusy(false);
-  ui.setModelChoice(true);
-  if (files.length === 1) ui.focusResult();
+  setStatus('ready', `${summary} ${readyMessage()}`);
+  announce(summary);
+  setBusy(false);
+  setModelChoice(true);
+  if (files.length === 1) focusResult();
   emit('batch', {results: lastResults, threads: used});
 }
 
@@ -268,11 +322,11 @@ async function putInUse(next, {own}) {
   pool?.dispose();
   pool = null;
   model = next;
-  ui.showModel(model.metadata, model);
-  ui.showDataset(model.metadata);
-  ui.showClinical(model.metadata.clinical ?? null);
-  ui.showModelInUse(model.metadata, {own});
-  ui.clearResults();
+  showModel(model.metadata, model);
+  showDataset(model.metadata);
+  showClinical(model.metadata.clinical ?? null);
+  showModelInUse(model.metadata, {own});
+  clearResults();
   showThreads();
   lastResults = [];
   selfTestPassed = false;
@@ -283,10 +337,11 @@ async function putInUse(next, {own}) {
 /** Shows a finished self-test and readies the page for photos, or refuses them when it failed. */
 function settle(selfTest) {
   selfTestPassed = selfTest.passed;
-  ui.showSelfTest(selfTest);
-  ui.setBusy(!selfTest.passed);
-  ui.setStatus(selfTest.passed ? 'ready' : 'error', selfTest.passed ? readyMessage() : SELF_TEST_REFUSAL);
-  ui.setModelChoice(true); // also after a failed self-test: another model, or the shipped one, may pass
+  if (selfTest.passed) warmWorker();
+  showSelfTest(selfTest);
+  setBusy(!selfTest.passed);
+  setStatus(selfTest.passed ? 'ready' : 'error', selfTest.passed ? readyMessage() : selfTestRefusal(selfTest));
+  setModelChoice(true); // also after a failed self-test: another model, or the shipped one, may pass
 }
 
 /**
@@ -294,21 +349,21 @@ function settle(selfTest) {
  * altered file, invalid metadata.json) is refused in words and the model in use stays, as it was.
  */
 async function chooseModel(files) {
-  ui.setModelChoice(false);
-  ui.setBusy(true);
-  ui.setStatus('busy', `Loading your model from ${files.length} chosen file${files.length === 1 ? '' : 's'}…`);
+  setModelChoice(false);
+  setBusy(true);
+  setStatus('busy', `Loading your model from ${files.length} chosen file${files.length === 1 ? '' : 's'}…`);
   let next;
   try {
-    next = await load(files, {backends, onProgress: ui.showDownload});
+    next = await load(files, {backends, onProgress: showDownload});
   } catch (error) {
     if (!(error instanceof SkinLensError)) console.warn(error); // e.g. a model.json tfjs cannot read
-    ui.hideDownload();
-    ui.showModelInUse(model.metadata, {own: model !== shipped, error: error.message});
+    hideDownload();
+    showModelInUse(model.metadata, {own: model !== shipped, error: error.message});
     settle(await selfTestDone);
     emit('model', {error: {message: error.message, code: error.code ?? null}});
     return;
   }
-  ui.hideDownload();
+  hideDownload();
   const selfTest = await putInUse(next, {own: true});
   settle(selfTest);
   emit('model', {version: model.version, own: true, selfTest});
@@ -316,8 +371,8 @@ async function chooseModel(files) {
 
 /** Goes back to the shipped model (kept in memory, so offline too). */
 async function useShipped() {
-  ui.setModelChoice(false);
-  ui.setBusy(true);
+  setModelChoice(false);
+  setBusy(true);
   const selfTest = await putInUse(shipped, {own: false});
   settle(selfTest);
   emit('model', {version: model.version, own: false, selfTest});
@@ -326,33 +381,44 @@ async function useShipped() {
 async function start() {
   const requested = new URLSearchParams(window.location.search).get('backend');
   backends = BACKENDS.includes(requested) ? [requested] : BACKENDS;
-  shipped = await load('model/', {backends, onProgress: ui.showDownload});
-  ui.hideDownload();
-  ui.onExportCsv(csv);
-  ui.setUpBatch();
+  shipped = await load('model/', {backends, onProgress: showDownload});
+  hideDownload();
+  onExportCsv(csv);
+  setUpBatch();
   // Ready once the model is loaded, checked and warmed up: the self-test runs right after, off the path to
   // ready, and a batch chosen before it ends waits for it (classifyFiles) and is refused if it fails.
   const readyMs = performance.now(); // from the start of navigation
   const selfTestRun = putInUse(shipped, {own: false});
-  ui.showReadyTime(readyMs);
-  ui.setStatus('ready', readyMessage());
-  ui.onFilesChosen(classifyFiles);
-  ui.onModelChosen(chooseModel, useShipped);
-  registerServiceWorker().then(ui.showOffline);
+  startSpots(document.getElementById('spots'), {model: () => model}); // spots: the kept history, this device only
+  showReadyTime(readyMs);
+  setStatus('ready', readyMessage());
+  onFilesChosen(classifyFiles);
+  onModelChosen(chooseModel, useShipped);
+  registerServiceWorker().then(showOffline);
   const selfTest = await selfTestRun;
   if (selfTest.passed) {
     // Not settle(): a batch chosen during the self-test may be running, and keeps the page busy until done.
-    ui.showSelfTest(selfTest);
+    showSelfTest(selfTest);
     selfTestPassed = true;
-    if (!batching) ui.setModelChoice(true);
+    warmWorker();
+    if (!batching) setModelChoice(true);
   } else {
     settle(selfTest);
   }
   emit('ready', {version: model.version, backend: model.backendDetail, selfTest, readyMs});
 }
 
+// The clinical fields' form (index.html: there for autofill's sake) is never sent: Enter in the age field
+// would submit it, and the CSP refuse that with an error.
+document.getElementById('clinical-form')?.addEventListener('submit', (event) => event.preventDefault());
+
+// Results live in this page only: closing or reloading it with some on screen asks first.
+window.addEventListener('beforeunload', (event) => {
+  if (lastResults.length) event.preventDefault();
+});
+
 // A failed load is a message on the page rather than an unhandled rejection.
 start().catch((error) => {
-  ui.setStatus('error', `SkinLens could not start: ${error.message}`);
+  setStatus('error', `SkinLens could not start: ${error.message}`);
   emit('error', {message: error.message, code: error.code ?? null});
 });

@@ -27,46 +27,117 @@ export function parseMetadata(text) {
   }
 }
 
-/** [path, test, what it must be] for every field this page reads before it can classify anything. */
-const REQUIRED_FIELDS = [
-  ['model.format', (v) => typeof v === 'string', 'a string'],
-  ['model.version', (v) => typeof v === 'string', 'a string'],
-  ['model.model_json', (v) => typeof v === 'string', 'a file name'],
-  ['model.files', (v) => v !== null && typeof v === 'object' && !Array.isArray(v), 'an object of sha256s'],
-  ['model.total_bytes', (v) => Number.isInteger(v) && v > 0, 'a positive whole number'],
-  ['input.name', (v) => typeof v === 'string', 'a tensor name'],
-  ['input.height', (v) => Number.isInteger(v) && v > 0, 'a positive whole number'],
-  ['input.width', (v) => Number.isInteger(v) && v > 0, 'a positive whole number'],
-  ['input.channels', (v) => v === 3, '3'],
-  ['outputs.probabilities', (v) => typeof v === 'string', 'a tensor name'],
-  ['preprocess.exif_orientation', (v) => typeof v === 'boolean', 'true or false'],
-  ['preprocess.alpha_background', (v) => Array.isArray(v) && v.length === 3 && v.every(Number.isFinite),
-    'three numbers'],
-  ['preprocess.resize', (v) => v !== null && typeof v === 'object', 'an object'],
-  ['preprocess.max_bytes', (v) => Number.isFinite(v) && v > 0, 'a positive number'],
-  ['preprocess.max_pixels', (v) => Number.isFinite(v) && v > 0, 'a positive number'],
-  ['preprocess.min_side', (v) => Number.isFinite(v) && v >= 0, 'a number'],
+// What metadata.json must hold for SkinLens to use it, here and in `trainer predict` alike: written rule for
+// rule as converter/contract.py's FIELDS and check_metadata, with the same words; both are tested on the same
+// list of malformed cases (tests/fixtures/malformed_metadata.json).
+const isNumber = (v) => Number.isFinite(v);
+const isWhole = (v) => Number.isInteger(v);
+const isProbability = (v) => isNumber(v) && v >= 0 && v <= 1;
+const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+/** A file name inside the model folder: no folder part, nothing that leaves the folder. */
+const isPlainName = (v) => typeof v === 'string' && !['', '.', '..'].includes(v) && !v.includes('/') &&
+  !v.includes('\\');
+const isSha256 = (v) => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
+const own = (object, key) => Object.prototype.hasOwnProperty.call(object, key);
+const MISSING = Symbol('missing');
+const get = (metadata, path) => path.split('.').reduce(
+  (node, key) => (node !== MISSING && isObject(node) && own(node, key) ? node[key] : MISSING), metadata);
+const present = (path) => (m) => ![MISSING, null].includes(get(m, path));
+const ALWAYS = () => true;
+const NEVER = () => false;
+
+function usableClinical(spec) {
+  if (!isObject(spec) || !isWhole(spec.size) || typeof spec.name !== 'string') return false;
+  const inRange = (i) => isWhole(i) && i >= 0 && i < spec.size;
+  return Array.isArray(spec.fields) && spec.fields.every((f) => isObject(f) && inRange(f.missing_index) &&
+    (f.kind === 'number' ? inRange(f.index) && ['scale', 'min', 'max'].every((k) => isNumber(f[k])) :
+      f.kind === 'choice' && Array.isArray(f.values) && f.values.every((v) => isObject(v) && inRange(v.index))));
+}
+
+function usableKinds(byKind) {
+  return isObject(byKind) && Object.values(byKind).every((e) => isObject(e) && isProbability(e.threshold) &&
+    (e.without_clinical == null || (isObject(e.without_clinical) && isProbability(e.without_clinical.threshold))));
+}
+
+const goldenFile = (v) => typeof v === 'string' && v.startsWith('golden/') && !v.includes('\\') &&
+  v.split('/').every((part) => !['', '.', '..'].includes(part));
+
+/** [path, test(value, metadata), what it must be, when it must be there]: one absent or null otherwise is let be. */
+const FIELDS = [
+  ['model.format', (v) => v === 'tfjs-graph-model', '"tfjs-graph-model"', ALWAYS],
+  ['model.version', (v) => typeof v === 'string', 'a string', ALWAYS],
+  ['model.files', (v) => isObject(v) && Object.keys(v).length > 0 &&
+    Object.entries(v).every(([k, s]) => isPlainName(k) && isSha256(s)), 'an object of file names and their sha256s',
+  ALWAYS],
+  ['model.model_json', (v, m) => isPlainName(v) && own(m.model.files, v), 'the name of a file in model.files', ALWAYS],
+  ['model.total_bytes', (v) => isWhole(v) && v > 0, 'a positive whole number', ALWAYS],
+  ['input.name', (v) => typeof v === 'string', 'a tensor name', ALWAYS],
+  ['input.height', (v) => isWhole(v) && v > 0, 'a positive whole number', ALWAYS],
+  ['input.width', (v) => isWhole(v) && v > 0, 'a positive whole number', ALWAYS],
+  ['input.channels', (v) => v === 3, '3', ALWAYS],
+  ['input.layout', (v) => v === 'NHWC', '"NHWC"', ALWAYS],
+  ['input.dtype', (v) => v === 'float32', '"float32"', ALWAYS],
+  ['input.value_range', (v) => Array.isArray(v) && v.length === 2 && v[0] === 0 && v[1] === 255,
+    '[0, 255]: SkinLens feeds raw pixels', ALWAYS],
+  ['outputs.probabilities', (v) => typeof v === 'string', 'a tensor name', ALWAYS],
+  ['preprocess.exif_orientation', (v) => v === true, 'true', ALWAYS],
+  ['preprocess.color_space_conversion', (v) => v === 'none', '"none"', ALWAYS],
+  ['preprocess.alpha_background', (v) => Array.isArray(v) && v.length === 3 && v.every(isNumber), 'three numbers',
+    ALWAYS],
+  ['preprocess.resize.method', (v) => v === 'integer-average-pool-then-bilinear',
+    '"integer-average-pool-then-bilinear"', ALWAYS],
+  ['preprocess.resize.aspect', (v) => v === 'stretch', '"stretch"', ALWAYS],
+  ['preprocess.resize.half_pixel_centers', (v) => v === true, 'true', ALWAYS],
+  ['preprocess.resize.align_corners', (v) => v === false, 'false', ALWAYS],
+  ['preprocess.resize.antialias', (v) => v === false, 'false', ALWAYS],
+  ['preprocess.max_bytes', (v) => isNumber(v) && v > 0, 'a positive number', ALWAYS],
+  ['preprocess.max_pixels', (v, m) => isNumber(v) && v >= m.input.height * m.input.width,
+    'a number of pixels no smaller than input.height × input.width', ALWAYS],
+  ['preprocess.min_side', (v) => isNumber(v) && v >= 0, 'a number', ALWAYS],
   ['classes', (v) => Array.isArray(v) && v.length > 0 &&
-    v.every((c) => c && typeof c.id === 'string' && typeof c.name === 'string'), 'a list of {id, name}'],
+    v.every((c) => isObject(c) && typeof c.id === 'string' && typeof c.name === 'string') &&
+    new Set(v.map((c) => c.id)).size === v.length, 'a list of {id, name}, each id once', ALWAYS],
+  ['decision.class_log_weights', (v, m) => Array.isArray(v) && v.length === m.classes.length && v.every(isNumber),
+    'one number per class', present('decision')],
+  ['screening.malignant_classes', (v, m) => Array.isArray(v) && v.length > 0 &&
+    v.every((id) => typeof id === 'string' && m.classes.some((c) => c.id === id)), 'a list of ids from classes',
+  present('screening')],
+  ['screening.threshold', isProbability, 'a number from 0 to 1', present('screening')],
+  ['screening.without_clinical.threshold', isProbability, 'a number from 0 to 1',
+    present('screening.without_clinical')],
+  ['screening.by_kind', usableKinds, 'an object of picture kinds, each with a threshold from 0 to 1', NEVER],
+  ['picture_kinds', (v) => Array.isArray(v) && v.length === 2 &&
+    v.every((k) => isObject(k) && typeof k.id === 'string' && typeof k.name === 'string'),
+  'two kinds of picture, each {id, name}', present('screening.by_kind')],
+  ['picture_kind_photo_from', isProbability, 'a number from 0 to 1', present('screening.by_kind')],
+  ['clinical', usableClinical, 'a block SkinLens can use (every index inside size, every field a number or a choice)',
+    NEVER],
+  ...['out_of_scope_threshold', 'distance_threshold', 'blur_threshold', 'dark_threshold', 'confidence_threshold',
+    'min_side'].map((key) => [`scope.${key}`, isNumber, 'a number or null', NEVER]),
+  ['golden', (v, m) => Array.isArray(v) && v.every((g) => isObject(g) && goldenFile(g.file) && isSha256(g.sha256) &&
+    Array.isArray(g.probabilities) && g.probabilities.length === m.classes.length),
+  'a list of {file under golden/, sha256, one probability per class}', NEVER],
 ];
 
 /**
- * Throws, naming the field, unless metadata.json has every field the page reads, of the right kind.
+ * Throws, naming the first field SkinLens cannot use, unless metadata.json has every field the page reads, of
+ * the right kind; converter/contract.py check_metadata refuses the same, in the same words.
  *
  * @param {object} metadata
  */
 export function checkMetadata(metadata) {
-  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
+  if (!isObject(metadata)) {
     throw new SkinLensError('metadata-invalid', 'metadata.json is not a JSON object');
   }
   if (metadata.schema_version !== 1) {
-    throw new SkinLensError('unsupported-model', `metadata.json has schema_version ${metadata.schema_version}; this page reads version 1`);
+    throw new SkinLensError('unsupported-model', "metadata.json's schema_version is not 1, the only one SkinLens reads");
   }
-  for (const [path, valid, what] of REQUIRED_FIELDS) {
-    const value = path.split('.').reduce((node, key) => (node == null ? undefined : node[key]), metadata);
-    if (value === undefined || !valid(value)) {
-      throw new SkinLensError('metadata-invalid', `metadata.json is not usable: ${path} is ${value === undefined ? 'missing' : 'wrong'} ` +
-        `(it must be ${what})`);
+  for (const [path, valid, what, required] of FIELDS) {
+    const value = get(metadata, path);
+    if ((value === MISSING || value === null) && !required(metadata)) continue;
+    if (value === MISSING || !valid(value, metadata)) {
+      throw new SkinLensError('metadata-invalid', `metadata.json is not usable: ${path} is ` +
+        `${value === MISSING ? 'missing' : 'wrong'} (it must be ${what})`);
     }
   }
 }
@@ -163,43 +234,63 @@ export async function checkVersion(metadata) {
 }
 
 /**
- * The figures of the validated threshold to show users: the test split's, else the validation split's.
+ * The screening rule that applies to one picture: metadata.screening's own, or, for a model that tells kinds
+ * of picture apart, that kind's (screening.by_kind[kind]: its threshold, risk ranges and figures, chosen on
+ * the validation pictures the model judged to be of that kind); then, with every clinical field blank, its
+ * without_clinical threshold and ranges.
  *
  * @param {object} metadata
- * @param {{photoOnly?: boolean}} [options] photoOnly: the figures of the threshold for photos classified with
- *   every clinical field blank (screening.without_clinical), where the model has one.
- * @returns {{split: 'test'|'validation', sensitivity: number, specificity: number, n_malignant: number,
- *   n_benign: number, auc: number}|null} null when metadata.json has no screening block.
+ * @param {{kind?: string|null, photoOnly?: boolean}} [options] kind: the picture kind's id (pictureKindOf).
+ * @returns {{threshold: number, risk_bins: object[]|null, validation: object|null, test: object|null,
+ *   few_cancers: boolean, n_validation_cancers: number|null, kind: string|null, photoOnly: boolean}|null}
+ *   null when metadata.json has no screening block.
  */
-export function screeningFigures(metadata, {photoOnly = false} = {}) {
+export function screeningRule(metadata, {kind = null, photoOnly = false} = {}) {
   const screening = metadata.screening;
   if (!screening) return null;
-  const without = screening.without_clinical;
-  if (photoOnly && without) {
-    if (without.test?.sensitivity != null) return {split: 'test', ...without.test};
-    if (without.validation?.sensitivity != null) return {split: 'validation', ...without.validation};
-  }
-  if (screening.test?.sensitivity != null) return {split: 'test', ...screening.test};
-  if (screening.validation?.sensitivity != null) return {split: 'validation', ...screening.validation};
+  const own = kind ? screening.by_kind?.[kind] : null;
+  const base = own ?? screening;
+  const blank = photoOnly && Boolean(metadata.clinical) && base.without_clinical ? base.without_clinical : null;
+  return {threshold: (blank ?? base).threshold, risk_bins: (blank ?? base).risk_bins ?? null,
+    validation: (blank ?? base).validation ?? null, test: blank ? blank.test ?? null : base.test ?? null,
+    few_cancers: Boolean(own?.few_cancers), n_validation_cancers: own?.n_validation_cancers ?? null,
+    kind: own ? kind : null, photoOnly: Boolean(blank)};
+}
+
+/**
+ * The figures of the validated threshold to show users: the test split's, else the validation split's; for
+ * a picture kind, the test pictures of that kind (trainer/kinds.py measure).
+ *
+ * @param {object} metadata
+ * @param {{photoOnly?: boolean, kind?: string|null}} [options] photoOnly: the figures of the threshold for photos
+ *   classified with every clinical field blank (screening.without_clinical), where the model has one.
+ * @returns {{split: 'test'|'validation', sensitivity: number, specificity: number, n_malignant: number,
+ *   n_benign: number, auc?: number, kind: string|null, few_cancers: boolean}|null} null when metadata.json has
+ *   no screening block.
+ */
+export function screeningFigures(metadata, {photoOnly = false, kind = null} = {}) {
+  const rule = screeningRule(metadata, {kind, photoOnly});
+  if (!rule) return null;
+  const extra = {kind: rule.kind, few_cancers: rule.few_cancers, n_validation_cancers: rule.n_validation_cancers};
+  if (rule.test?.sensitivity != null) return {split: 'test', ...rule.test, ...extra};
+  if (rule.validation?.sensitivity != null) return {split: 'validation', ...rule.validation, ...extra};
   return null;
 }
 
 /**
- * Throws unless metadata.screening (when present) names classes the model has.
+ * The kind of picture the model judged an input to be, from its picture_kind output (the probability
+ * that it is an ordinary photo rather than a dermoscopic close-up) and metadata.picture_kinds.
  *
+ * @param {number|null} photoProbability the picture_kind output; null for a model without one.
  * @param {object} metadata
+ * @returns {{id: string, name: string, probability: number}|null} null for a model that does not tell kinds apart.
  */
-export function checkScreeningContract(metadata) {
-  const screening = metadata.screening;
-  if (!screening) return;
-  const ids = new Set(metadata.classes.map((cls) => cls.id));
-  const unknown = screening.malignant_classes.filter((id) => !ids.has(id));
-  const without = screening.without_clinical;
-  if (unknown.length > 0 || typeof screening.threshold !== 'number' ||
-      (without && typeof without.threshold !== 'number')) {
-    throw new SkinLensError('metadata-invalid', `metadata.json's screening block is not usable (unknown classes: ${unknown.join(', ') || 'none'}; ` +
-      `threshold ${screening.threshold})`);
-  }
+export function pictureKindOf(photoProbability, metadata) {
+  const kinds = metadata.picture_kinds;
+  if (photoProbability == null || !Array.isArray(kinds) || kinds.length !== 2) return null;
+  const [dermoscopic, photo] = kinds;
+  const isPhoto = photoProbability >= metadata.picture_kind_photo_from;
+  return {...(isPhoto ? photo : dermoscopic), probability: photoProbability};
 }
 
 /**
@@ -223,44 +314,59 @@ export function decide(probabilities, metadata) {
 
 /**
  * The malignant-risk triage of one prediction: the sum of the probabilities of screening.malignant_classes
- * (already calibrated: the temperature is inside the graph), compared with the validated threshold.
- *
- * A model with a clinical input has a second threshold, screening.without_clinical.threshold, for photos
- * classified with every field blank: their risk scores spread differently, and each threshold was chosen on
- * validation for the same sensitivity.
+ * (already calibrated: the temperature is inside the graph), compared with the validated threshold of the
+ * picture's rule (screeningRule): its kind's, where the model tells kinds of picture apart, and for a model
+ * with a clinical input classified with every field blank, the photo-only one (their risk scores spread
+ * differently; each threshold was chosen on validation for the same sensitivity).
  *
  * @param {number[]} probabilities in metadata.classes order.
  * @param {object} metadata
  * @param {string[]} [clinicalUsed=[]] the clinical fields given (skinlens.js Result.clinicalUsed).
- * @returns {{risk: number, threshold: number, band: 'higher'|'lower', photoOnly: boolean}|null} null without
- *   a screening block; photoOnly says the photo-only threshold was used.
+ * @param {string|null} [kind=null] the picture kind's id (pictureKindOf).
+ * @returns {{risk: number, threshold: number, band: 'higher'|'lower', photoOnly: boolean, kind: string|null,
+ *   fewCancers: boolean}|null} null without a screening block; photoOnly says the photo-only threshold was
+ *   used, fewCancers that the kind's figures rest on few validation cancers.
  */
-export function triage(probabilities, metadata, clinicalUsed = []) {
-  const screening = metadata.screening;
-  if (!screening) return null;
-  const malignant = new Set(screening.malignant_classes);
+export function triage(probabilities, metadata, clinicalUsed = [], kind = null) {
+  const rule = screeningRule(metadata, {kind, photoOnly: clinicalUsed.length === 0});
+  if (!rule) return null;
+  const malignant = new Set(metadata.screening.malignant_classes);
   const risk = metadata.classes.reduce((sum, cls, i) => sum + (malignant.has(cls.id) ? probabilities[i] : 0), 0);
-  const photoOnly = Boolean(metadata.clinical && screening.without_clinical) && clinicalUsed.length === 0;
-  const threshold = photoOnly ? screening.without_clinical.threshold : screening.threshold;
-  return {risk, threshold, band: risk >= threshold ? 'higher' : 'lower', photoOnly};
+  const threshold = rule.threshold;
+  return {risk, threshold, band: risk >= threshold ? 'higher' : 'lower', photoOnly: rule.photoOnly,
+    kind: rule.kind, fewCancers: rule.few_cancers};
 }
 
 /**
- * What a malignant-risk score means, from metadata.screening's risk_bins: the validation images that
- * scored in the same range, and how many of them were malignant (trainer/evaluate.py risk_bins).
+ * What a malignant-risk score means, from the picture's rule's risk_bins (screeningRule): the validation
+ * images that scored in the same range, and how many of them were malignant (trainer/metrics.py risk_bins).
  *
  * @param {number} risk
  * @param {object} metadata
  * @param {string[]} [clinicalUsed=[]] with none given, a model with a clinical input uses its photo-only bins.
+ * @param {string|null} [kind=null] the picture kind's id: that kind's bins, where the model has them.
  * @returns {{from: number, to: number, n: number, malignant: number, rate: number}|null} null when metadata.json
  *   has no bins (a model converted before they existed).
  */
-export function riskBin(risk, metadata, clinicalUsed = []) {
-  const screening = metadata.screening;
-  const photoOnly = Boolean(metadata.clinical && screening?.without_clinical) && clinicalUsed.length === 0;
-  const bins = photoOnly ? screening.without_clinical.risk_bins : screening?.risk_bins;
+export function riskBin(risk, metadata, clinicalUsed = [], kind = null) {
+  const bins = screeningRule(metadata, {kind, photoOnly: clinicalUsed.length === 0})?.risk_bins;
   if (!Array.isArray(bins) || bins.length === 0) return null;
   return bins.find((bin, i) => risk >= bin.from && (risk < bin.to || i === bins.length - 1)) ?? null;
+}
+
+/**
+ * Every source of the model's training data (metadata.datasets; one, datasetOf's, for a model converted
+ * before several were possible).
+ *
+ * @param {object} metadata
+ * @returns {object[]} datasetOf's shape for each.
+ */
+export function datasetsOf(metadata) {
+  const known = {name: null, citation: null, licence: null, url: null, licence_url: null, population: null};
+  if (Array.isArray(metadata.datasets) && metadata.datasets.length) {
+    return metadata.datasets.map((dataset) => ({...known, ...dataset}));
+  }
+  return [datasetOf(metadata)];
 }
 
 /**
@@ -280,6 +386,35 @@ export function datasetOf(metadata) {
   return colon > 0 ? {...known, name: line.slice(0, colon), citation: line.slice(colon + 2)} : known;
 }
 
+/**
+ * What the page says a model has and has not seen ("What SkinLens has not seen"), from metadata.json alone:
+ * each training source with who it shows (datasetsOf), the kinds of picture it knows (picture_kinds), and for a
+ * model that tells kinds apart, each kind's test sensitivity at its own threshold (screening.by_kind[].test).
+ *
+ * @param {object} metadata
+ * @returns {{sources: string, kinds: string, figures: string[]}} sentences for the page.
+ */
+export function seenAndUnseen(metadata) {
+  const sources = datasetsOf(metadata).map((source) => (source.population ?
+    `${source.name ?? 'its training data'} (${source.population})` : source.name ?? 'its training images'));
+  const learnt = sources.length > 1 ? `${sources.slice(0, -1).join(', ')} and ${sources.at(-1)}` : sources[0];
+  const kinds = Array.isArray(metadata.picture_kinds) && metadata.screening?.by_kind ?
+    `It knows ${metadata.picture_kinds.map((kind) => `${kind.name}s`).join(' and ')} of a spot on the skin. ` +
+      'Rashes, nails, hair and the inside of the mouth are outside what it knows.' :
+    'It knows dermoscopic close-ups, taken through a skin microscope. Ordinary phone photos, rashes, nails, hair ' +
+      'and the inside of the mouth are outside what it knows.';
+  const names = Object.fromEntries((metadata.picture_kinds ?? []).map((kind) => [kind.id, kind.name]));
+  const figures = Object.entries(metadata.screening?.by_kind ?? {}).flatMap(([id, entry]) => {
+    const test = entry.test;
+    if (test?.sensitivity == null) return [];
+    return [`On ${names[id] ?? id}s it had not seen (${test.n} pictures, ${test.n_malignant} of them cancers), it ` +
+      `called ${Math.round(test.sensitivity * 100)} of every 100 cancers “higher concern”` +
+      (test.answered != null ? ` and answered ${Math.round(test.answered * 100)} of every 100 pictures` : '') +
+      (entry.few_cancers ? '; these figures rest on few cancers.' : '.')];
+  });
+  return {sources: `It learned from ${learnt}.`, kinds, figures};
+}
+
 const COUNT_WORDS = ['no', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven',
   'twelve'];
 
@@ -290,12 +425,17 @@ export function countInWords(n) {
 
 /** The user-facing message of each out-of-scope check. */
 export const SCOPE_MESSAGES = {
-  'not-a-lesion': "this doesn't look like a dermoscopic close-up of a skin lesion",
-  distance: "this doesn't look like the dermoscopic close-ups the model was trained on",
-  blur: 'the photo looks blurred',
-  confidence: 'no class is confident',
-  size: 'the image is very small',
+  'not-a-lesion': "SkinLens found no spot on the skin in this picture",
+  distance: 'the picture is unlike those the model learnt from: the spot may be too far away or too small in the ' +
+    'frame (take it again closer, the spot filling the middle of the frame)',
+  blur: 'the photo looks blurred (hold the phone still, tap the spot on the screen to focus, and take it again)',
+  dark: 'the photo is too dark (take it again in daylight or a bright room, with no flash glare on the spot)',
+  confidence: 'no type is confident',
+  size: 'the image is very small (use the original photo, not a thumbnail or a screenshot of it)',
 };
+
+/** The checks that say a picture of a spot is unusable as taken (not that it is no spot): their advice comes first. */
+export const RETAKE_CHECKS = ['dark', 'blur', 'size'];
 
 /**
  * The thresholds of the out-of-scope checks: metadata.scope when the converter wrote one; otherwise only
@@ -311,9 +451,10 @@ export function scopeThresholds(metadata) {
   if (scope) {
     return {out_of_scope_threshold: scope.out_of_scope_threshold ?? null,
       distance_threshold: scope.distance_threshold ?? null, blur_threshold: scope.blur_threshold ?? null,
-      confidence_threshold: scope.confidence_threshold ?? null, min_side: scope.min_side ?? null, source: 'metadata'};
+      confidence_threshold: scope.confidence_threshold ?? null, min_side: scope.min_side ?? null,
+      dark_threshold: scope.dark_threshold ?? null, source: 'metadata'};
   }
-  return {out_of_scope_threshold: null, distance_threshold: null, blur_threshold: null,
+  return {out_of_scope_threshold: null, distance_threshold: null, blur_threshold: null, dark_threshold: null,
     confidence_threshold: 2 / metadata.classes.length,
     min_side: Math.min(metadata.input.height, metadata.input.width), source: 'built-in'};
 }
@@ -325,42 +466,27 @@ export function scopeThresholds(metadata) {
  * pooled features from the training images', about 1 for those; blur = variance of the Laplacian of
  * the input's luminance).
  *
- * @param {{outOfScope: number|null, distance: number|null, blur: number, topProbability: number,
- *   minSide: number}} signals outOfScope and distance are null when the model lacks that output.
+ * @param {{outOfScope: number|null, distance: number|null, blur: number, brightness?: number|null,
+ *   topProbability: number, minSide: number}} signals outOfScope and distance are null when the model lacks
+ *   that output; brightness is the mean luminance of the model's input (0..255, trainer/scope.py brightness).
  * @param {object} metadata
  * @returns {{outOfScope: number|null, distance: number|null, blur: number, topProbability: number, minSide: number,
- *   reasons: {check: 'not-a-lesion'|'distance'|'blur'|'confidence'|'size', message: string}[]}} reasons is
+ *   reasons: {check: 'not-a-lesion'|'distance'|'blur'|'dark'|'confidence'|'size', message: string}[]}} reasons is
  *   empty when in scope.
  */
-export function assessScope({outOfScope = null, distance, blur, topProbability, minSide}, metadata) {
+export function assessScope({outOfScope = null, distance, blur, brightness = null, topProbability, minSide}, metadata) {
   const t = scopeThresholds(metadata);
   const failed = {
     'not-a-lesion': outOfScope != null && t.out_of_scope_threshold != null && outOfScope > t.out_of_scope_threshold,
     distance: distance != null && t.distance_threshold != null && distance > t.distance_threshold,
     blur: t.blur_threshold != null && blur < t.blur_threshold,
+    dark: t.dark_threshold != null && brightness != null && brightness < t.dark_threshold,
     confidence: t.confidence_threshold != null && topProbability < t.confidence_threshold,
     size: t.min_side != null && minSide < t.min_side,
   };
   const reasons = Object.keys(failed).filter((check) => failed[check])
     .map((check) => ({check, message: SCOPE_MESSAGES[check]}));
-  return {outOfScope, distance, blur, topProbability, minSide, reasons};
-}
-
-/**
- * Throws unless metadata.clinical (when present) describes a vector this page can build: every index
- * inside `size`, every field a number or a choice.
- *
- * @param {object} metadata
- */
-export function checkClinicalContract(metadata) {
-  const spec = metadata.clinical;
-  if (!spec) return;
-  const inRange = (i) => Number.isInteger(i) && i >= 0 && i < spec.size;
-  const usable = typeof spec.name === 'string' && Number.isInteger(spec.size) && Array.isArray(spec.fields) &&
-    spec.fields.every((field) => inRange(field.missing_index) && (field.kind === 'number' ?
-      inRange(field.index) && Number.isFinite(field.scale) && Number.isFinite(field.min) && Number.isFinite(field.max) :
-      field.kind === 'choice' && Array.isArray(field.values) && field.values.every((v) => inRange(v.index))));
-  if (!usable) throw new SkinLensError('metadata-invalid', "metadata.json's clinical block is not one this page can use");
+  return {outOfScope, distance, blur, brightness, topProbability, minSide, reasons};
 }
 
 /**

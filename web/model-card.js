@@ -3,7 +3,7 @@
  * intervals, the screening threshold's figures and the out-of-scope check, all read from
  * model/metadata.json. Nothing here is a literal figure; a missing figure shows as "n/a".
  */
-import {datasetOf, fetchMetadata, scopeThresholds, screeningFigures} from './metadata.js';
+import {datasetOf, datasetsOf, fetchMetadata, scopeThresholds, screeningFigures} from './metadata.js';
 
 const byId = (id) => document.getElementById(id);
 
@@ -68,6 +68,16 @@ function showModel(metadata) {
   ]);
 }
 
+// The one-view model trained to give the 8-view model's answers (trainer/distil.py), as validation measured it.
+function distilled(distil) {
+  if (!distil) return null;
+  const [teacher, student] = [distil.teacher_8_views.all, distil.student_1_view.all];
+  return `${distil.epochs} epochs training this one-view model towards the answers of the same model in 8 views; ` +
+    `on validation, balanced accuracy ${student.balanced_accuracy.toFixed(3)} against ` +
+    `${teacher.balanced_accuracy.toFixed(3)}, malignant AUC ${student.malignant_auc.toFixed(3)} against ` +
+    `${teacher.malignant_auc.toFixed(3)}`;
+}
+
 function showTraining(metadata) {
   const training = metadata.training ?? {};
   const config = training.config ?? {};
@@ -80,6 +90,7 @@ function showTraining(metadata) {
     ['Class imbalance', training.imbalance?.chosen ?? config.imbalance],
     ['Fine-tuning', training.stage2 ? `${training.stage2.epochs} epochs of every layer above ${training.stage2.cut}, ` +
       `from ${training.stage2.views} augmented views of each training photo` : null],
+    ['Distillation', distilled(training.distil)],
     ['Views per photo', metadata.model.views > 1 ?
       `${metadata.model.views} (the photo's flips and turns, averaged inside the model)` : null],
     ['Type shown', metadata.decision ? 'the best match after weighing rare types up to the common mole ' +
@@ -87,12 +98,18 @@ function showTraining(metadata) {
     ['Image size', config.image_size ? `${config.image_size} px` : null],
     ['Seed', config.seed],
   ]);
-  // Who the data shows, where its reader knows it (metadata.dataset.population).
-  byId('data-limit').textContent = data.population ?
-    `${data.name} holds ${data.population}. The model has not been shown to work on darker skin, on ordinary ` +
-    'phone photos or on other populations.' :
+  // Who the data shows, where its reader knows it (metadata.datasets[].population), source by source.
+  const sources = datasetsOf(metadata);
+  const described = sources.filter((source) => source.population);
+  byId('data-limit').textContent = described.length ?
+    `${described.map((source) => `${source.name} holds ${source.population}`).join('; ')}. The model has not been ` +
+    'shown to work on darker skin, on other populations, or on kinds of picture other than these.' :
     `${data.name ?? 'The training data'} is described by no more than its name here: the model has not been ` +
     'shown to work on images unlike it.';
+  if (sources.length > 1) {
+    facts(byId('training-facts'), sources.map((source) => [`Source: ${source.name ?? 'unnamed'}`,
+      [source.citation, source.licence && `licence ${source.licence}`].filter(Boolean).join(' ')]));
+  }
   const licence = metadata.licence ?? {};
   facts(byId('licence-facts'), [['Model licence', licence.model], ['Data', licence.data], ['Backbone', licence.backbone]]);
 }
@@ -209,6 +226,49 @@ function showRiskBins(screening) {
     ['Score range', 'Concern level', 'Skin cancers', 'Share (95% interval)'], rows);
 }
 
+/**
+ * Each kind of picture the model tells apart (metadata.picture_kinds, screening.by_kind): the threshold chosen
+ * on the validation pictures the model judged to be of that kind, and the test figures of the pictures of that
+ * kind (trainer/kinds.py measure), with their 95% intervals.
+ */
+function showKinds(metadata) {
+  const byKind = metadata.screening?.by_kind;
+  if (!byKind || !metadata.picture_kinds) return;
+  byId('kinds-section').hidden = false;
+  const names = Object.fromEntries(metadata.picture_kinds.map((kind) => [kind.id, kind.name]));
+  byId('kinds-intro').textContent = 'The model also says what kind of picture it was shown. Each kind has its ' +
+    'own threshold, chosen on the validation pictures of that kind to catch ' +
+    `${format(metadata.screening.target_sensitivity, true)} of cancers, its own score ranges and its own figures, ` +
+    'measured on test pictures of that kind (whatever kind the model judged them to be).';
+  const rows = Object.entries(byKind).map(([id, entry]) => {
+    const t = entry.test ?? {};
+    const ci = t.intervals_95 ?? {};
+    return [names[id] ?? id, format(entry.threshold),
+      t.n != null ? `${format(t.n)} (${format(t.n_groups)} people or lesions)` : 'n/a',
+      t.answered != null ? format(t.answered, true) : 'n/a',
+      withInterval(t.sensitivity, t.sensitivity_wilson_95, true), withInterval(t.specificity, ci.malignant_specificity, true),
+      withInterval(t.malignant_auc, ci.malignant_auc), withInterval(t.balanced_accuracy, ci.balanced_accuracy, true),
+      t.n_malignant != null ? `${format(t.n_malignant)} / ${format(t.n_benign)}` : 'n/a'];
+  });
+  table(byId('kind-metrics'), 'Test pictures of each kind, at that kind\'s threshold',
+    ['Kind of picture', 'Threshold', 'Test pictures', 'Answered (no warning)', 'Sensitivity (cancers caught)',
+      'Specificity (harmless cleared)', 'Cancer AUC', 'Balanced accuracy', 'Cancers / harmless'], rows);
+  const notes = byId('kinds-notes');
+  for (const [id, entry] of Object.entries(byKind)) {
+    const judged = entry.test?.judged_as?.[id];
+    const lines = [];
+    if (judged != null) lines.push(`${format(judged, true)} of the test ${names[id] ?? id}s were judged to be one.`);
+    if (entry.few_cancers) {
+      lines.push(`Its threshold rests on only ${format(entry.n_validation_cancers)} validation cancers, so it ` +
+        'takes the lower (more cautious) of its own and the shared one, and its cards say the figures are rough.');
+    }
+    if (!lines.length) continue;
+    const item = document.createElement('li');
+    item.textContent = `${names[id] ?? id}: ${lines.join(' ')}`;
+    notes.append(item);
+  }
+}
+
 /** The clinical input, and the test split with and without it (metadata.clinical, written by the trainer). */
 function showClinical(metadata) {
   const clinical = metadata.clinical;
@@ -274,6 +334,7 @@ async function main() {
     showTraining(metadata);
     showMetrics(metadata);
     showScreening(metadata);
+    showKinds(metadata);
     showClinical(metadata);
     showScope(metadata);
     status.textContent = `Model ${metadata.model.version}.`;

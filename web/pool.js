@@ -10,19 +10,22 @@
  * needed (GitHub Pages serves them as it is), and the service worker serves them offline; see "Speed" in
  * the README for what each was measured to give.
  *
- * Workers start only for a batch of at least MIN_BATCH photos (a smaller one would be done before they
- * had loaded) and then stay for later batches of the same model. A worker that fails to load, fails the
- * self-test, loads other files than the page's model (digest) or breaks later is dropped, and its photo
- * goes back to the queue: the page's own thread never leaves it, so a batch always ends.
+ * One worker starts once the page's model has passed its self-test (main.js), so that a single photo is
+ * classified off the page's thread and the page never freezes; the others start for a batch of at least
+ * MIN_BATCH photos (a smaller one would be done before they had loaded) and then stay for later batches of
+ * the same model. A worker that fails to load, fails the self-test, loads other files than the page's
+ * model (digest) or breaks later is dropped, and its photo goes back to the queue: the page's own thread
+ * never leaves it, so a batch always ends (and a single photo whose worker broke is classified there).
  */
 import {ImageError} from './errors.js';
 
 /** At most this many threads for a batch (the page and MAX_THREADS - 1 workers): each holds a model. */
 export const MAX_THREADS = 4;
 /**
- * Workers start for a batch of at least this many photos, and stay for the next batches. A worker takes
- * 2.6–2.7 s to load and self-test beside the page's work on 2 cores, about 8 photos' time, so the first
- * batch gains little; a person checking one or two spots never pays for one.
+ * The workers beyond the first start for a batch of at least this many photos, and stay for the next
+ * batches. A worker takes 2.6–2.7 s to load and self-test beside the page's work on 2 cores, about 8
+ * photos' time, so the first batch gains little; a person checking one or two spots pays for one worker
+ * only, the one that keeps the page responsive.
  */
 export const MIN_BATCH = 4;
 
@@ -53,11 +56,22 @@ export function threadCount(query, cores = globalThis.navigator?.hardwareConcurr
  *
  * @param {object} model a skinlens.js Model, in use on the page.
  * @param {number} count
- * @returns {{model: object, workers: object[], dispose: function(): void}} workers: see startWorker.
+ * @returns {{model: object, workers: object[], grow: function(number): object[], dispose: function(): void}}
+ *   workers: see startWorker, broken ones included; grow(total) starts workers up to `total` in all (a
+ *   broken one still counts: it is not replaced) and returns those it started.
  */
 export function startPool(model, count) {
-  const workers = Array.from({length: count}, (_, i) => startWorker(model, `worker ${i + 1}`));
-  return {model, workers, dispose: () => workers.forEach((worker) => worker.terminate())};
+  const workers = [];
+  const grow = (total) => {
+    const started = [];
+    while (workers.length < total) {
+      started.push(startWorker(model, `worker ${workers.length + 1}`));
+      workers.push(started.at(-1));
+    }
+    return started;
+  };
+  grow(count);
+  return {model, workers, grow, dispose: () => workers.forEach((worker) => worker.terminate())};
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Progress without the DOM: counting a download's bytes as they arrive, and estimating a batch's time left.
- * skinlens.js reports the model download through readCounting; main.js estimates with timeLeftMs; ui.js
+ * skinlens.js reports the model download through readCounting; main.js estimates with timeLeftMs; status.js
  * draws both as <progress> bars.
  */
 

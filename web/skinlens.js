@@ -19,9 +19,9 @@
  */
 import {ImageError, SkinLensError} from './errors.js';
 import {readCounting} from './progress.js';
-import {bitmapToPixels, checkPreprocessContract, decodeImage, preprocess, rgbTensor} from './imaging.js';
-import {assessScope, checkClinicalContract, checkScreeningContract, clinicalVector, contentDigest, decide, readMetadata,
-  sha256Hex, triage} from './metadata.js';
+import {bitmapToPixels, decodeImage, preprocess, rgbTensor} from './imaging.js';
+import {assessScope, clinicalVector, contentDigest, decide, readMetadata,
+  pictureKindOf, sha256Hex, triage} from './metadata.js';
 
 export {ImageError, SkinLensError};
 
@@ -178,6 +178,18 @@ function laplacianVariance(tf, input) {
 }
 
 /**
+ * The too-dark signal of one input, as a scalar tensor; call inside tf.tidy: the mean of its luminance
+ * (trainer/scope.py's `brightness`).
+ *
+ * @param {object} tf the TensorFlow.js namespace.
+ * @param {tf.Tensor4D} input [1, H, W, 3] float32 model input in 0–255.
+ * @returns {tf.Scalar}
+ */
+function meanLuminance(tf, input) {
+  return tf.mean(tf.sum(tf.mul(input, tf.tensor1d(LUMA)), -1));
+}
+
+/**
  * @typedef {object} Result what model.classify resolves to.
  * @property {{id: string, name: string, probability: number}[]} classes every class, in metadata.classes order.
  * @property {{id: string, name: string, probability: number}} top the type shown (metadata.js decide: the
@@ -185,14 +197,19 @@ function laplacianVariance(tf, input) {
  * @property {number|null} risk the summed probability of the malignant classes; null when the model has no
  *   screening threshold (as are band and threshold).
  * @property {'higher'|'lower'|null} band 'higher' concern when risk ≥ threshold.
- * @property {number|null} threshold the validated threshold used: the photo-only one when no clinical answer
- *   was given to a model that takes them.
+ * @property {number|null} threshold the validated threshold used: the picture kind's, where the model tells kinds
+ *   apart, and the photo-only one when no clinical answer was given to a model that takes them.
+ * @property {{id: string, name: string, probability: number}|null} pictureKind the kind of picture the model
+ *   judged this to be (metadata.picture_kinds; probability = its picture_kind output, P(ordinary photo));
+ *   null for a model that does not tell kinds apart.
+ * @property {boolean} fewCancers the kind's figures rest on few validation cancers (the card errs toward a doctor).
  * @property {{code: string, message: string}[]} warnings why the photo may be outside what the model knows
- *   (codes distance, blur, confidence, size); empty when it looks in scope.
+ *   (codes not-a-lesion, distance, blur, dark, confidence, size); empty when it looks in scope.
  * @property {{height: number, width: number, classes: number, values: Float32Array}|null} cam the activation
  *   maps, [h, w, classes] row-major, in logit units; null when the model has none.
  * @property {string[]} clinicalUsed the clinical answers used (e.g. ['age', 'site']); empty when none.
- * @property {{outOfScope: number|null, distance: number|null, blur: number, minSide: number, logits: number[]|null}}
+ * @property {{outOfScope: number|null, distance: number|null, blur: number, brightness: number, minSide: number,
+ *   pictureKind: number|null, logits: number[]|null}}
  *   signals what the warnings were judged from, and the image's logits (before any clinical offset and the
  *   calibration), for comparison with Python; null where the model lacks that output.
  * @property {{decodeMs: number, modelMs: number}} timing decodeMs is 0 for an image given already decoded.
@@ -221,6 +238,8 @@ function laplacianVariance(tf, input) {
  * @property {boolean} passed false when any golden image differs by more than tolerance or could not be
  *   checked (error says why); true with no golden images (cases 0) or none chosen (notChosen = cases).
  * @property {number|null} maxDifference the largest |Δp| over the golden images.
+ * @property {boolean} goldenDamaged a golden image is not the file metadata.json names (its sha256 differs): the
+ *   fault is the model folder's, not this browser's, and the browser could not be checked.
  * @property {number} cases the golden cases in metadata.json.
  * @property {number} notChosen of those, the cases whose image was not among the files of a chosen model
  *   (a researcher's folder usually has no golden/ beside it), so not checked; always 0 for a served model,
@@ -259,14 +278,8 @@ export async function load(from = 'model/', {backends = ['wasm', 'webgl', 'cpu']
   // has said why it failed.
   let metadata;
   try {
+    // Every field it reads, checked at once (metadata.js checkMetadata, as `trainer predict` checks it).
     metadata = await readMetadata(await (await source.model('metadata.json')).text());
-    if (metadata.model.format !== 'tfjs-graph-model') {
-      throw new SkinLensError('unsupported-model',
-        `metadata.json has model.format ${metadata.model.format}; this page loads tfjs-graph-model`);
-    }
-    checkPreprocessContract(metadata);
-    checkScreeningContract(metadata);
-    checkClinicalContract(metadata);
   } catch (error) {
     await backendStarted.catch(() => {});
     throw error;
@@ -281,7 +294,8 @@ export async function load(from = 'model/', {backends = ['wasm', 'webgl', 'cpu']
   const {classes, input, outputs, clinical} = metadata;
   // Only probabilities are required: a model without cam gets no heatmap, without out_of_scope or
   // feature_distance no such check.
-  const keys = ['probabilities', 'logits', 'cam', 'feature_distance', 'out_of_scope'].filter((key) => outputs[key]);
+  const keys = ['probabilities', 'logits', 'cam', 'feature_distance', 'out_of_scope', 'picture_kind']
+    .filter((key) => outputs[key]);
   /**
    * Every output the page uses, from one execution so that all come from the same pass; absent ones null.
    * A model with a clinical input gets `vector` (metadata.js clinicalVector), all missing when none is given.
@@ -293,18 +307,20 @@ export async function load(from = 'model/', {backends = ['wasm', 'webgl', 'cpu']
     const tensors = Array.isArray(result) ? result : [result]; // a lone tensor when one name is asked for
     const byKey = Object.fromEntries(keys.map((key, i) => [key, tensors[i]]));
     return {probabilities: byKey.probabilities, logits: byKey.logits ?? null, cam: byKey.cam ?? null,
-      distance: byKey.feature_distance ?? null, outOfScope: byKey.out_of_scope ?? null};
+      distance: byKey.feature_distance ?? null, outOfScope: byKey.out_of_scope ?? null,
+      pictureKind: byKey.picture_kind ?? null};
   };
 
   // Warm-up: the first run compiles kernels (WebGL shaders, wasm/XNNPACK setup).
   const warmUp = tf.tidy(() => run(tf.zeros([1, input.height, input.width, input.channels])));
   await warmUp.probabilities.data();
   const shapes = {probabilities: warmUp.probabilities.shape, logits: warmUp.logits?.shape, cam: warmUp.cam?.shape,
-    distance: warmUp.distance?.shape, outOfScope: warmUp.outOfScope?.shape};
+    distance: warmUp.distance?.shape, outOfScope: warmUp.outOfScope?.shape, pictureKind: warmUp.pictureKind?.shape};
   tf.dispose(warmUp);
   const mismatch = (what) => new SkinLensError('model-mismatch', what);
   if (shapes.probabilities.join() !== `1,${classes.length}`) {
-    throw mismatch(`the model outputs shape [${shapes.probabilities}] but metadata.json lists ${classes.length} classes`);
+    throw mismatch(`the model outputs ${shapes.probabilities.at(-1)} probabilities but metadata.json lists ` +
+      `${classes.length} classes`);
   }
   if (shapes.cam && (shapes.cam.length !== 4 || shapes.cam[3] !== classes.length)) {
     throw mismatch(`the model's cam output has shape [${shapes.cam}], not [1, h, w, ${classes.length}]`);
@@ -312,7 +328,8 @@ export async function load(from = 'model/', {backends = ['wasm', 'webgl', 'cpu']
   if (shapes.logits && shapes.logits.join() !== `1,${classes.length}`) {
     throw mismatch(`the model's logits output has shape [${shapes.logits}], not [1, ${classes.length}]`);
   }
-  for (const [key, name] of [['distance', 'feature_distance'], ['outOfScope', 'out_of_scope']]) {
+  for (const [key, name] of [['distance', 'feature_distance'], ['outOfScope', 'out_of_scope'],
+    ['pictureKind', 'picture_kind']]) {
     if (shapes[key] && shapes[key].join() !== '1') {
       throw mismatch(`the model's ${name} output has shape [${shapes[key]}], not [1]`);
     }
@@ -323,26 +340,30 @@ export async function load(from = 'model/', {backends = ['wasm', 'webgl', 'cpu']
     const {vector, used} = clinical ? clinicalVector(answers, metadata) : {vector: null, used: []};
     const out = tf.tidy(() => {
       const x = preprocess(tf, rgbTensor(tf, pixels), metadata);
-      return {...run(x, vector), blur: laplacianVariance(tf, x)};
+      return {...run(x, vector), blur: laplacianVariance(tf, x), brightness: meanLuminance(tf, x)};
     });
-    const [values, logits, cam, distance, outOfScope, blur] = await Promise.all(
-      [out.probabilities, out.logits, out.cam, out.distance, out.outOfScope, out.blur].map((t) => t?.data() ?? null));
+    const [values, logits, cam, distance, outOfScope, photo, blur, brightness] = await Promise.all(
+      [out.probabilities, out.logits, out.cam, out.distance, out.outOfScope, out.pictureKind, out.blur,
+        out.brightness].map((t) => t?.data() ?? null));
     tf.dispose(out);
     const probabilities = Array.from(values);
     const best = decide(probabilities, metadata);
     const minSide = Math.min(pixels.width, pixels.height);
     const scope = assessScope({outOfScope: outOfScope?.[0] ?? null, distance: distance?.[0] ?? null, blur: blur[0],
-      topProbability: probabilities[best], minSide}, metadata);
-    const screening = triage(probabilities, metadata, used);
+      brightness: brightness[0], topProbability: probabilities[best], minSide}, metadata);
+    const pictureKind = pictureKindOf(photo?.[0] ?? null, metadata);
+    const screening = triage(probabilities, metadata, used, pictureKind?.id ?? null);
     const [, h, w] = shapes.cam ?? [];
     const named = classes.map((cls, i) => ({id: cls.id, name: cls.name, probability: probabilities[i]}));
     return {
       classes: named, top: named[best],
       risk: screening?.risk ?? null, band: screening?.band ?? null, threshold: screening?.threshold ?? null,
+      pictureKind, fewCancers: Boolean(screening?.fewCancers),
       warnings: scope.reasons.map(({check, message}) => ({code: check, message})),
       cam: cam && {height: h, width: w, classes: classes.length, values: cam},
       clinicalUsed: used,
-      signals: {outOfScope: scope.outOfScope, distance: scope.distance, blur: scope.blur, minSide,
+      signals: {outOfScope: scope.outOfScope, distance: scope.distance, blur: scope.blur,
+        brightness: scope.brightness, pictureKind: photo?.[0] ?? null, minSide,
         logits: logits && Array.from(logits)},
     };
   }
@@ -383,17 +404,20 @@ export async function load(from = 'model/', {backends = ['wasm', 'webgl', 'cpu']
         }
         const bytes = await readBytes(response);
         if (await sha256Hex(bytes) !== golden.sha256) {
-          throw new SkinLensError('file-altered', `${golden.file} does not match its sha256`);
+          throw new SkinLensError('golden-damaged', `the reference image ${golden.file} is damaged: its sha256 ` +
+            'does not match metadata.json');
         }
         const result = await classify(new Blob([bytes]), golden.clinical ?? {});
         const difference = Math.max(...result.classes.map((c, i) => Math.abs(c.probability - golden.probabilities[i])));
         maxDifference = Math.max(maxDifference ?? 0, difference);
       }
     } catch (error) {
-      return {passed: false, maxDifference, cases, notChosen, tolerance, error: error.message};
+      // A reference image that is not the one the converter recorded says nothing about this browser.
+      return {passed: false, maxDifference, cases, notChosen, tolerance, error: error.message,
+        goldenDamaged: error.code === 'golden-damaged'};
     }
     return {passed: maxDifference === null || maxDifference <= tolerance, maxDifference, cases, notChosen, tolerance,
-      error: null};
+      error: null, goldenDamaged: false};
   }
 
   return {

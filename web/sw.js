@@ -8,8 +8,9 @@
  * serving the previous release, complete. Only a complete copy is activated, and then every other copy
  * is deleted: offline, a user gets the last complete release, never a mix of two.
  *
- * Fetches are network first, the cache only when the network fails: an online visit always gets the
- * current release (and, through main.js, its worker). Only the precached same-origin GETs are ever
+ * Fetches are network first, revalidated with the server whatever the HTTP cache holds, the cache only
+ * when the network fails: an online visit always gets the current release (and, through main.js, its
+ * worker). Only the precached same-origin GETs are ever
  * answered from the cache, and nothing is added to it after install: photos are read from disk by the
  * page and never fetched, so they can never be cached.
  */
@@ -68,7 +69,9 @@ self.addEventListener('fetch', (event) => {
   if (request.method !== 'GET' || new URL(request.url).origin !== self.location.origin) return;
   event.respondWith((async () => {
     try {
-      return await fetch(request);
+      // Revalidated: a host that lets browsers keep its files (GitHub Pages: max-age=600) would otherwise
+      // have the HTTP cache answer for the network, and an online visit show the release before.
+      return await fetch(request, {cache: 'no-cache'});
     } catch (error) {
       const cache = await caches.open(CACHE);
       // ignoreSearch: `?backend=cpu` is the same page.

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from converter.contract import stamp_version, version_name
+from image_files import padded_jpeg  # noqa: F401 - for the browser tests, beside the other helpers
 from converter.precache import MANIFEST, write_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,7 +108,7 @@ def choose(page, files):
 
 
 # Polls the page's line "batches on N threads" (main.js showThreads): the workers have loaded, passed
-# their self-test, and take photos from the next batch on.
+# their self-test, and take photos from the next batch (or single photo) on.
 WAIT_FOR_THREADS = """async (count) => {
   const line = () => document.getElementById('threads').textContent;
   while (!line().startsWith(`batches on ${count} thread`)) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -116,11 +117,12 @@ WAIT_FOR_THREADS = """async (count) => {
 
 
 def start_workers(page, threads):
-    """On an open app with ?threads=`threads`, classifies a first batch of pool.js MIN_BATCH photos, which
-    starts the inference workers, and returns the page's threads line once they are ready."""
-    assert page.text_content("#threads").startswith(f"batches on up to {threads} threads")
-    first = page.evaluate("async () => (await import('./pool.js')).MIN_BATCH")
-    choose(page, [LESION] * first)
+    """On an open app with ?threads=`threads`, returns the page's threads line once its inference workers
+    are ready: the page starts one itself once its self-test has passed (main.js warmWorker), and a first
+    batch of pool.js MIN_BATCH photos, classified here when more are asked for, starts the rest."""
+    if threads > 2:
+        first = page.evaluate("async () => (await import('./pool.js')).MIN_BATCH")
+        choose(page, [LESION] * first)
     return page.evaluate(WAIT_FOR_THREADS, threads)
 
 
@@ -132,7 +134,7 @@ def fill_clinical(page, age="", sex="", site=""):
 
 
 def unfold_cards(page):
-    """Opens every folded card of a batch (ui.js folds them when more than one photo is classified)."""
+    """Opens every folded card of a batch (results.js folds them when more than one photo is classified)."""
     page.evaluate("() => document.querySelectorAll('details.result-fold').forEach((fold) => { fold.open = true; })")
 
 

@@ -16,7 +16,8 @@ from trainer.predict import Predictor
 pytestmark = pytest.mark.browser
 
 IMAGES = ["ISIC_0024306.jpg", "ISIC_0024310.jpg", "ISIC_0024331.jpg", "png_rgb.png", "exif_rotated.jpg",
-          "alpha.png", "grayscale.jpg", "gray16.png", "cmyk.jpg", "palette.png", "large_3200x2400.jpg"]
+          "alpha.png", "grayscale.jpg", "gray16.png", "cmyk.jpg", "palette.png", "large_3200x2400.jpg",
+          "PAT_233_354_828.jpg", "PAT_1107_427_352.jpg"]  # two smartphone photos (PAD-UFES-20)
 
 # Same float32 input, same graph and weights: only the order of float32 operations differs
 # (XNNPACK in the WASM backend vs oneDNN in TensorFlow). Measured max |Δp| on Debian's Chromium

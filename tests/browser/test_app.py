@@ -22,7 +22,8 @@ import pytest
 from PIL import Image
 
 from browser_helpers import (CPU_BACKEND_TIMEOUT_MS, FIXTURES, LESION, LOAD_MODEL, choose, fill_clinical, open_app,
-                             probabilities, unfold_cards, upload, wait_until_ready, web_with_file, web_with_metadata)
+                             padded_jpeg, probabilities, unfold_cards, upload, wait_until_ready, web_with_file, web_with_metadata)
+from contract_cases import CASES, IDS, malformed
 from converter.contract import version_name
 from trainer.images import prepare
 from trainer.predict import Predictor
@@ -136,7 +137,7 @@ def test_chosen_photo_shows_every_class(page, site_url, metadata):
 
 
 def test_classifying_leaks_no_tensors(page, app_url):
-    open_app(page, app_url)
+    open_app(page, f"{app_url}?threads=1")  # every photo on the page's thread, whose tensors are counted here
     before = page.evaluate("tf.memory().numTensors")
     results = choose(page, [LESION, FIXTURES / "large_3200x2400.jpg", FIXTURES / "alpha.png",
                             FIXTURES / "not_an_image.jpg"])
@@ -194,6 +195,39 @@ def test_unreadable_files_get_clear_messages_and_do_not_stop_the_batch(page, app
     assert cards.count() == len(files)
     assert page.locator(".result.failed").count() == len(files) - 1
     assert heic["error"] in cards.nth(0).inner_text()
+
+
+@pytest.mark.parametrize("side", [12_000, 30_000])
+def test_a_jpeg_whose_size_sits_after_padding_is_too_large_before_decoding(page, app_url, side):
+    """Its frame header after 320 KB of other segments: read from the whole file, refused before decoding
+    (12000² used to be decoded, peaking near 1.4 GB; 30000² was called corrupt). trainer/images.py agrees
+    (tests/test_images.py)."""
+    open_app(page, app_url)
+    [result] = choose(page, [upload(f"padded-{side}.jpg", padded_jpeg(side, side))])
+    assert result["code"] == "too-many-pixels", result["error"]
+    assert result["error"].startswith(f"this image is {side}×{side} ("), result["error"]
+
+
+def test_an_empty_file_is_said_to_be_empty(page, app_url):
+    open_app(page, app_url)
+    [result] = choose(page, [upload("empty.jpg", b"")])
+    assert (result["code"], result["error"]) == ("empty", "the file is empty")
+
+
+# Whether the page asks before it is closed or reloaded (the browser's own "Leave site?" dialog).
+ASKS_BEFORE_LEAVING = """() => {
+  const event = new Event('beforeunload', {cancelable: true});
+  window.dispatchEvent(event);
+  return event.defaultPrevented;
+}"""
+
+
+def test_closing_with_results_on_screen_asks_first(page, app_url):
+    """The results are kept nowhere else: a closed or reloaded tab would lose them without a word."""
+    open_app(page, app_url)
+    assert not page.evaluate(ASKS_BEFORE_LEAVING)
+    choose(page, [LESION])
+    assert page.evaluate(ASKS_BEFORE_LEAVING)
 
 
 def test_corrupted_model_shard_is_refused(page, web_root, serve_web, tmp_path):
@@ -354,12 +388,62 @@ def test_self_test_warns_and_refuses_to_classify_when_this_browser_disagrees(pag
     assert page.is_disabled("#choose") and page.is_disabled("#files") and page.is_disabled("#take-photo")
 
 
-def _risk_words(risk, bins):
-    """The sentence a card must say for a score (ui.js riskInWords), from metadata.json's bins, in Python."""
+def test_a_damaged_reference_image_is_not_blamed_on_the_browser(page, web_root, serve_web, tmp_path, metadata):
+    """A golden image on the server that is not the file metadata.json names (one byte changed) makes the
+    self-test say that the reference image is damaged, never that this browser is unreliable."""
+    if not metadata["golden"]:
+        pytest.skip("metadata.json lists no golden images")
+    copy = tmp_path / "web"
+    shutil.copytree(web_root, copy)
+    golden = metadata["golden"][0]["file"]
+    data = bytearray((copy / golden).read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (copy / golden).write_bytes(bytes(data))
+
+    page.goto(serve_web(copy))
+    page.wait_for_selector("#status[data-state=ready]")
+    page.set_input_files("#files", [LESION])  # while the self-test runs
+    wait_until_ready(page)
+    test = page.evaluate("window.__skinlens.ready.selfTest")
+    assert not test["passed"] and test["goldenDamaged"]
+    damaged = f"the reference image {golden} is damaged: its sha256 does not match metadata.json"
+    warning = page.locator("#self-test-warning")
+    assert warning.is_visible() and damaged in warning.inner_text()
+    assert "not this browser" in warning.inner_text()
+    page.wait_for_timeout(1000)
+    status = page.inner_text("#status")
+    assert page.get_attribute("#status", "data-state") == "error" and damaged in status
+    for text in (warning.inner_text(), status, page.text_content("#model-info")):
+        assert "another browser" not in text and "not giving reliable results" not in text
+        assert "FAILED" not in text
+    assert page.evaluate("window.__skinlens.results.length") == 0
+
+
+def _risk_words(risk, bins, kind=None):
+    """The sentence a card must say for a score (card.js riskInWords), from metadata.json's bins, in Python."""
     (rate,) = [b["rate"] for i, b in enumerate(bins) if b["from"] <= risk and (risk < b["to"] or i == len(bins) - 1)]
     per100 = int(np.floor(rate * 100 + 0.5))
     share = {0: "fewer than 1 in 100", 100: "nearly all"}.get(per100, f"about {per100} of every 100")
-    return f"In our tests on dermoscopic images, {share} photos that scored like this one were a skin cancer."
+    which = "ordinary (phone) photos" if kind == "photo" else "dermoscopic images"
+    return f"In our tests on {which}, {share} pictures that scored like this one were a skin cancer."
+
+
+def card_rule(metadata, result):
+    """The screening rule a card applies (metadata.js screeningRule), worked out in Python: the threshold, bins
+    and figures of the kind of picture the model judged (screening.by_kind), then, with every clinical field
+    blank, that rule's photo-only ones.
+
+    Returns:
+        (rule, its figures (test where measured, else validation), kind id or None)
+    """
+    screening = metadata["screening"]
+    kind = (result.get("pictureKind") or {}).get("id")
+    base = (screening.get("by_kind") or {}).get(kind) or screening
+    blank = base.get("without_clinical") if metadata.get("clinical") and not result["clinicalUsed"] else None
+    rule = blank or base
+    test = (blank.get("test") if blank else base.get("test")) or {}
+    figures = test if test.get("sensitivity") is not None else rule["validation"]
+    return rule, figures, kind if kind in (screening.get("by_kind") or {}) else None
 
 
 @pytest.mark.parametrize("photo, band, width", [("ISIC_0024310.jpg", "higher", 360), ("ISIC_0024306.jpg", "lower", 1280)],
@@ -376,9 +460,8 @@ def test_the_card_leads_with_one_answer_in_words(page, app_url, metadata, photo,
     (result,) = choose(page, [FIXTURES / photo])
     malignant = [i for i, cls in enumerate(metadata["classes"]) if cls["id"] in screening["malignant_classes"]]
     risk = sum(probabilities(result)[i] for i in malignant)
-    # No clinical fields given: a model with a clinical input uses its photo-only threshold, figures and bins.
-    photo_only = bool(metadata.get("clinical") and screening.get("without_clinical"))
-    chosen = screening["without_clinical"] if photo_only else screening
+    # The judged kind's rule; no clinical fields given: a model with a clinical input uses its photo-only one.
+    chosen, figures, kind = card_rule(metadata, result)
     assert (result["risk"], result["threshold"], result["band"]) == (pytest.approx(risk, abs=1e-6),
                                                                      chosen["threshold"], band)
     card = page.locator(".result")
@@ -388,9 +471,8 @@ def test_the_card_leads_with_one_answer_in_words(page, app_url, metadata, photo,
     expected = {"higher": "Higher concern: have a doctor look at it soon.",
                 "lower": "Lower concern: keep an eye on it; see a doctor if it changes."}[band]
     assert text.startswith(("▲ " if band == "higher" else "● ") + expected)  # in words and symbol, not colour alone
-    assert _risk_words(result["risk"], chosen["risk_bins"]) in text
+    assert _risk_words(result["risk"], chosen["risk_bins"], kind) in text
     assert "Risk score" not in text and "%" not in text
-    figures = chosen["test"] if (chosen.get("test") or {}).get("sensitivity") is not None else chosen["validation"]
     assert (f"caught {round(figures['sensitivity'] * 100)} of every 100 cancers (sensitivity) and cleared "
             f"{round(figures['specificity'] * 100)} of every 100 harmless lesions (specificity)") in text
     assert "not a diagnosis" in text
@@ -540,21 +622,18 @@ def _sha256(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda m: {**m, "preprocess": {k: v for k, v in m["preprocess"].items() if k != "exif_orientation"}},
-     "metadata.json is not usable: preprocess.exif_orientation is missing (it must be true or false)"),
-    (lambda m: {**m, "input": {**m["input"], "height": "224"}},
-     "metadata.json is not usable: input.height is wrong (it must be a positive whole number)"),
-    (lambda m: {**m, "classes": []}, "metadata.json is not usable: classes is wrong (it must be a list of {id, name})"),
-    (lambda m: {**m, "screening": {**m["screening"], "threshold": float("nan")}}, "metadata.json is not valid JSON"),
-], ids=["missing-field", "wrong-type", "no-classes", "bare-NaN"])
-def test_malformed_metadata_is_refused_in_words(page, web_root, serve_web, tmp_path, edit, message):
-    """A broken metadata.json names the field, never shows a JavaScript error's text."""
-    page.goto(serve_web(web_with_metadata(web_root, tmp_path / "web", edit, stamp=False)))
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_malformed_metadata_is_refused_in_words(page, web_root, serve_web, tmp_path, case):
+    """Each malformed metadata.json (tests/fixtures/malformed_metadata.json, re-stamped as someone who edits it
+    would) is refused in the words `trainer predict` uses (tests/test_contract.py, the same cases), naming the
+    field, never with a JavaScript error's text."""
+    site = web_with_metadata(web_root, tmp_path / "web", lambda m: malformed(m, case), stamp=case.get("stamp", True))
+    page.goto(serve_web(site))
     page.wait_for_selector("#status[data-state=error]")
     status = page.inner_text("#status")
-    assert status.startswith(f"SkinLens could not start: {message}"), status
+    assert status.startswith("SkinLens could not start: ") and case["says"] in status, status
     assert "undefined" not in status and "Cannot read" not in status
+    assert page.is_disabled("#files")
 
 
 def _rename_melanoma(metadata):
@@ -612,25 +691,26 @@ def test_the_page_names_the_data_the_model_learned_from(page, web_root, serve_we
         metadata["dataset"] = {"name": "Clinic X 2025", "citation": "Doe J., Clinic X photos (2025).",
                                "licence": "CC BY 4.0", "url": "https://example.org/clinic-x",
                                "licence_url": None, "population": None}
+        metadata["datasets"] = [metadata["dataset"]]
         return metadata
 
     open_app(page, serve_web(web_with_metadata(web_root, tmp_path / "web", other_data)))
     assert page.inner_text("#data-credit") == ("The model was trained on Clinic X 2025: Doe J., Clinic X photos "
                                                "(2025), https://example.org/clinic-x, licensed CC BY 4.0.")
     assert page.get_attribute("#data-credit a", "href") == "https://example.org/clinic-x"
-    assert "It learned from Clinic X 2025:" in page.inner_text(".limits")
+    assert "It learned from Clinic X 2025." in page.inner_text(".limits")
     assert "HAM10000" not in page.inner_text("body")
 
 
 def _readme_example():
-    """The embedding example from the README, as written there."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme.split("**Embedding it in another page.**", 1)[1]
+    """The embedding example from docs/how-it-works.md (moved there from the README), as written there."""
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "how-it-works.md").read_text()
+    section = readme.split("## Embedding it in another page", 1)[1]
     return section.split("```html\n", 1)[1].split("```", 1)[0]
 
 
 def test_the_readme_embedding_example_works(page, web_root, serve_pages, tmp_path):
-    """Another page, the README's example as written (an inline module script: served as a static host
+    """Another page, the documented example as written (an inline module script: served as a static host
     would, without SkinLens' CSP), gets an answer through the module API, and a clear message for a file
     it cannot read."""
     example = tmp_path / "example.html"
@@ -662,3 +742,28 @@ def test_server_serves_your_own_model_folder(page, tiny_web):
         assert ready["version"] == tiny["model"]["version"] == page.text_content("#model-version")
         assert ready["selfTest"]["passed"] and ready["selfTest"]["cases"] == len(tiny["golden"])
         page.wait_for_selector("#offline:has-text('works offline')", state="attached")
+
+
+def test_the_limits_name_each_source_and_each_kind_of_picture(page, web_root, serve_web, tmp_path):
+    """A model trained on dermoscopy and phone photos says so in "What SkinLens has not seen": each source with
+    who it shows, both kinds of picture, and each kind's tested sensitivity (metadata.js seenAndUnseen)."""
+    def two_sources(metadata):
+        metadata["datasets"] = [{"name": "Derm A", "population": "dermoscopy from Austria"},
+                                {"name": "Phones B", "population": "phone photos from Brazil"}]
+        metadata["picture_kinds"] = [{"id": "dermoscopic", "name": "dermoscopic close-up"},
+                                     {"id": "photo", "name": "ordinary photo"}]
+        metadata["picture_kind_photo_from"] = 0.5
+        s = metadata["screening"]
+        s["by_kind"] = {kind: {"threshold": s["threshold"], "few_cancers": kind == "photo", "risk_bins": s["risk_bins"],
+                               "validation": s["validation"],
+                               "test": {"n": 79, "n_malignant": 44, "sensitivity": 0.932, "answered": 0.937}}
+                        for kind in ("dermoscopic", "photo")}
+        return metadata
+
+    open_app(page, serve_web(web_with_metadata(web_root, tmp_path / "web", two_sources)))
+    limits = " ".join(page.inner_text(".limits").split())
+    assert ("It learned from Derm A (dermoscopy from Austria) and Phones B (phone photos from Brazil). It knows "
+            "dermoscopic close-ups and ordinary photos of a spot on the skin.") in limits
+    assert "Ordinary phone photos" not in limits
+    assert ("On ordinary photos it had not seen (79 pictures, 44 of them cancers), it called 93 of every 100 "
+            "cancers “higher concern” and answered 94 of every 100 pictures; these figures rest on few cancers.") in limits

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from browser_helpers import web_with_metadata
 
 pytestmark = pytest.mark.browser
 
@@ -18,9 +19,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_bench_browser_prints_its_table_and_writes_the_same_figures_as_json(tiny_root, tmp_path):
     out = tmp_path / "bench.json"
+    # --compare: the tiny model again, under another name (so another version), as a previous release.
+    other = web_with_metadata(tiny_root, tmp_path / "other",
+                              lambda metadata: {**metadata, "model": {**metadata["model"], "name": "compared"}})
     done = subprocess.run([sys.executable, "benchmarks/bench_browser.py", "--web", str(tiny_root),
                            "--backends", "wasm", "--runs", "3", "--warmup", "1", "--batch", "5", "--batch-rounds", "1",
-                           "--json", str(out)],
+                           "--json", str(out), "--compare", str(other / "model")],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(out.read_text())
@@ -42,3 +46,15 @@ def test_bench_browser_prints_its_table_and_writes_the_same_figures_as_json(tiny
     assert all(batch[key] > 0 for key in ("first_ms", "ms", "one_thread_first_ms", "one_thread_ms", "python_ms"))
     line = re.search(r"^page as a user gets it, (\d+) threads?\s+([\d.]+) ms", done.stdout, re.M)
     assert line and [float(v) for v in line.groups()] == pytest.approx([batch["threads"], batch["ms"]], abs=0.06)
+    # --compare: the other folder timed in the page (which loaded its version) and in Python, in the JSON
+    # and in a table of its own.
+    compare, versus = figures["compare"], figures["versus_compare"]
+    version = json.loads((other / "model" / "metadata.json").read_text())["model"]["version"]
+    assert compare["dir"] == str(other / "model") and compare["model"] == version != figures["model"]
+    assert compare["error"] is None and all(compare[key] > 0 for key in ("python_ms", "browser_ms", "ready_ms"))
+    assert compare["ratio"] == pytest.approx(compare["browser_ms"] / compare["python_ms"], rel=1e-2)
+    assert versus["browser_ms"] == pytest.approx(figures["browser_ms"] / compare["browser_ms"], rel=1e-2)
+    assert versus["python_ms"] == pytest.approx(figures["python_ms"] / compare["python_ms"], rel=1e-2)
+    row = re.search(r"^compared \S+\s+(\d+) ms\s+(\d+) ms\s+([\d.]+) ms", done.stdout, re.M)
+    assert row and [float(v) for v in row.groups()] == pytest.approx(
+        [compare["cold_ready_ms"], compare["ready_ms"], compare["browser_ms"]], abs=0.6), done.stdout

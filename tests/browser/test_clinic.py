@@ -70,6 +70,33 @@ def _download_csv(page):
     return download.value.suggested_filename, list(csv.DictReader(io.StringIO(text)))
 
 
+def test_photos_dropped_while_a_batch_runs_are_refused_in_words(page, app_url):
+    """Photos dropped or pasted while a batch is being classified are not silently ignored: the page says they
+    were not added, and the batch running keeps its own photos and results."""
+    open_app(page, app_url)
+    first = [LESION, FIXTURES / "ISIC_0024306.jpg"]
+    # In one task, so that the batch is surely still running: a drop of two, then one pasted.
+    notes = page.evaluate(f"""([first, second, third]) => {{
+      const drop = {DROP};
+      drop([first, 'drop']);
+      drop([second, 'drop']);
+      const note = document.getElementById('input-note');
+      const afterDrop = [note.hidden, note.textContent];
+      drop([third, 'paste']);
+      return [afterDrop, [note.hidden, note.textContent]];
+    }}""", [_files(*first), _files(FIXTURES / "alpha.png", FIXTURES / "png_rgb.png"), _files(FIXTURES / "alpha.png")])
+    assert notes[0] == [False, "2 photos were not added: SkinLens is still classifying the others. "
+                               "Add them again once it is done."]
+    assert notes[1][0] is False and notes[1][1].startswith("One photo was not added")
+    results = page.evaluate(WAIT_FOR_RESULTS, 2)
+    assert [r["file"] for r in results] == [p.name for p in first]
+    assert page.locator("#input-note").is_visible()
+    note = page.locator("#input-note")
+    assert page.evaluate(DROP, [_files(FIXTURES / "alpha.png"), "drop"])  # once done, the next batch is taken
+    assert note.is_hidden()
+    assert [r["file"] for r in page.evaluate(WAIT_FOR_RESULTS, 1)] == ["alpha.png"]
+
+
 def test_drop_three_files_one_not_an_image_then_export_csv(page, app_url, metadata):
     """The issue's full flow: three files dropped, one not an image → two results and one clear
     message → a CSV with a row each, made in the page."""

@@ -22,7 +22,7 @@ OTHER = FIXTURES / "ISIC_0024310.jpg"
 
 
 def of_every_100(fraction):
-    """ui.js's Math.round(fraction * 100): halves round up (Python's round() would round 62.5 to 62)."""
+    """card.js's Math.round(fraction * 100): halves round up (Python's round() would round 62.5 to 62)."""
     return math.floor(fraction * 100 + 0.5)
 
 
@@ -94,12 +94,42 @@ def test_answers_are_kept_nowhere(page, tiny_url):
     assert page.input_value("#clinical-age") == "" and page.input_value("#clinical-site") == ""
 
 
+def test_the_browser_does_not_send_the_fields_to_its_autofill_service(browser, app_url, tmp_path):
+    """Chromium's autofill sends a signature of each form on a page to its own service, a request that only
+    Chromium's net-log shows (Playwright's request events do not); autocomplete="off" does not stop it.
+    index.html keeps the clinical fields out of it; Enter in the age field does not submit their form
+    (checked_page: no CSP violation, no console error)."""
+    import os
+    import re
+
+    from browser_helpers import checked_page
+
+    log = tmp_path / "net-log.json"
+    args = [f"--log-net-log={log}"] + (["--no-sandbox"] if os.geteuid() == 0 else [])
+    executable = os.environ.get("SKINLENS_CHROMIUM") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium")
+                                                          else None)
+    logged_browser = browser.browser_type.launch(executable_path=executable, args=args)
+    try:
+        with checked_page(logged_browser) as page:
+            open_app(page, app_url)
+            assert page.is_visible("#clinical-age")
+            fill_clinical(page, age=63, sex="female", site="scalp")
+            page.press("#clinical-age", "Enter")
+            page.wait_for_timeout(3000)  # autofill asks within a second of seeing a form
+            assert page.input_value("#clinical-age") == "63"
+    finally:
+        logged_browser.close()
+    logged = log.read_text()
+    assert f"{app_url}model/metadata.json" in logged  # the log holds the page's own requests
+    assert not re.findall(r"https://[a-z0-9.-]*autofill[a-z0-9.-]*/\S*", logged)
+
+
 def test_a_malformed_clinical_block_is_refused_in_words(page, tiny_root, serve_web, tmp_path):
     """metadata.json's clinical block is checked before the page builds a vector from it."""
     root = web_with_metadata(tiny_root, tmp_path / "web", lambda m: {**m, "clinical": {**m["clinical"], "size": 3}})
     page.goto(serve_web(root))
     page.wait_for_selector("#status[data-state=error]")
-    assert "clinical block is not one this page can use" in page.inner_text("#status")
+    assert "clinical is wrong (it must be a block SkinLens can use" in page.inner_text("#status")
     assert page.is_hidden("#clinical")
 
 

@@ -30,8 +30,10 @@ def test_model_card_shows_the_metadata(page, pages_url, metadata):
         assert value in text
     assert "Intended use" in text and "Limitations" in text
     # Who the data shows comes from metadata.dataset; a metadata.json written before that block says less.
-    population = (metadata.get("dataset") or {}).get("population")
-    assert (population or "shown to work on images unlike it") in text
+    sources = metadata.get("datasets") or [metadata.get("dataset") or {}]
+    for source in sources:
+        assert (f"{source['name']} holds {source['population']}" if source.get("population")
+                else "shown to work on images unlike it") in text
     test = metadata["metrics"].get("test")
     if test:
         assert f"{test['n']:,} images" in text
@@ -65,6 +67,7 @@ def test_model_card_names_the_models_own_data(page, web_root, serve_web, tmp_pat
         metadata["dataset"] = {"name": "Clinic X 2025", "citation": "Doe J., Clinic X photos (2025).",
                                "licence": "CC BY 4.0", "url": None, "licence_url": None,
                                "population": "phone photos of 200 patients of one clinic"}
+        metadata["datasets"] = [metadata["dataset"]]
         metadata["licence"] = {**metadata["licence"], "model": "CC BY 4.0 (derived from Clinic X 2025)",
                                "data": "Clinic X 2025: Doe J., Clinic X photos (2025). CC BY 4.0."}
         return metadata
@@ -116,9 +119,75 @@ def test_model_card_warns_of_figures_resting_on_few_cases(page, web_root, serve_
     assert "⚠ few cases" in rows.nth(order.index("df")).inner_text()
     assert "⚠" not in rows.nth(order.index("bcc")).inner_text()
     test_row = page.locator("#screening-metrics tbody tr", has_text="Test").inner_text()
-    assert "93.4% (95% interval" in test_row and "⚠ few cases" in test_row
+    shipped = metadata["screening"]["test"]["sensitivity"]
+    assert f"{shipped * 100:.1f}% (95% interval" in test_row and "⚠ few cases" in test_row
 
 
-def test_model_card_without_few_cases_shows_no_warning(page, pages_url):
-    _open(page, pages_url)
+def test_model_card_without_few_cases_shows_no_warning(page, web_root, serve_web, tmp_path):
+    def none(metadata):
+        metadata["metrics"]["test"]["few_cases"] = []
+        return metadata
+
+    _open(page, serve_web(web_with_metadata(web_root, tmp_path / "web", none)))
     assert page.locator("#few-cases").is_hidden() and "⚠" not in page.inner_text("main")
+
+
+def test_model_card_shows_each_kind_of_picture_and_each_source(page, web_root, serve_web, tmp_path, metadata):
+    """A model that tells dermoscopic close-ups from phone photos gets a row per kind (its threshold and its
+    test figures with intervals) and a note where a kind's threshold rests on few cancers; each data source
+    is named with its population."""
+    if not metadata.get("screening"):
+        pytest.skip("metadata.json has no screening block")
+    test = {"n": 79, "n_groups": 60, "n_malignant": 44, "n_benign": 35, "answered": 0.9367,
+            "sensitivity": 0.9318, "sensitivity_wilson_95": [0.8176, 0.9765], "specificity": 0.4286,
+            "malignant_auc": 0.8123, "balanced_accuracy": 0.5121, "judged_as": {"dermoscopic": 0.05, "photo": 0.95},
+            "intervals_95": {"malignant_auc": [0.7001, 0.9002]}}
+
+    def two_kinds(m):
+        s = m["screening"]
+        m["picture_kinds"] = [{"id": "dermoscopic", "name": "dermoscopic close-up"},
+                              {"id": "photo", "name": "ordinary photo"}]
+        m["picture_kind_photo_from"] = 0.5
+        s["by_kind"] = {"dermoscopic": {"threshold": s["threshold"], "few_cancers": False, "n_validation_cancers": 400,
+                                        "risk_bins": s["risk_bins"], "validation": s["validation"], "test": None},
+                        "photo": {"threshold": 0.1234, "few_cancers": True, "n_validation_cancers": 12,
+                                  "risk_bins": s["risk_bins"], "validation": s["validation"], "test": test}}
+        m["datasets"] = [{"name": "Derm A", "population": "dermoscopy from Austria"},
+                         {"name": "Phones B", "population": "phone photos from Brazil"}]
+        return m
+
+    text = _open(page, serve_web(web_with_metadata(web_root, tmp_path / "web", two_kinds)))
+    rows = page.locator("#kind-metrics tbody tr")
+    assert rows.count() == 2
+    photo = rows.nth(1).inner_text()
+    assert photo.startswith("ordinary photo") and "0.123" in photo and "79 (60 people or lesions)" in photo
+    assert "93.2% (95% interval 81.8%–97.7%)" in photo and "93.7%" in photo and "44 / 35" in photo
+    assert "0.812 (95% interval 0.7–0.9)" in photo
+    assert "only 12 validation cancers" in page.inner_text("#kinds-notes")
+    assert "95.0% of the test ordinary photos were judged to be one" in page.inner_text("#kinds-notes")
+    assert page.inner_text("#data-limit").startswith("Derm A holds dermoscopy from Austria; Phones B holds phone photos")
+    assert "Each kind of picture" in text
+
+
+def test_model_card_says_the_model_was_distilled_and_what_it_cost(page, web_root, serve_web, tmp_path):
+    """training.distil (trainer/distil.py's comparison, copied by the converter) shows as a fact with the
+    one-view model's validation figures beside the 8-view model's; a model without it shows none."""
+    def distilled(metadata):
+        metadata["model"]["views"] = 1
+        metadata["training"]["distil"] = {
+            "epochs": 3, "within_tolerance": True,
+            "teacher_8_views": {"all": {"balanced_accuracy": 0.7334, "malignant_auc": 0.9091}},
+            "student_1_view": {"all": {"balanced_accuracy": 0.7312, "malignant_auc": 0.9106}}}
+        return metadata
+
+    def not_distilled(metadata):
+        metadata["training"].pop("distil", None)
+        return metadata
+
+    _open(page, serve_web(web_with_metadata(web_root, tmp_path / "web", distilled)))
+    facts = page.inner_text("#training-facts")
+    assert ("3 epochs training this one-view model towards the answers of the same model in 8 views; on "
+            "validation, balanced accuracy 0.731 against 0.733, malignant AUC 0.911 against 0.909") in facts
+    assert "Views per photo" not in facts
+    _open(page, serve_web(web_with_metadata(web_root, tmp_path / "web2", not_distilled)))
+    assert "Distillation" not in page.inner_text("#training-facts")

@@ -7,7 +7,7 @@ gives its photos back and the batch ends all the same.
 
 import numpy as np
 import pytest
-from browser_helpers import (FILE_TOLERANCE, FIXTURES, checked_page, choose, open_app, probabilities,
+from browser_helpers import (FILE_TOLERANCE, FIXTURES, LESION, checked_page, choose, open_app, probabilities,
                              start_workers, web_with_metadata)
 
 from trainer.predict import Predictor
@@ -35,13 +35,14 @@ def test_page_and_worker_share_a_batch_in_order_with_pythons_answers(page, app_u
                                    err_msg=f"{name} on {result['thread']}")
 
 
-# A worker with a planted fault: its first photo is answered, its second fails as a bug would (not as
-# the photo's fault), which takes the worker out of the pool. The real worker runs under another name.
+# A worker with a planted fault: its photo number FAILING fails as a bug would (not as the photo's
+# fault), which takes the worker out of the pool; the others are answered. The real worker runs under
+# another name.
 BREAKING_WORKER = """import './inference-worker-real.js';
 const post = self.postMessage.bind(self);
 let answered = 0;
 self.postMessage = (message, transfer) => {
-  if (message.type === 'result' && ++answered === 2) {
+  if (message.type === 'result' && ++answered === FAILING) {
     post({type: 'result', id: message.id, error: {name: 'Error', code: null, message: 'planted fault'}});
   } else {
     post(message, transfer);
@@ -50,11 +51,17 @@ self.postMessage = (message, transfer) => {
 """
 
 
-def test_a_worker_that_breaks_gives_its_photos_back(browser, web_root, serve_web, tmp_path):
-    web = web_with_metadata(web_root, tmp_path / "web", lambda metadata: metadata)
+def _breaking_web(web_root, folder, failing):
+    """A copy of web/ whose worker fails its photo number `failing` (BREAKING_WORKER)."""
+    web = web_with_metadata(web_root, folder, lambda metadata: metadata)
     (web / "inference-worker-real.js").symlink_to((web_root / "inference-worker.js").resolve())
     (web / "inference-worker.js").unlink()
-    (web / "inference-worker.js").write_text(BREAKING_WORKER)
+    (web / "inference-worker.js").write_text(BREAKING_WORKER.replace("FAILING", str(failing)))
+    return web
+
+
+def test_a_worker_that_breaks_gives_its_photos_back(browser, web_root, serve_web, tmp_path):
+    web = _breaking_web(web_root, tmp_path / "web", failing=2)
     names = [name for name in IMAGES if name != "not_an_image.jpg"][:8]
     with checked_page(browser) as page:
         warnings = []
@@ -114,3 +121,18 @@ def test_run_queue_does_every_item_once(page, app_url, plan):
             assert by[item] != thread["name"]  # a failed item was done again, by another thread
     if len(plan) > 1 and "failOn" not in plan[1]:
         assert "w1" in by.values()  # a worker that joins late still takes items
+
+
+def test_a_single_photo_whose_worker_breaks_is_classified_on_the_page(browser, web_root, serve_web, tmp_path):
+    """One photo goes to the warm worker; when that worker breaks on it, the page's thread classifies it
+    (from its own copy of the pixels), with Python's answer, and the next photo stays on the page."""
+    web = _breaking_web(web_root, tmp_path / "web", failing=1)
+    with checked_page(browser) as page:
+        open_app(page, f"{serve_web(web)}?threads=2")
+        assert start_workers(page, 2) == "batches on 2 threads (the page and 1 worker)"
+        [first] = choose(page, [LESION])
+        [again] = choose(page, [LESION])
+        assert first["error"] is None and (first["thread"], again["thread"]) == ("page", "page")
+        [(_, python, _)] = Predictor(web_root / "model").predict_files([str(LESION)])
+        np.testing.assert_allclose(probabilities(first), python, atol=FILE_TOLERANCE)
+        assert page.text_content("#threads").startswith("batches on 1 thread (1 worker could not start or stopped")

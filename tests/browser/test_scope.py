@@ -141,7 +141,7 @@ def test_each_threshold_flags_its_side(page, web_root, serve_web, tmp_path, meta
     card.locator(".result-summary").click()  # a batch's cards are folded
     warning = card.locator(".scope-warning")
     assert warning.is_visible() and "looks blurred" in warning.inner_text()
-    assert "no class is confident" in warning.inner_text() and "very small" in warning.inner_text()
+    assert "no type is confident" in warning.inner_text() and "very small" in warning.inner_text()
     assert "looks blurred" in page.locator("#batch-table tbody tr").nth(2).inner_text()
 
 
@@ -195,7 +195,7 @@ def test_a_picture_that_is_not_a_lesion_leads_with_that(page, app_url, metadata,
     order = card.evaluate("""(card) => [...card.querySelectorAll('.scope-warning, .triage')]
       .map((node) => node.className)""")
     assert order[0].startswith("scope-warning") and len(order) == 2
-    assert "does not look like a close-up of a spot on the skin" in card.locator(".scope-warning").inner_text()
+    assert "found no spot on the skin" in card.locator(".scope-warning").inner_text()
     # No answer in view: the concern box and the types are folded away, there for whoever opens them.
     assert not card.locator(".triage").is_visible() and not card.locator(".types").first.is_visible()
     card.locator(".answer-anyway > summary").click()
