@@ -140,8 +140,10 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
+def page(browser, serve_web, serve_pages):
     """A fresh page; at teardown, fails on any console error, page error, CSP violation or request that
-    left the origin of the page's own navigations (see browser_helpers.checked_page)."""
+    left the origin of the page's own navigations (see browser_helpers.checked_page).
+    It asks for serve_web and serve_pages so that their servers start before it and stop after it: a
+    server stopped under an open page turns a request still under way into a console error."""
     with checked_page(browser, viewport={"width": 1280, "height": 900}) as page:
         yield page

@@ -86,3 +86,17 @@ def test_csp_violation_in_an_inference_worker_fails(browser, serve_web, web_root
         with checked_page(browser) as page:
             open_app(page, f"{serve_web(web)}?threads=2")
             start_workers(page, 2)
+
+
+def test_a_server_for_one_test_stops_after_its_page(page, serve_web, tmp_path):
+    """The `page` fixture closes before serve_web's servers stop. The other way round, a request still under way
+    when the test ends fails on a stopped server, and the test errors at teardown with "Failed to load resource"
+    (a CI run failed so: the page was still loading a file after saying why it refused a malformed metadata.json).
+    Here the page asks for a file every 10 ms until it is closed."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text('<!doctype html><title>poll</title><link rel="icon" href="data:,">'
+                                      '<script type="module" src="poll.js"></script>')
+    (site / "poll.js").write_text("setInterval(() => fetch('poll.js', { cache: 'no-store' }).catch(() => {}), 10);\n")
+    page.goto(serve_web(site))
+    page.wait_for_function("() => performance.getEntriesByType('resource').length > 5")
