@@ -286,6 +286,11 @@ function csv() {
  */
 async function registerServiceWorker() {
   if (!('serviceWorker' in navigator)) return 'offline use: not supported by this browser';
+  // sw.js says why an install failed (a file missing or not the one precache.json lists) before it gives up.
+  const whyNot = new Promise((resolve) => navigator.serviceWorker.addEventListener('message', (event) => {
+    if (event.data?.type === 'skinlens:offline-copy-failed') resolve(event.data.reason);
+  }));
+  navigator.serviceWorker.startMessages();
   try {
     const response = await fetch('precache.json', {cache: 'no-cache'});
     if (!response.ok) throw new Error(`precache.json: HTTP ${response.status}`);
@@ -305,8 +310,10 @@ async function registerServiceWorker() {
     }
     return 'works offline after this visit';
   } catch (error) {
-    console.warn('service worker not registered:', error);
-    return 'offline use: unavailable here';
+    // The worker's message and its end are two events in no set order: its reason is waited for a moment.
+    const reason = await Promise.race([whyNot, new Promise((resolve) => setTimeout(resolve, 1000))]);
+    console.warn('service worker not installed:', reason ?? error);
+    return reason ? `offline copy not installed: ${reason}` : 'offline use: unavailable here';
   }
 }
 

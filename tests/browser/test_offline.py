@@ -10,18 +10,12 @@ import json
 
 import pytest
 
-from browser_helpers import FIXTURES, LESION, checked_page, choose, open_app, start_workers, web_with_metadata
+from browser_helpers import (FIXTURES, LESION, checked_page, choose, open_app, start_workers, wait_for_offline_copy,
+                             wait_in_page, web_with_metadata)
 
 from converter.precache import MANIFEST, write_manifest
 
 pytestmark = pytest.mark.browser
-
-# Resolves once sw.js controls the page (it claims it on activation, without a reload).
-CONTROLLED = """async () => {
-  const registration = await navigator.serviceWorker.ready;
-  while (!navigator.serviceWorker.controller) await new Promise((resolve) => setTimeout(resolve, 50));
-  return {script: registration.active.scriptURL, scope: registration.scope};
-}"""
 
 CACHED = """async () => {
   const out = {};
@@ -31,19 +25,19 @@ CACHED = """async () => {
   return out;
 }"""
 
-# Waits until the worker of `release` is the active one; fails if it could not install.
+# The worker of `release` once it is active and controls the page; throws if it could not install.
 ACTIVE_RELEASE = """async (release) => {
   const ours = (worker) => worker?.scriptURL.endsWith(`sw.js?release=${release}`);
-  for (;;) {
-    const registration = await navigator.serviceWorker.getRegistration();
-    const worker = [registration?.installing, registration?.waiting, registration?.active].find(ours);
-    if (worker?.state === 'activated' && navigator.serviceWorker.controller?.scriptURL === worker.scriptURL) {
-      return worker.scriptURL;
-    }
-    if (worker?.state === 'redundant') throw new Error(`the worker of release ${release} failed to install`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const registration = await navigator.serviceWorker.getRegistration();
+  const worker = [registration?.installing, registration?.waiting, registration?.active].find(ours);
+  if (worker?.state === 'redundant') throw new Error(`the worker of release ${release} failed to install`);
+  return worker?.state === 'activated' && navigator.serviceWorker.controller?.scriptURL === worker.scriptURL &&
+    worker.scriptURL;
 }"""
+
+
+def wait_for_release(page, release):
+    return wait_in_page(page, ACTIVE_RELEASE, release, what=f"release {release}'s service worker to control the page")
 
 
 @pytest.fixture(params=["server.py", "pages"])
@@ -59,7 +53,7 @@ def test_works_offline_after_one_visit(browser, site_url, web_root, metadata):
         requests = []
         page.context.on("request", lambda request: requests.append(request))
         open_app(page, f"{site_url}?threads=2")
-        worker = page.evaluate(CONTROLLED)
+        worker = wait_for_offline_copy(page)
         assert worker["scope"] == site_url
         assert worker["script"] == f"{site_url}sw.js?release={release}"
         cached = page.evaluate(CACHED)
@@ -142,7 +136,7 @@ def test_a_returning_user_gets_the_new_release_online_and_the_old_one_offline(br
     url = serve_web(site)
     with checked_page(browser) as page:
         open_app(page, url)
-        page.evaluate(ACTIVE_RELEASE, first)
+        wait_for_release(page, first)
         assert _shown_release(page) == "release-1"
 
         second = _publish(site, web_root, "release-2")
@@ -154,7 +148,7 @@ def test_a_returning_user_gets_the_new_release_online_and_the_old_one_offline(br
         page.context.set_offline(False)
         open_app(page, url)
         assert _shown_release(page) == "release-2"
-        page.evaluate(ACTIVE_RELEASE, second)
+        wait_for_release(page, second)
         page.context.set_offline(True)
         open_app(page, url)
         assert _shown_release(page) == "release-2"
@@ -179,31 +173,32 @@ def test_the_first_online_visit_after_an_update_gets_it_when_the_host_lets_brows
 
     with serving(app) as url, checked_page(browser) as page:
         open_app(page, url)
-        page.evaluate(ACTIVE_RELEASE, first)
+        wait_for_release(page, first)
         open_app(page, url)  # a second visit, through the worker: now in the HTTP cache too
         assert _shown_release(page) == "release-1"
 
         second = _publish(site, web_root, "release-2")
         open_app(page, url)
         assert _shown_release(page) == "release-2"
-        page.evaluate(ACTIVE_RELEASE, second)
+        wait_for_release(page, second)
 
 
 def test_an_incomplete_release_never_replaces_the_offline_copy(browser, web_root, serve_web, tmp_path):
     """Release 2's manifest is published but one of its files is not the one it lists (a deployment cut
-    short): its worker fails to install, the page says offline use is unavailable, and offline the user
+    short): its worker fails to install, the page names the file that did not match, and offline the user
     still gets release 1, whole: never release 2's index.html with release 1's files or the reverse."""
     site = _site(web_root, tmp_path)
     first = _publish(site, web_root, "release-1")
     url = serve_web(site)
     with checked_page(browser) as page:
         open_app(page, url)
-        page.evaluate(ACTIVE_RELEASE, first)
+        wait_for_release(page, first)
 
         second = _publish(site, web_root, "release-2", break_file="card.js")
         open_app(page, url)  # online: release 2's page, whose worker cannot install
         assert _shown_release(page) == "release-2"
-        page.wait_for_selector("#offline:has-text('offline use: unavailable here')", state="attached")
+        page.wait_for_selector("#offline:has-text('offline copy not installed: card.js did not match')",
+                               state="attached")
         assert list(page.evaluate(CACHED)) == [f"skinlens-{first}"]
         assert page.evaluate("navigator.serviceWorker.controller.scriptURL").endswith(f"release={first}")
 
@@ -238,7 +233,7 @@ def test_the_app_is_installable_from_server_and_pages(browser, site_url):
         assert found["url"] == linked["href"] and found["errors"] == [], found["errors"]
         assert found["parsed"]["scope"] == site_url  # "./" resolved against the manifest: the app's folder
         # Chromium's own install check: nothing stops it but the test's private (incognito) profile.
-        page.evaluate(CONTROLLED)
+        wait_for_offline_copy(page)
         errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
         assert {error["errorId"] for error in errors} <= {"in-incognito"}, errors
         assert json.loads(found["data"]) == linked["manifest"]
