@@ -58,6 +58,20 @@ def write_manifest(web: Path) -> dict:
     return data
 
 
+def staleness(web: Path) -> str | None:
+    """None when ``web/precache.json`` lists exactly the files under ``web``; else one line naming the files
+    that differ and the command that re-stamps it. A stale manifest fails the service worker's install (a
+    listed file does not match), so the app never gets its offline copy."""
+    path = Path(web) / MANIFEST
+    written = json.loads(path.read_text()) if path.is_file() else {"files": {}}
+    current = manifest(web)
+    changed = sorted(name for name in written["files"].keys() | current["files"].keys()
+                     if written["files"].get(name) != current["files"].get(name))
+    if written.get("release") == current["release"] and not changed:
+        return None
+    return f"{path} is stale ({', '.join(changed) or 'release'}): run python -m converter.precache {web}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m converter.precache", description=__doc__.split("\n")[0])
     parser.add_argument("web", type=Path, help="the web app's folder (web/)")
@@ -68,15 +82,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.web / MANIFEST}: release {data['release']}, {len(data['files'])} files")
         return 0
     path = args.web / MANIFEST
-    written = json.loads(path.read_text()) if path.is_file() else {"files": {}}
-    current = manifest(args.web)
-    changed = sorted(name for name in written["files"].keys() | current["files"].keys()
-                     if written["files"].get(name) != current["files"].get(name))
-    if written.get("release") == current["release"] and not changed:
-        print(f"{path}: up to date (release {current['release']})")
+    stale = staleness(args.web)
+    if stale is None:
+        print(f"{path}: up to date (release {manifest(args.web)['release']})")
         return 0
-    print(f"{path} is stale ({', '.join(changed) or 'release'}): run python -m converter.precache {args.web}",
-          file=sys.stderr)
+    print(stale, file=sys.stderr)
     return 1
 
 

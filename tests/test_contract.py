@@ -76,7 +76,8 @@ def test_a_stale_manifest_is_reported_with_the_changed_file(tmp_path, capsys):
     shutil.copytree(WEB, web)
     (web / "main.js").write_text((web / "main.js").read_text() + "\n// a change\n")
     assert precache_main([str(web), "--check"]) == 1
-    assert "main.js" in capsys.readouterr().err
+    assert capsys.readouterr().err.strip() == (f"{web}/precache.json is stale (main.js): "
+                                                f"run python -m converter.precache {web}")
     assert precache_main([str(web)]) == 0 and precache_main([str(web), "--check"]) == 0
 
 

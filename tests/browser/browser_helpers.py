@@ -2,9 +2,11 @@
 edited metadata.json, and a checked page for contexts the `page` fixture does not make (phone size).
 """
 
+import collections
 import contextlib
 import json
 import shutil
+import weakref
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,21 +28,128 @@ SCREENSHOTS = ROOT / "test-results" / "screenshots"
 # differences, 5.9e-5 in most sessions and 2.1e-4 in one (cmyk.jpg). Tolerance: ~2.4x the worst.
 FILE_TOLERANCE = 5e-4
 
-# Polls in the page (Playwright's wait_for_function would need eval, which the CSP forbids) for the next
-# batch the page announces (EVENT_RECORDER), and takes it, so that the next call waits for a new one.
-WAIT_FOR_RESULTS = """async (count) => {
-  const done = () => window.__skinlens.batch?.length >= count &&
-    document.getElementById('status').dataset.state === 'ready';
-  while (!done()) await new Promise((resolve) => setTimeout(resolve, 50));
+# How long a wait in the page may take unless its caller says otherwise: far above any ordinary wait here (the
+# shipped model's start and self-test, a batch of 16 photos), even with the other test process training.
+WAIT_MS = 90_000
+
+# wait_in_page's loop. `check` is the caller's JavaScript function, put in the source: the page's CSP forbids
+# eval, so Playwright's wait_for_function(expression) cannot run there, while page.evaluate's own function can.
+# A check may return a promise (navigator.serviceWorker.ready): it is raced against the deadline too.
+_WAIT_LOOP = """async ([arg, ms]) => {
+  const check = %s;
+  const deadline = Date.now() + ms;
+  const sleep = (t) => new Promise((resolve) => setTimeout(resolve, t));
+  const late = {};
+  for (;;) {
+    const left = deadline - Date.now();
+    if (window.__skinlens?.uncaught) return {done: false, uncaught: window.__skinlens.uncaught};
+    if (left <= 0) return {done: false};
+    const value = await Promise.race([(async () => check(arg))(), sleep(left).then(() => late)]);
+    if (value === late) return {done: false};
+    if (value !== undefined && value !== null && value !== false) return {done: true, value};
+    await sleep(50);
+  }
+}"""
+
+# What the page shows and holds, for a wait that ran out: the status line, the page's skinlens:error (main.js),
+# the offline line (it says which file the service worker refused) and the service worker's state.
+_PAGE_STATE = """async () => {
+  const text = (id) => document.getElementById(id)?.textContent?.trim() ?? null;
+  const state = {url: location.href, status: text('status'),
+                 statusState: document.getElementById('status')?.dataset.state ?? null,
+                 error: window.__skinlens?.error ?? null, offline: text('offline'), threads: text('threads')};
+  if ('serviceWorker' in navigator) {
+    const registration = await Promise.race([navigator.serviceWorker.getRegistration(),
+                                             new Promise((resolve) => setTimeout(resolve, 2000))]);
+    const describe = (worker) => worker && `${worker.scriptURL.split('/').pop()} ${worker.state}`;
+    state.serviceWorker = registration ? {installing: describe(registration.installing),
+      waiting: describe(registration.waiting), active: describe(registration.active),
+      controller: describe(navigator.serviceWorker.controller)} : 'not registered';
+  }
+  return state;
+}"""
+
+# The last console messages (and uncaught errors) of each page checked_page watches, its workers' included.
+_CONSOLE = weakref.WeakKeyDictionary()
+
+
+class PageWaitFailed(AssertionError):
+    """A wait in the page ran out, or saw the page fail: says what was awaited, and what the page showed and
+    said."""
+
+
+def page_state(page) -> str:
+    """The page's status line, error, offline line, service worker and last console messages, as one text."""
+    try:
+        state = page.evaluate(_PAGE_STATE)
+    except Exception as error:  # a page that navigated, crashed or closed
+        state = {"page": f"could not be read: {error}"}
+    lines = [f"  {key}: {value}" for key, value in state.items() if value not in (None, "")]
+    console = list(_CONSOLE.get(page, ()))
+    lines += ["  last console messages:"] + [f"    {message}" for message in console] if console else []
+    return "\n".join(lines)
+
+
+def wait_in_page(page, check: str, arg=None, *, what: str, timeout_ms: int = WAIT_MS):
+    """Polls the JavaScript function `check` (called with `arg`, every 50 ms) in the page until it returns a
+    value other than undefined, null or false, and returns that value. After `timeout_ms` it fails with
+    PageWaitFailed: `what` was awaited, and page_state(). It fails at once when the page has thrown an
+    uncaught error (EVENT_RECORDER), which would fail the test anyway. Every wait of the browser tests goes
+    through here, so a page that never gets ready, a batch that never ends or a worker that never answers
+    fails in its time and says why, instead of holding the suite until CI's limit."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        result = page.evaluate(_WAIT_LOOP % check, [arg, timeout_ms])
+    except PlaywrightError as error:  # the check threw: it saw the page fail (or the page went away)
+        raise PageWaitFailed(f"while the test waited for {what}: {error.message.splitlines()[0]}; "
+                              f"the page:\n{page_state(page)}") from None
+    if result.get("uncaught"):
+        raise PageWaitFailed(f"the page threw while the test waited for {what}: {result['uncaught']}; "
+                              f"the page:\n{page_state(page)}")
+    if not result["done"]:
+        raise PageWaitFailed(f"waited {timeout_ms / 1000:g} s for {what}; the page:\n{page_state(page)}")
+    return result["value"]
+
+
+# The next batch the page announces (EVENT_RECORDER), taken, so that the next call waits for a new one.
+BATCH_OF = """(count) => {
+  if (!(window.__skinlens.batch?.length >= count && document.getElementById('status').dataset.state === 'ready')) {
+    return null;
+  }
   const batch = window.__skinlens.batch;
   window.__skinlens.batch = null;
   return batch;
 }"""
 
+
+def wait_for_results(page, count, timeout_ms=WAIT_MS):
+    """The page's results (main.js PageResults) once a batch of at least `count` photos has been classified."""
+    return wait_in_page(page, BATCH_OF, count, what=f"the results of {count} photo(s)", timeout_ms=timeout_ms)
+
+
+def wait_for_offline_copy(page, timeout_ms=WAIT_MS):
+    """Waits until sw.js has copied the app and controls the page (it claims it on activation, without a
+    reload): returns {script, scope} of the active worker."""
+    return wait_in_page(page, """async () => {
+      const offline = document.getElementById('offline')?.textContent ?? '';
+      if (offline.startsWith('offline copy not installed')) throw new Error(`the page says: ${offline}`);
+      const registration = await Promise.race([navigator.serviceWorker.ready,
+                                               new Promise((resolve) => setTimeout(resolve, 500))]);
+      return registration && navigator.serviceWorker.controller &&
+        {script: registration.active.scriptURL, scope: registration.scope};
+    }""", what="the service worker to copy the app and control the page", timeout_ms=timeout_ms)
+
+
 # Records what the page announces on `document` (main.js: skinlens:ready, :result, :batch, :error, :model)
 # in window.__skinlens, for the tests: the page itself puts nothing on window.
 EVENT_RECORDER = """
-window.__skinlens = {ready: null, error: null, batch: null, model: null, results: []};
+window.__skinlens = {ready: null, error: null, batch: null, model: null, results: [], uncaught: null};
+// The page's first uncaught error or unhandled rejection: wait_in_page stops at it (checked_page fails on it).
+window.addEventListener('error', (event) => { window.__skinlens.uncaught ??= String(event.error ?? event.message); });
+window.addEventListener('unhandledrejection', (event) => {
+  window.__skinlens.uncaught ??= `unhandled rejection: ${event.reason}`;
+});
 document.addEventListener('skinlens:ready', (event) => { window.__skinlens.ready = event.detail; });
 document.addEventListener('skinlens:model', (event) => { window.__skinlens.model = event.detail; });
 document.addEventListener('skinlens:error', (event) => { window.__skinlens.error = event.detail; });
@@ -79,17 +188,16 @@ document.addEventListener('securitypolicyviolation', (event) => {
 CPU_BACKEND_TIMEOUT_MS = 240_000
 
 
-# Polls in the page for main.js's skinlens:ready (sent once the self-test, which runs right after the page
-# is ready, has finished) or skinlens:error.
-WAIT_FOR_SELF_TEST = """async () => {
-  while (!window.__skinlens.ready && !window.__skinlens.error) await new Promise((resolve) => setTimeout(resolve, 50));
-}"""
+# main.js's skinlens:ready (sent once the self-test, which runs right after the page is ready, has finished)
+# or skinlens:error, with the status line no longer loading.
+STARTED = """() => document.getElementById('status')?.dataset.state !== 'loading' &&
+  Boolean(window.__skinlens.ready || window.__skinlens.error)"""
 
 
 def wait_until_ready(page, timeout=None):
     """Waits until the page is ready and its self-test has run (skinlens:ready), or it failed to start."""
-    page.wait_for_selector("#status:not([data-state=loading])", timeout=timeout)
-    page.evaluate(WAIT_FOR_SELF_TEST)
+    wait_in_page(page, STARTED, what="the page to start (skinlens:ready or skinlens:error)",
+                 timeout_ms=timeout or WAIT_MS)
 
 
 def open_app(page, url):
@@ -104,15 +212,14 @@ def choose(page, files):
     """Chooses files in the file input and returns the page's results (main.js PageResults) once all
     are classified."""
     page.set_input_files("#files", files)
-    return page.evaluate(WAIT_FOR_RESULTS, len(files))
+    return wait_for_results(page, len(files))
 
 
-# Polls the page's line "batches on N threads" (main.js showThreads): the workers have loaded, passed
-# their self-test, and take photos from the next batch (or single photo) on.
-WAIT_FOR_THREADS = """async (count) => {
-  const line = () => document.getElementById('threads').textContent;
-  while (!line().startsWith(`batches on ${count} thread`)) await new Promise((resolve) => setTimeout(resolve, 50));
-  return line();
+# The page's line "batches on N threads" (main.js showThreads): the workers have loaded, passed their
+# self-test, and take photos from the next batch (or single photo) on.
+THREADS_LINE = """(count) => {
+  const line = document.getElementById('threads').textContent;
+  return line.startsWith(`batches on ${count} thread`) && line;
 }"""
 
 
@@ -123,7 +230,12 @@ def start_workers(page, threads):
     if threads > 2:
         first = page.evaluate("async () => (await import('./pool.js')).MIN_BATCH")
         choose(page, [LESION] * first)
-    return page.evaluate(WAIT_FOR_THREADS, threads)
+    return wait_for_threads(page, threads)
+
+
+def wait_for_threads(page, count):
+    """The page's threads line once it says "batches on `count` threads"."""
+    return wait_in_page(page, THREADS_LINE, count, what=f"batches on {count} threads (the inference workers)")
 
 
 def fill_clinical(page, age="", sex="", site=""):
@@ -193,12 +305,22 @@ def checked_page(browser, **context_options):
         if page in watched:
             return
         watched.append(page)
-        page.on("console", lambda message: errors.append(f"{page.url}: {message.text}")
-                if message.type == "error" else None)
-        page.on("pageerror", lambda error: errors.append(f"{page.url}: uncaught: {error}"))
+        said = _CONSOLE.setdefault(page, collections.deque(maxlen=12))  # for page_state
+
+        def on_console(source, message):
+            if message.type not in ("verbose", "debug"):
+                said.append(f"[{source.url.split('/')[-1] or '/'} {message.type}] {message.text}")
+            if message.type == "error":
+                errors.append(f"{source.url}: {message.text}")
+
+        def on_error(error):
+            said.append(f"[uncaught] {error}")
+            errors.append(f"{page.url}: uncaught: {error}")
+
+        page.on("console", lambda message: on_console(page, message))
+        page.on("pageerror", on_error)
         # pool.js's inference workers: their console errors (CSP refusals among them) count as the page's.
-        page.on("worker", lambda worker: worker.on("console", lambda message: errors.append(
-            f"{worker.url}: {message.text}") if message.type == "error" else None))
+        page.on("worker", lambda worker: worker.on("console", lambda message: on_console(worker, message)))
 
     context.expose_function("__skinlensCspViolation", lambda text: violations.append(text))
     context.add_init_script(CSP_LISTENER + EVENT_RECORDER)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from browser_helpers import checked_page
-from converter.precache import MANIFEST, write_manifest
+from converter.precache import MANIFEST, staleness, write_manifest
 from server import WEB_ROOT, create_app, serving
 
 PAGES_PREFIX = "/skinlens/"
@@ -35,6 +35,16 @@ def overlay_web(dest: Path, overlay: Path) -> Path:
             (dest / name).symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
     write_manifest(dest)  # the offline copy's list of files, for this mix of them
     return dest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def offline_manifest_is_current():
+    """Every browser test errors at once, naming the files and the fix, when web/precache.json no longer lists
+    web/'s files: the service worker would refuse the edited file, and a test waiting for the offline copy
+    would wait for nothing (python -m converter.precache web --check, in seconds rather than a hang)."""
+    stale = staleness(WEB_ROOT)
+    if stale:
+        pytest.fail(f"{stale} (the service worker refuses a file that does not match)", pytrace=False)
 
 
 @pytest.fixture(scope="session")

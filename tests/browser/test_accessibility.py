@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_helpers import (FIXTURES, LESION, ROOT, SCREENSHOTS, WAIT_FOR_RESULTS, checked_page, choose, open_app,
+from browser_helpers import (FIXTURES, LESION, ROOT, SCREENSHOTS, checked_page, choose, open_app, wait_for_results,
                              web_with_file)
 
 pytestmark = pytest.mark.browser
@@ -96,7 +96,7 @@ def test_keyboard_only_flow(page, app_url):
         page.wait_for_timeout(100)
     assert choosers, "Enter on the focused button opened no file chooser"
     choosers[0].set_files(BATCH)
-    results = page.evaluate(WAIT_FOR_RESULTS, len(BATCH))
+    results = wait_for_results(page, len(BATCH))
     assert [r["error"] is None for r in results] == [True, False, True]
 
     # Each result was announced to screen readers through the polite live region.

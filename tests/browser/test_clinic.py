@@ -13,8 +13,8 @@ from datetime import datetime
 
 import pytest
 
-from browser_helpers import (FIXTURES, LESION, SCREENSHOTS, WAIT_FOR_RESULTS, checked_page, choose, open_app,
-                             probabilities)
+from browser_helpers import (FIXTURES, LESION, SCREENSHOTS, checked_page, choose, open_app, wait_for_offline_copy,
+                             probabilities, wait_for_results)
 
 from converter.contract import content_digest
 
@@ -88,13 +88,13 @@ def test_photos_dropped_while_a_batch_runs_are_refused_in_words(page, app_url):
     assert notes[0] == [False, "2 photos were not added: SkinLens is still classifying the others. "
                                "Add them again once it is done."]
     assert notes[1][0] is False and notes[1][1].startswith("One photo was not added")
-    results = page.evaluate(WAIT_FOR_RESULTS, 2)
+    results = wait_for_results(page, 2)
     assert [r["file"] for r in results] == [p.name for p in first]
     assert page.locator("#input-note").is_visible()
     note = page.locator("#input-note")
     assert page.evaluate(DROP, [_files(FIXTURES / "alpha.png"), "drop"])  # once done, the next batch is taken
     assert note.is_hidden()
-    assert [r["file"] for r in page.evaluate(WAIT_FOR_RESULTS, 1)] == ["alpha.png"]
+    assert [r["file"] for r in wait_for_results(page, 1)] == ["alpha.png"]
 
 
 def test_drop_three_files_one_not_an_image_then_export_csv(page, app_url, metadata):
@@ -103,7 +103,7 @@ def test_drop_three_files_one_not_an_image_then_export_csv(page, app_url, metada
     open_app(page, app_url)
     dropped = [LESION, FIXTURES / "not_an_image.jpg", FIXTURES / "ISIC_0024306.jpg"]
     assert page.evaluate(DROP, [_files(*dropped), "drop"])
-    results = page.evaluate(WAIT_FOR_RESULTS, 3)
+    results = wait_for_results(page, 3)
 
     assert [r["file"] for r in results] == [p.name for p in dropped]
     assert [r["error"] is None for r in results] == [True, False, True]
@@ -155,7 +155,7 @@ def test_drop_three_files_one_not_an_image_then_export_csv(page, app_url, metada
 def test_pasted_image_is_classified(page, app_url):
     open_app(page, app_url)
     assert page.evaluate(DROP, [_files(("image.png", (FIXTURES / "png_rgb.png").read_bytes())), "paste"])
-    (result,) = page.evaluate(WAIT_FOR_RESULTS, 1)
+    (result,) = wait_for_results(page, 1)
     assert result["error"] is None
     assert result["file"].startswith("pasted ") and result["file"].endswith(" 1 image.png")
 
@@ -163,7 +163,7 @@ def test_pasted_image_is_classified(page, app_url):
 def test_csv_defuses_spreadsheet_formulas_in_file_names(page, app_url):
     open_app(page, app_url)
     page.evaluate(DROP, [_files(("=HYPERLINK(\"http://x\").jpg", LESION.read_bytes()), ("a,\"b\".jpg", b"text")), "drop"])
-    page.evaluate(WAIT_FOR_RESULTS, 2)
+    wait_for_results(page, 2)
     _, table = _download_csv(page)
     assert table[0]["file"] == "'=HYPERLINK(\"http://x\").jpg"
     assert table[1]["file"] == "a,\"b\".jpg"
@@ -206,9 +206,9 @@ def test_nothing_is_kept_after_a_batch(page, app_url, metadata):
     same browser profile starts empty."""
     open_app(page, app_url)
     page.evaluate(DROP, [_files(LESION, ("secret-patient-name.jpg", LESION.read_bytes())), "drop"])
-    page.evaluate(WAIT_FOR_RESULTS, 2)
+    wait_for_results(page, 2)
     _download_csv(page)
-    page.evaluate("navigator.serviceWorker.ready")
+    wait_for_offline_copy(page)
     kept = page.evaluate(STORAGE)
     assert kept["localStorage"] == kept["sessionStorage"] == 0
     assert kept["cookie"] == "" and kept["indexedDB"] == []

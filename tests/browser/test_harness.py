@@ -4,9 +4,13 @@ context, not only the first. A test that opens a second page must not hide that 
     python -m pytest tests/browser/test_harness.py -q
 """
 
+import subprocess
+import sys
+import time
+
 import pytest
 
-from browser_helpers import checked_page, open_app, start_workers, web_with_file
+from browser_helpers import PageWaitFailed, ROOT, checked_page, open_app, start_workers, wait_in_page, web_with_file
 
 pytestmark = pytest.mark.browser
 
@@ -100,3 +104,57 @@ def test_a_server_for_one_test_stops_after_its_page(page, serve_web, tmp_path):
     (site / "poll.js").write_text("setInterval(() => fetch('poll.js', { cache: 'no-store' }).catch(() => {}), 10);\n")
     page.goto(serve_web(site))
     page.wait_for_function("() => performance.getEntriesByType('resource').length > 5")
+
+
+@pytest.mark.parametrize("check", ["() => false", "() => new Promise(() => {})"], ids=["never true", "never settles"])
+def test_a_wait_in_the_page_ends_at_its_deadline_with_what_the_page_showed(page, app_url, check):
+    """wait_in_page fails at its deadline, for a condition that stays false and for a promise that never
+    settles (navigator.serviceWorker.ready when the worker cannot install), naming what it waited for and
+    showing the status line and the last console messages."""
+    open_app(page, app_url)
+    page.evaluate("console.warn('a clue on the console')")
+    started = time.monotonic()
+    with pytest.raises(PageWaitFailed) as failure:
+        wait_in_page(page, check, what="something that never comes", timeout_ms=500)
+    assert time.monotonic() - started < 10
+    message = str(failure.value)
+    assert message.startswith("waited 0.5 s for something that never comes; the page:")
+    assert f"status: {page.text_content('#status').strip()}" in message
+    assert "statusState: ready" in message and "serviceWorker: " in message
+    assert "[/ warning] a clue on the console" in message
+
+
+def test_a_wait_returns_what_the_check_found(page, app_url):
+    open_app(page, app_url)
+    page.evaluate("setTimeout(() => { window.later = {found: 42}; }, 200)")
+    assert wait_in_page(page, "async (key) => window.later?.[key]", "found", what="window.later") == 42
+
+
+def test_no_test_runs_past_its_limit(tmp_path):
+    """The suite's limit (pytest-timeout, pyproject's `timeout`) is set, and it ends a test that hangs, naming
+    it: here a test that sleeps a minute is stopped after 2 s."""
+    import tomllib
+
+    limit = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["timeout"]
+    assert 0 < limit <= 600
+    (tmp_path / "test_hang.py").write_text("import time\n\ndef test_that_hangs():\n    time.sleep(60)\n")
+    started = time.monotonic()
+    run = subprocess.run([sys.executable, "-m", "pytest", str(tmp_path / "test_hang.py"), "-n", "0", "-q",
+                          "-p", "no:cacheprovider", "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(tmp_path),
+                          "-o", "timeout=2"], capture_output=True, text=True, timeout=50, cwd=tmp_path)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert time.monotonic() - started < 40
+    assert "Timeout (>2.0s) from pytest-timeout" in run.stdout, run.stdout
+    assert "FAILED test_hang.py::test_that_hangs" in run.stdout, run.stdout
+
+
+def test_a_wait_stops_at_the_first_uncaught_error(browser, app_url):
+    """A page that throws (main.js failing before it is ready) fails the wait at once, with the error, rather
+    than at the deadline: checked_page would fail the test on it anyway."""
+    started = time.monotonic()
+    with pytest.raises(PageWaitFailed, match="the page threw while the test waited for nothing: Error: boom"):
+        with checked_page(browser) as page:
+            page.goto(f"{app_url}model-card.html")
+            page.evaluate("setTimeout(() => { throw new Error('boom'); })")
+            wait_in_page(page, "() => false", what="nothing", timeout_ms=60_000)
+    assert time.monotonic() - started < 20

@@ -14,7 +14,7 @@ several hundred ms there, with the worker or not. Classifying on the page's thre
 import json
 
 import pytest
-from browser_helpers import LESION, WAIT_FOR_RESULTS, WAIT_FOR_THREADS, open_app
+from browser_helpers import LESION, open_app, wait_for_results, wait_for_threads
 
 pytestmark = pytest.mark.browser
 
@@ -43,12 +43,12 @@ def main_thread_tasks_ms(trace):
 
 def test_a_single_photo_never_blocks_the_page(browser, page, app_url):
     open_app(page, f"{app_url}?threads=2")
-    page.evaluate(WAIT_FOR_THREADS, 2)  # the warm worker has loaded and passed its self-test
+    wait_for_threads(page, 2)  # the warm worker has loaded and passed its self-test
     for photo in ("first", "second"):  # the first also pays for the page's first card
         page.evaluate(WATCH)
         browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
         page.set_input_files("#files", LESION)
-        [result] = page.evaluate(WAIT_FOR_RESULTS, 1)
+        [result] = wait_for_results(page, 1)
         tasks = main_thread_tasks_ms(browser.stop_tracing())
         page.wait_for_timeout(100)  # the observer's last report
         wall = page.evaluate("window.__longTasks")

@@ -14,18 +14,22 @@ import shutil
 import numpy as np
 import pytest
 
-from browser_helpers import FILE_TOLERANCE, LESION, choose, fill_clinical, open_app, probabilities, start_workers
+from browser_helpers import (FILE_TOLERANCE, LESION, choose, fill_clinical, open_app, probabilities, start_workers,
+                             wait_in_page)
 
 pytestmark = pytest.mark.browser
 
-# Polls in the page for the next skinlens:model (main.js: a chosen model in use and self-tested, the shipped
+# The next skinlens:model (main.js: a chosen model in use and self-tested, the shipped
 # one back, or a chosen one refused) and takes it, so that the next call waits for a new one.
-WAIT_FOR_MODEL = """async () => {
-  while (!window.__skinlens.model) await new Promise((resolve) => setTimeout(resolve, 50));
+NEXT_MODEL = """() => {
   const detail = window.__skinlens.model;
   window.__skinlens.model = null;
   return detail;
 }"""
+
+
+def wait_for_model(page):
+    return wait_in_page(page, NEXT_MODEL, what="the chosen model to be in use or refused (skinlens:model)")
 
 
 def choose_model(page, files, selector="#model-files"):
@@ -34,7 +38,7 @@ def choose_model(page, files, selector="#model-files"):
     if page.get_attribute("#own-model", "open") is None:
         page.click("#own-model summary")
     page.set_input_files(selector, files)
-    return page.evaluate(WAIT_FOR_MODEL)
+    return wait_for_model(page)
 
 
 def model_files(web):
@@ -101,7 +105,7 @@ def test_a_chosen_folder_without_golden_images_runs_without_self_test_and_the_sh
     check_golden_cases(page, tiny_web, tiny)  # classifying is allowed: nothing to self-test is not a failure
 
     page.click("#shipped-model")
-    event = page.evaluate(WAIT_FOR_MODEL)
+    event = wait_for_model(page)
     assert not event["own"] and event["version"] == metadata["model"]["version"]
     assert event["selfTest"]["passed"] and event["selfTest"]["notChosen"] == 0
     assert event["selfTest"]["cases"] == len(metadata["golden"])

@@ -7,7 +7,7 @@ batch's bar (photo n of N, then the time left).
 
 import pytest
 
-from browser_helpers import FIXTURES, LESION, choose, open_app
+from browser_helpers import FIXTURES, LESION, choose, open_app, wait_for_offline_copy
 
 pytestmark = pytest.mark.browser
 
@@ -21,12 +21,6 @@ new MutationObserver((records) => {
   }
 }).observe(document, {subtree: true, attributes: true, attributeFilter: ['value', 'max']});
 """
-
-# Resolves once sw.js controls the page (it claims it on activation, without a reload).
-CONTROLLED = """async () => {
-  await navigator.serviceWorker.ready;
-  while (!navigator.serviceWorker.controller) await new Promise((resolve) => setTimeout(resolve, 50));
-}"""
 
 # About a tenth of a fast home connection: the 4.7 MB model takes some 3 s, long enough to watch.
 THROTTLED = {"offline": False, "latency": 40, "downloadThroughput": 1_500_000, "uploadThroughput": 750_000}
@@ -58,7 +52,7 @@ def test_download_bar_moves_and_reaches_the_end(page, app_url, metadata):
 
     # From the service worker's copy, offline: the same bytes, counted the same way.
     cdp.send("Network.emulateNetworkConditions", UNTHROTTLED)
-    page.evaluate(CONTROLLED)
+    wait_for_offline_copy(page)
     page.context.set_offline(True)
     open_app(page, app_url)
     assert page.evaluate("window.__skinlens.ready.selfTest.passed")
