@@ -70,7 +70,7 @@ def test_the_cases_straddle_every_threshold_and_risk_range(shape):
         said = [c["answer"] for c in golden if (c["answer"]["rule_kind"], c["answer"]["photo_only"]) == (rule_kind, photo_only)]
         assert {a["band"] for a in said} == {"higher", "lower"}
         rule = answers.screening_rule(metadata, rule_kind, photo_only)
-        assert {json.dumps(a["bin"]) for a in said} == {json.dumps({k: b[k] for k in ("from", "to", "n", "malignant")})
+        assert {json.dumps(a["bin"]) for a in said} == {json.dumps({k: b.get(k) for k in ("from", "to", "n", "malignant", "rate")})
                                                          for b in rule["risk_bins"]}
     assert {c["answer"]["type"] for c in golden} == {c["id"] for c in metadata["classes"]}
 

@@ -76,7 +76,7 @@ def answer(probabilities: list[float], metadata: dict, clinical_used: list[str] 
                  None)
     return {**out, "risk": risk, "threshold": rule["threshold"], "band": "higher" if risk >= rule["threshold"] else "lower",
             "photo_only": rule["photo_only"], "rule_kind": rule["kind"], "few_cancers": rule["few_cancers"],
-            "bin": None if found is None else {k: found[k] for k in ("from", "to", "n", "malignant")}}
+            "bin": None if found is None else {k: found.get(k) for k in ("from", "to", "n", "malignant", "rate")}}
 
 
 def _with_risk(metadata: dict, risk: float, lead: int | None = None) -> list[float]:

@@ -32,7 +32,7 @@ function pageAnswer({probabilities, clinical_used: used, photo_probability: phot
   const bin = riskBin(screening.risk, metadata, used, kind);
   return {kind, type, risk: screening.risk, threshold: screening.threshold, band: screening.band,
     photo_only: screening.photoOnly, rule_kind: screening.kind, few_cancers: screening.fewCancers,
-    bin: bin && {from: bin.from, to: bin.to, n: bin.n, malignant: bin.malignant}};
+    bin: bin && {from: bin.from, to: bin.to, n: bin.n, malignant: bin.malignant, rate: bin.rate ?? null}};
 }
 
 test(`the page tells what Python tells, in ${golden.cases.length} cases of ${golden.metadata}`, () => {
