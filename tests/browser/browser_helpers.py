@@ -299,6 +299,9 @@ def checked_page(browser, **context_options):
     any page of the context (a second page a test opens, one it closed before the end) or its workers, or
     any request to another origin (service-worker and worker requests included)."""
     context = browser.new_context(**context_options)
+    # Playwright's own waits (wait_for_selector, click, …) get wait_in_page's deadline, not its 30 s default: the
+    # shipped model's start took longer once on a loaded machine (a land-check beside other tests).
+    context.set_default_timeout(WAIT_MS)
     requests, errors, violations, watched = [], [], [], []
 
     def watch(page):
