@@ -1,5 +1,8 @@
 """Shared fixtures: the Flask app from server.py and its test client."""
 
+import fcntl
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,23 +20,60 @@ def client(app):
     return app.test_client()
 
 
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory):
-    """A run folder trained by ``trainer.train`` on synthetic data with a 96 px, alpha 0.35 model."""
-    from tiny_model import train_tiny
+def made_once(tmp_path_factory, name: str, make) -> Path:
+    """The folder ``name``, filled by ``make(folder)`` once for the whole test session.
 
-    return train_tiny(tmp_path_factory.mktemp("tiny"))
+    Under pytest-xdist the first test process to ask makes it in the session's shared temporary folder, under a
+    lock, and the others wait for it and read it: two processes each training the tiny model at once took about
+    90 s each on two cores, one alone 55 s. Alone (``-n 0``), the process makes its own.
+    """
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        folder = tmp_path_factory.mktemp(name)
+        make(folder)
+        return folder
+    root = tmp_path_factory.getbasetemp().parent  # this session's, shared by its workers
+    folder = root / name
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also when make() raises
+        if not (folder / ".made").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a process before this one failed half-way
+            folder.mkdir()
+            make(folder)
+            (folder / ".made").touch()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_inputs(tmp_path_factory):
+    """(synthetic HAM10000-layout folder, BatchNorm-calibrated random backbone weights file): what every test
+    that trains starts from (tiny_model.tiny_setup, 14 s), made once a session. Tests only read them."""
+    from tiny_model import tiny_setup
+
+    folder = made_once(tmp_path_factory, "tiny_inputs", tiny_setup)
+    return folder / "ham", folder / "backbone.weights.h5"
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_inputs, tmp_path_factory):
+    """A run folder trained by ``trainer.train`` on ``tiny_inputs`` with a 96 px, alpha 0.35 model, once a
+    session. Tests read it and may add files of their own (``report_<data>.*``); none changes what is there."""
+    from tiny_model import tiny_config
+
+    from trainer.train import train
+
+    data, weights = tiny_inputs
+    return made_once(tmp_path_factory, "tiny", lambda folder: train(tiny_config([data], weights=str(weights)),
+                                                                     folder / "run")) / "run"
 
 
 @pytest.fixture(scope="session")
 def tiny_web(tiny_run, tmp_path_factory):
-    """``tiny_run`` converted (float32) into a web/ overlay folder: model/ and golden/."""
+    """``tiny_run`` converted (float32) into a web/ overlay folder: model/ and golden/, once a session."""
     from converter.convert import convert
 
-    out = tmp_path_factory.mktemp("tiny_web")
     fixtures = Path(__file__).parent / "fixtures" / "images"
-    convert(tiny_run, out / "model", "none", [fixtures / "ISIC_0024306.jpg", fixtures / "ISIC_0024310.jpg"])
-    return out
+    return made_once(tmp_path_factory, "tiny_web", lambda out: convert(
+        tiny_run, out / "model", "none", [fixtures / "ISIC_0024306.jpg", fixtures / "ISIC_0024310.jpg"]))
 
 
 # A training test's limit: it trains (and often converts) a model of its own, 90 s at most on an idle 2-core

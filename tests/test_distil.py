@@ -90,17 +90,15 @@ def test_view_batches_carry_the_targets_of_the_images_drawn():
     assert set(batches.order[y[batches.order] == 1]) <= {8, 9} and (y[batches.order] == 1).mean() > 0.2
 
 
-def test_the_teacher_logits_are_the_8_view_graphs(tmp_path):
+def test_the_teacher_logits_are_the_8_view_graphs(tiny_inputs, tmp_path):
     """What the student learns from must be what the 8-view exported graph computes, image by image."""
-    from tiny_model import tiny_setup
-
     from trainer.data import load_batch_arrays
     from trainer.distil import teacher_logits
     from trainer.model import build_model
     from trainer.readers import read_ham10000
     from trainer.train import copy_weights
 
-    data, weights = tiny_setup(tmp_path)  # a random backbone whose features differ from image to image
+    data, weights = tiny_inputs  # a random backbone whose features differ from image to image
     config = tiny_config([data], clinical=False, weights=str(weights))
     one, features = build_model(config, 7)
     eight, _ = build_model(config, 7, views=8)
@@ -120,18 +118,16 @@ def test_the_teacher_logits_are_the_8_view_graphs(tmp_path):
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["train.npy"]
 
 
-def test_the_students_dihedral_views_are_what_the_graphs_views_feed_above_the_cut(tmp_path):
+def test_the_students_dihedral_views_are_what_the_graphs_views_feed_above_the_cut(tiny_inputs, tmp_path):
     """View k of the student's dihedral cache is the k-th view of the exported graph below the cut (view 0
     the image as the page sends it), so the 8-view target is exact for each of them."""
-    from tiny_model import tiny_setup
-
     from trainer.data import load_batch_arrays
     from trainer.distil import dihedral_views
     from trainer.model import DIHEDRAL, build_model, dihedral
     from trainer.readers import read_ham10000
     from trainer.stage2 import below_cut_model
 
-    data, weights = tiny_setup(tmp_path)
+    data, weights = tiny_inputs
     config = tiny_config([data], clinical=False, weights=str(weights))
     model, _ = build_model(config, 7)
     below_cut = below_cut_model(model, config.cut)

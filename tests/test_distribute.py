@@ -91,15 +91,13 @@ def test_two_workers_fit_to_identical_weights_those_one_device_fits(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_workers_train_identical_weights_and_the_chief_alone_writes_the_run(tmp_path):
+def test_two_workers_train_identical_weights_and_the_chief_alone_writes_the_run(tiny_inputs, tmp_path):
     """``trainer train --distribute multi-worker`` end to end: a chief and a worker on 127.0.0.1, each
     with its TF_CONFIG. Stage 2's weights are the same bit for bit on both; the chief's run folder is
     complete; the worker wrote only its own folder under its TMPDIR and stopped after stage 2."""
     import numpy as np
 
-    from tiny_model import tiny_setup
-
-    data, weights = tiny_setup(tmp_path)
+    data, weights = tiny_inputs
     run = tmp_path / "run"
     command = [sys.executable, "-m", "trainer", "train", "--data", str(data), "--image-size", "96", "--alpha", "0.35",
                "--weights", str(weights), "--head-epochs", "1", "--imbalance", "class_weight", "--batch-size", "16",

@@ -233,22 +233,25 @@ def test_evaluate_rescores_the_test_split_and_other_data(tiny_run, tmp_path):
     assert cam["share_of_image_that_is_lesion"] == pytest.approx(30 * 30 / (60 * 80))
 
 
-def test_cross_validation_reports_mean_and_sd(tiny_run, tmp_path):
-    from tiny_model import make_dataset, tiny_config
+def test_cross_validation_reports_mean_and_sd(tiny_inputs, tmp_path):
+    from tiny_model import tiny_config
 
     from trainer.crossval import cross_validate
 
-    # tiny_run's calibrated backbone; no clinical branch, one imbalance remedy, one view: the folds are
-    # what is tested here, and each of the three trains the whole pipeline.
-    config = tiny_config([make_dataset(tmp_path / "ham")], weights=str(tiny_run.parent / "backbone.weights.h5"),
-                         fine_tune_epochs=0, folds=3, clinical=False, imbalance="class_weight", tta_views=1)
+    # No clinical branch, one imbalance remedy, one view: the folds are what is tested here, and each of the
+    # three trains the whole pipeline.
+    data, weights = tiny_inputs
+    config = tiny_config([data], weights=str(weights), fine_tune_epochs=0, folds=3, clinical=False, imbalance="class_weight", tta_views=1)
     summary = cross_validate(config, tmp_path / "cv")
     assert len(summary["per_fold"]["balanced_accuracy"]) == 3 and summary["sd"]["macro_auc"] >= 0
     assert (tmp_path / "cv" / "cv_report.md").is_file() and (tmp_path / "cv" / "fold_3" / "report.json").is_file()
     assert not (tmp_path / "cv" / "fold_1" / "features").exists()  # one shared feature cache
+    # A fold estimates: its weights are kept (trainer.export.rebuild remakes its model), no SavedModel.
+    assert (tmp_path / "cv" / "fold_1" / "model.weights.h5").is_file()
+    assert not (tmp_path / "cv" / "fold_1" / "saved_model").exists()
 
 
-def test_folders_of_any_names_train_and_convert_with_their_own_classes(tiny_run, tmp_path):
+def test_folders_of_any_names_train_and_convert_with_their_own_classes(tiny_inputs, tmp_path):
     """keratosis/, melanoma/, mole/ (no built-in scheme's names), --malignant melanoma and the data's name and
     licence given by flag: train (CLI) -> convert -> metadata.json with those classes, that one malignant
     class as the screening risk, and that provenance in place of HAM10000's."""
@@ -256,7 +259,7 @@ def test_folders_of_any_names_train_and_convert_with_their_own_classes(tiny_run,
 
     data = make_class_folders(tmp_path / "clinic", {"mole": (120, 80, 50), "melanoma": (40, 30, 40),
                                                     "keratosis": (160, 130, 90)})
-    weights = tiny_run.parent / "backbone.weights.h5"  # tiny_run's BatchNorm-calibrated backbone, same shape
+    weights = tiny_inputs[1]  # the BatchNorm-calibrated backbone, the same shape
     run = tmp_path / "run"
     assert trainer_main(["train", "--data", str(data), "--malignant", "melanoma", "--dataset-name", "Clinic X",
                          "--dataset-licence", "CC BY 4.0", "--weights", str(weights), "--image-size", "96",

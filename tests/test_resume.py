@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from tiny_model import tiny_setup
 
 # One xdist process runs all the tests that train (pyproject: --dist loadgroup): two trainings at once on
 # 2 cores each took half the machine from the other's, and the suite's time varied from 12 to 15 min.
@@ -50,8 +49,8 @@ def test_an_epoch_logged_but_not_backed_up_is_dropped_from_the_log(tmp_path):
     assert history.read_text() == "epoch,loss,val_balanced_accuracy\n0,0.9,0.5\n1,0.85,0.65\n2,0.7,0.7\n"
 
 
-def test_killed_run_resumes_where_it_stopped(tmp_path):
-    data, weights = tiny_setup(tmp_path)
+def test_killed_run_resumes_where_it_stopped(tiny_inputs, tmp_path):
+    data, weights = tiny_inputs
     run = tmp_path / "run"
     command = [sys.executable, "-m", "trainer", "train", "--data", str(data), "--image-size", "96",
                "--alpha", "0.35", "--weights", str(weights), "--head-epochs", "2", "--batch-size", "16",

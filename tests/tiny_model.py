@@ -121,17 +121,6 @@ def tiny_setup(workdir):
     return data, make_backbone_weights(workdir / "backbone.weights.h5", config, images[ok])
 
 
-def train_tiny(workdir):
-    """Dataset -> calibrated backbone -> ``trainer.train`` run folder; returns the run folder."""
-    from pathlib import Path
-
-    from trainer.train import train
-
-    data, weights = tiny_setup(workdir)
-    train(tiny_config([data], weights=str(weights)), Path(workdir) / "run")
-    return Path(workdir) / "run"
-
-
 def make_pad_ufes_dataset(root, patients_per_class: int = 8, size=(96, 96), layout: str = "flat"):
     """A PAD-UFES-20-layout folder of synthetic phone photos: a small blob, its colour the class's, on
     skin with a grey background band, one or two photos of a lesion and one or two lesions a patient.

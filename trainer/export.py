@@ -18,12 +18,18 @@ from .runfiles import log, readable_h5, replace_folder, save_weights
 from .stage2 import freeze_for_stage2
 
 
-def export(model, run: Path) -> None:
-    """Writes ``model`` into ``run`` as ``model.weights.h5`` and ``saved_model/``; the run is then complete."""
+def export(model, run: Path, saved_model: bool = True) -> None:
+    """Writes ``model`` into ``run`` as ``model.weights.h5`` and ``saved_model/``; the run is then complete.
+
+    Args:
+        saved_model: False for a cross-validation fold, which estimates and is never converted: its weights
+            only (a SavedModel of MobileNetV2 is ~10 s and 14 MB a fold; ``rebuild`` remakes it from them).
+    """
     save_weights(model, run / "model.weights.h5")  # any view count: see rebuild()
-    replace_folder(lambda folder: model.export(str(folder), verbose=False), run / "saved_model")
+    if saved_model:
+        replace_folder(lambda folder: model.export(str(folder), verbose=False), run / "saved_model")
     shutil.rmtree(run / "backup", ignore_errors=True)
-    log(f"exported {run / 'saved_model'}")
+    log(f"exported {run / 'saved_model'}" if saved_model else f"kept the weights {run / 'model.weights.h5'}")
 
 
 def rebuild(run: Path, views: int):

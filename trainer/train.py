@@ -136,7 +136,7 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
                            "stage2": stage2_info, "distil": distil_info, "stage1_validation": first["validation"], "timings_s": timings,
                            "scheme": config.scheme, "clinical": clinical_info},
                        stage1_test_logits=first["test_logits"])
-    export(final, run)
+    export(final, run, saved_model=fold is None)
     return report
 
 

@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from browser_helpers import (CPU_BACKEND_TIMEOUT_MS, FIXTURES, LESION, LOAD_MODEL, choose, fill_clinical, open_app,
-                             padded_jpeg, probabilities, unfold_cards, upload, wait_for_results, wait_until_ready, web_with_file,
+from browser_helpers import (CPU_BACKEND_TIMEOUT_MS, FIXTURES, LESION, LOAD_MODEL, checked_page, choose, fill_clinical,
+                             open_app, padded_jpeg, probabilities, unfold_cards, upload, wait_for_results, wait_until_ready, web_with_file,
                              web_with_metadata)
-from contract_cases import CASES, IDS, malformed
+from contract_cases import CASES, malformed
 from converter.contract import version_name
 from trainer.images import prepare
 from trainer.predict import Predictor
@@ -69,6 +69,17 @@ PREPROCESS_IN_PAGE = """async (b64) => {
   input.dispose();
   return values;
 }"""
+
+
+@pytest.fixture(scope="module")
+def app_page(browser, app_url):
+    """The app, started once per module and test process, for the tests that only call its modules' pure
+    functions (imaging.js's decoding and preprocessing) and leave the page as it was: a page's start costs
+    about 5 s of CPU (tfjs, the model, its self-test), and 32 of them were a tenth of the browser tests'
+    time. Its console, CSP and origin checks (checked_page) run after the last of those tests."""
+    with checked_page(browser, viewport={"width": 1280, "height": 900}) as page:
+        open_app(page, app_url)
+        yield page
 
 
 def browser_input(page, data, metadata):
@@ -252,11 +263,10 @@ def test_corrupted_model_shard_is_refused(page, web_root, serve_web, tmp_path):
 @pytest.mark.parametrize("name", ["ISIC_0024306.jpg", "ISIC_0024310.jpg", "exif_rotated.jpg", "alpha.png",
                                   "palette.png", "png_rgb.png", "grayscale.jpg", "gray16.png", "cmyk.jpg",
                                   "large_3200x2400.jpg"])
-def test_preprocessing_matches_python(page, app_url, metadata, name):
+def test_preprocessing_matches_python(app_page, metadata, name):
     """The model input the page builds equals trainer.images.prepare's, up to float and alpha rounding."""
-    open_app(page, app_url)
     path = FIXTURES / name
-    difference = np.abs(browser_input(page, path.read_bytes(), metadata) - python_input(path, metadata))
+    difference = np.abs(browser_input(app_page, path.read_bytes(), metadata) - python_input(path, metadata))
     assert difference.mean() < 0.05 and difference.max() < 1, (difference.mean(), difference.max())
 
 
@@ -267,28 +277,25 @@ def _encode(options, size=(203, 151)):
 
 
 @pytest.mark.parametrize("name", FORMATS)
-def test_every_format_decodes_like_python(page, app_url, metadata, name, tmp_path):
-    open_app(page, app_url)
+def test_every_format_decodes_like_python(app_page, metadata, name, tmp_path):
     path = tmp_path / "image"
     path.write_bytes(_encode(FORMATS[name]))
-    assert np.abs(browser_input(page, path.read_bytes(), metadata) - python_input(path, metadata)).max() < 1
+    assert np.abs(browser_input(app_page, path.read_bytes(), metadata) - python_input(path, metadata)).max() < 1
 
 
 @pytest.mark.parametrize("name", FORMATS)
-def test_pixel_limit_is_read_from_the_header(page, app_url, metadata, name):
+def test_pixel_limit_is_read_from_the_header(app_page, metadata, name):
     """Only the header is given: the limit must be enforced before decoding (which would fail)."""
-    open_app(page, app_url)
     head = _encode(FORMATS[name])[:1024]
-    message = decode_error(page, head, {**metadata["preprocess"], "max_pixels": 203 * 151 - 1})
+    message = decode_error(app_page, head, {**metadata["preprocess"], "max_pixels": 203 * 151 - 1})
     assert message.startswith("this image is 203×151 (0.0 megapixels)"), message
 
 
-def test_byte_limit(page, app_url, metadata):
+def test_byte_limit(app_page, metadata):
     """The size shown is larger than the limit shown, even one byte over (50.0 MB against 50 MB would not be)."""
-    open_app(page, app_url)
     limit = metadata["preprocess"]["max_bytes"]
     assert limit == 50 * 2**20
-    message = page.evaluate("""async (size) => {
+    message = app_page.evaluate("""async (size) => {
       const imaging = await import(new URL('imaging.js', document.baseURI).href);
       const {fetchMetadata} = await import(new URL('metadata.js', document.baseURI).href);
       const {preprocess} = await fetchMetadata(new URL('model/', document.baseURI));
@@ -296,10 +303,10 @@ def test_byte_limit(page, app_url, metadata):
     }""", limit + 1)
     assert message == "this file is 50.000001 MB; SkinLens reads images up to 50 MB", message
     jpeg = _encode(FORMATS["JPEG"])
-    message = decode_error(page, jpeg, {**metadata["preprocess"], "max_bytes": 2**20})
+    message = decode_error(app_page, jpeg, {**metadata["preprocess"], "max_bytes": 2**20})
     assert message is None  # under the limit: decoded
     big = jpeg + bytes(3 * 2**20)  # 3 MB of padding after the image
-    message = decode_error(page, big, {**metadata["preprocess"], "max_bytes": 2**20})
+    message = decode_error(app_page, big, {**metadata["preprocess"], "max_bytes": 2**20})
     assert message == f"this file is {len(big) / 2**20:.1f} MB; SkinLens reads images up to 1 MB", message
 
 
@@ -307,10 +314,9 @@ def test_byte_limit(page, app_url, metadata):
                                              ("hevx", "HEIC photos can't be read"),
                                              ("avif", "AVIF images are not supported"),
                                              ("avis", "AVIF images are not supported")])
-def test_heif_and_avif_are_told_apart(page, app_url, metadata, brand, expected):
-    open_app(page, app_url)
+def test_heif_and_avif_are_told_apart(app_page, metadata, brand, expected):
     head = b"\x00\x00\x00\x1cftyp" + brand.encode() + bytes(4) + b"mif1miaf" + bytes(64)
-    assert decode_error(page, head, metadata["preprocess"]).startswith(expected)
+    assert decode_error(app_page, head, metadata["preprocess"]).startswith(expected)
 
 
 # The cpu backend's start and self-test take up to CPU_BACKEND_TIMEOUT_MS (4 min): its test gets 10 minutes.
@@ -613,9 +619,19 @@ def _sha256(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+# The malformed metadata.json cases tried in the page: each way a refusal reaches the status line (not JSON, not
+# an object, unstamped, a version the page does not read, a field checkMetadata refuses, a file outside model/,
+# the model's outputs against the classes listed). Every case's words are web/metadata.js checkMetadata's, the
+# same as Python's for each of them (tests/test_contract.py, in Node, in seconds); a page start per case was a
+# minute of the suite.
+IN_THE_PAGE = ["bare-NaN", "not-an-object", "version-missing", "schema-version-2", "height-string",
+               "model-json-outside", "golden-outside", "class-dropped"]
+
+
+@pytest.mark.parametrize("case", [case for case in CASES if case["id"] in IN_THE_PAGE],
+                         ids=[case["id"] for case in CASES if case["id"] in IN_THE_PAGE])
 def test_malformed_metadata_is_refused_in_words(page, web_root, serve_web, tmp_path, case):
-    """Each malformed metadata.json (tests/fixtures/malformed_metadata.json, re-stamped as someone who edits it
+    """Malformed metadata.json (tests/fixtures/malformed_metadata.json, re-stamped as someone who edits it
     would) is refused in the words `trainer predict` uses (tests/test_contract.py, the same cases), naming the
     field, never with a JavaScript error's text."""
     site = web_with_metadata(web_root, tmp_path / "web", lambda m: malformed(m, case), stamp=case.get("stamp", True))
