@@ -2,15 +2,17 @@
 gives (trainer/answers.py) for the same metadata.json, on the golden photos and on both sides of every boundary.
 
     python -m pytest tests/test_answers.py -q      # about a second a metadata.json
+
+The Node tier (tests/js/) runs through these tests and tests/test_contract.py; scripts/mutation-js.sh mutates
+web/metadata.js under it (docs/testing.md).
 """
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from node_tier import node_test
 from trainer import answers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,14 +50,16 @@ def _metadata(shape):
 
 @pytest.mark.parametrize("shape", SHAPES)
 def test_the_page_tells_what_python_tells(tmp_path, shape):
-    node = shutil.which("node")
-    assert node, "node is not installed: bash scripts/setup.sh --test installs it"
     (tmp_path / "metadata.json").write_text(json.dumps(_metadata(shape)))
     assert answers.main([str(tmp_path / "metadata.json"), "--out", str(tmp_path / "answers.json")]) == 0
-    run = subprocess.run([node, "--test", "tests/js/"], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                         env={"PATH": str(Path(node).parent), "SKINLENS_GOLDEN_ANSWERS": str(tmp_path / "answers.json")})
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    assert "# pass 1" in run.stdout and "# fail 0" in run.stdout, run.stdout
+    node_test("answers.test.js", SKINLENS_GOLDEN_ANSWERS=tmp_path / "answers.json")
+
+
+def test_the_pages_other_rules_pass_their_node_tests():
+    """web/metadata.js's rules without a Python twin (tests/js/metadata.test.js): rule and figures of a picture,
+    kinds, ranges, data sources, out-of-scope checks, clinical vector, download, hash."""
+    node_test("metadata.test.js")
+
 
 
 @pytest.mark.parametrize("shape", SHAPES)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from contract_cases import CASES, IDS, malformed_text
-from converter.contract import (ContractError, canonical_json, check_metadata, content_digest, js_number,
+from converter.contract import (canonical_json, check_metadata, content_digest, js_number,
                                 stamp_version, version_name)
 from converter.precache import MANIFEST, NOT_LOADED, main as precache_main, manifest
 
@@ -146,35 +146,16 @@ def test_predict_refuses_what_the_page_refuses_in_the_same_words(tmp_path, capsy
     assert out == ""
 
 
-def test_the_page_checker_is_the_python_checker_word_for_word():
-    """web/metadata.js checkMetadata and converter/contract.py check_metadata, on every case and on the
-    shipped metadata: the same refusal, in the same words (or both accept)."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed (npm ci installs it; CI has it)")
-    texts = [malformed_text(SHIPPED, case) for case in CASES] + [json.dumps(SHIPPED)]
-    script = (f"import {{checkMetadata, parseMetadata}} from {json.dumps((WEB / 'metadata.js').as_uri())};"
-              "const texts = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
-              "console.log(JSON.stringify(texts.map((text) => {"
-              "  try { checkMetadata(parseMetadata(text)); return null; } catch (e) { return e.message; } })));")
-    script = script.replace("require('fs')", "(await import('fs')).default")
-    javascript = json.loads(subprocess.run([node, "--input-type=module", "-e", script], input=json.dumps(texts),
-                                           capture_output=True, text=True, check=True).stdout)
+def test_the_page_checker_is_the_python_checker_word_for_word(tmp_path):
+    """web/metadata.js checkMetadata and converter/contract.py check_metadata, on the shipped metadata.json with
+    every field they read deleted or set to each kind of value, and on the fixture's malformed cases: the same
+    refusal in the same words, or both accept (tests/js/contract.test.js, under Node)."""
+    from contract_cases import refusals
+    from node_tier import node_test
 
-    def python(text):
-        try:
-            check_metadata(json.loads(text, parse_constant=lambda name: 1 / 0))
-        except ZeroDivisionError:
-            return "metadata.json is not valid JSON"
-        except ContractError as err:
-            return str(err)
-        return None
-
-    for case, text, js in zip([*IDS, "shipped"], texts, javascript):
-        py = python(text)
-        if py == "metadata.json is not valid JSON":
-            assert js.startswith(py), case
-        elif case == "class-dropped" or case == "shipped":
-            assert py is None and js is None, (case, py, js)
-        else:
-            assert py == js, (case, py, js)
+    cases = refusals(SHIPPED)
+    assert len(cases) > 1500 and {c["id"] for c in cases} >= {"as-shipped", *IDS}
+    assert next(c for c in cases if c["id"] == "as-shipped")["says"] is None
+    (tmp_path / "contract.json").write_text(json.dumps({"metadata": str(WEB / "model" / "metadata.json"),
+                                                         "cases": cases}))
+    node_test("contract.test.js", SKINLENS_CONTRACT_CASES=tmp_path / "contract.json")
