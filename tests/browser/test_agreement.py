@@ -8,7 +8,8 @@ and the model shipped in web/model/.
 
 import numpy as np
 import pytest
-from browser_helpers import FILE_TOLERANCE, FIXTURES, LOAD_MODEL, choose, open_app, probabilities
+from browser_helpers import (FILE_TOLERANCE, FIXTURES, FROM_BASE64, LOAD_MODEL, as_base64, choose, open_app,
+                             probabilities)
 from PIL import Image
 
 from trainer.predict import Predictor
@@ -29,13 +30,14 @@ TENSOR_TOLERANCE = 2e-4
 
 # Through the module API (web/skinlens.js), raw RGB pixels at the model's size.
 CLASSIFY_TENSORS = """async ([tensors, size]) => {
+  const bytes = %s;
   const out = [];
   for (const values of tensors) {
-    const result = await window.__model.classify({data: Uint8Array.from(values), width: size, height: size, channels: 3});
+    const result = await window.__model.classify({data: bytes(values), width: size, height: size, channels: 3});
     out.push(result.classes.map((cls) => cls.probability));
   }
   return out;
-}"""
+}""" % FROM_BASE64
 
 @pytest.fixture(params=["tiny float32", "shipped"])
 def model_site(request):
@@ -57,7 +59,7 @@ def test_same_input_tensors_give_the_same_probabilities(page, model_site):
                           np.full((size, size), 90.0)]).astype(np.uint8)]
     open_app(page, url)
     page.evaluate(LOAD_MODEL)
-    browser = np.array(page.evaluate(CLASSIFY_TENSORS, [[t.ravel().tolist() for t in tensors], size]))
+    browser = np.array(page.evaluate(CLASSIFY_TENSORS, [[as_base64(t) for t in tensors], size]))
     python = predictor.probabilities(np.stack(tensors).astype(np.float32))
     print(f"\n{model_dir}: tensor max |Δp| = {np.abs(browser - python).max():.2e}")
     assert np.ptp(python, axis=0).max() > 1e-3  # the inputs do get different answers
@@ -81,11 +83,11 @@ def test_files_give_the_same_top_class_and_probabilities(page, model_site):
 
 
 CLASSIFY_WITH_ANSWERS = """async ([values, size, answers]) => {
-  const pixels = {data: Uint8Array.from(values), width: size, height: size, channels: 3};
+  const pixels = {data: (%s)(values), width: size, height: size, channels: 3};
   const out = [];
   for (const given of answers) out.push(await window.__model.classify(pixels, given));
   return out.map((r) => ({probabilities: r.classes.map((cls) => cls.probability), used: r.clinicalUsed}));
-}"""
+}""" % FROM_BASE64
 
 ANSWERS = [{}, {"age": 70}, {"sex": "female", "site": "face"}, {"age": 35, "sex": "male", "site": "lower extremity"},
            {"age": 85, "sex": "female", "site": "back"}]
@@ -103,7 +105,7 @@ def test_clinical_answers_give_the_same_probabilities(page, model_site):
     image = np.asarray(Image.open(FIXTURES / "ISIC_0024306.jpg").convert("RGB").resize((size, size)), np.uint8)
     open_app(page, url)
     page.evaluate(LOAD_MODEL)
-    results = page.evaluate(CLASSIFY_WITH_ANSWERS, [image.ravel().tolist(), size, ANSWERS])
+    results = page.evaluate(CLASSIFY_WITH_ANSWERS, [as_base64(image), size, ANSWERS])
     browser = np.array([r["probabilities"] for r in results])
     python = np.concatenate([predictor.probabilities(image[None].astype(np.float32),
                                                      clinical.encode(**a) if a else None) for a in ANSWERS])

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from browser_helpers import (CPU_BACKEND_TIMEOUT_MS, FIXTURES, LESION, LOAD_MODEL, checked_page, choose, fill_clinical,
-                             open_app, padded_jpeg, probabilities, unfold_cards, upload, wait_for_results, wait_until_ready, web_with_file,
+from browser_helpers import (CPU_BACKEND_TIMEOUT_MS, FIXTURES, LESION, LOAD_MODEL, TO_BASE64, checked_page, choose,
+                             fill_clinical, open_app, padded_jpeg, probabilities, unfold_cards, upload, wait_for_results, wait_until_ready, web_with_file,
                              web_with_metadata)
 from contract_cases import CASES, malformed
 from converter.contract import version_name
@@ -65,10 +65,10 @@ PREPROCESS_IN_PAGE = """async (b64) => {
   const pixels = imaging.bitmapToPixels(bitmap, metadata.preprocess.alpha_background);
   bitmap.close();
   const input = tf.tidy(() => imaging.preprocess(tf, imaging.rgbTensor(tf, pixels), metadata));
-  const values = Array.from(await input.data());
+  const values = await input.data();
   input.dispose();
-  return values;
-}"""
+  return (%s)(values);  // as base64 (browser_helpers.as_base64)
+}""" % TO_BASE64
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +84,9 @@ def app_page(browser, app_url):
 
 def browser_input(page, data, metadata):
     """The model input the page builds from a file's bytes, as a [H, W, 3] array."""
-    values = page.evaluate(PREPROCESS_IN_PAGE, base64.b64encode(data).decode())
-    return np.array(values).reshape(metadata["input"]["height"], metadata["input"]["width"], 3)
+    values = np.frombuffer(base64.b64decode(page.evaluate(PREPROCESS_IN_PAGE, base64.b64encode(data).decode())),
+                           dtype=np.float32)
+    return values.astype(np.float64).reshape(metadata["input"]["height"], metadata["input"]["width"], 3)
 
 
 def python_input(path, metadata):

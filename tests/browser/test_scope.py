@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from browser_helpers import (FIXTURES, LESION, LOAD_MODEL, SCREENSHOTS, checked_page, choose, open_app,
-                             web_with_metadata)
+from browser_helpers import (FIXTURES, FROM_BASE64, LESION, LOAD_MODEL, SCREENSHOTS, as_base64, checked_page, choose,
+                             open_app, web_with_metadata)
 from trainer.images import prepare
 from trainer.predict import Predictor
 
@@ -22,14 +22,15 @@ pytestmark = pytest.mark.browser
 LUMA = np.array([0.299, 0.587, 0.114])
 
 SIGNALS = """async ([tensors, size]) => {
+  const bytes = %s;
   const out = [];
   for (const values of tensors) {
     const {signals} = await window.__model.classify(
-      {data: Uint8Array.from(values), width: size, height: size, channels: 3});
+      {data: bytes(values), width: size, height: size, channels: 3});
     out.push([signals.distance, signals.blur, signals.outOfScope]);
   }
   return out;
-}"""
+}""" % FROM_BASE64
 
 
 # How far the page's feature distance may be from Python's for the same input: TensorFlow.js and TensorFlow
@@ -99,7 +100,7 @@ def test_distance_and_blur_match_python(page, app_url, metadata, predictor):
                           np.full((size, size), 90.0)]).astype(np.uint8)]
     open_app(page, app_url)
     page.evaluate(LOAD_MODEL)
-    browser = np.array(page.evaluate(SIGNALS, [[t.ravel().tolist() for t in tensors], size]))
+    browser = np.array(page.evaluate(SIGNALS, [[as_base64(t) for t in tensors], size]))
     distance, blur, out_of_scope = python_signals(predictor, np.stack(tensors))
     print(f"\ndistance {distance.round(4)} (max relative |Δ| {np.max(np.abs(browser[:, 0] - distance) / distance):.1e}); "
           f"blur {blur.round(2)} (max relative Δ {np.abs(browser[:, 1] - blur).max() / blur.max():.1e}); "
