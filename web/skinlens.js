@@ -226,8 +226,9 @@ function meanLuminance(tf, input) {
  *   Promise<Result>} classify an image and optional clinical answers ({age, sex, site}, any left out).
  * @property {function(Blob): Promise<ImageBitmap>} decode a file decoded as classify decodes it (oriented,
  *   size-checked), for showing it; classify accepts the bitmap; the caller closes it.
- * @property {function(number=): Promise<SelfTest>} selfTest classifies the golden images bundled with the
- *   model, through classify, and compares with the probabilities Python recorded.
+ * @property {function(number=, {images: number}=): Promise<SelfTest>} selfTest classifies the golden images
+ *   bundled with the model (all of them, or the first `images`), through classify, and compares with the
+ *   probabilities Python recorded; `tolerance` (first argument) defaults to SELF_TEST_TOLERANCE.
  * @property {string|File[]} source what it was loaded from: the folder's absolute URL, or the chosen files;
  *   load(model.source) loads the same model again (pool.js does, in each worker).
  * @property {function(): void} dispose frees the model's weights; the model cannot classify afterwards.
@@ -241,6 +242,7 @@ function meanLuminance(tf, input) {
  * @property {boolean} goldenDamaged a golden image is not the file metadata.json names (its sha256 differs): the
  *   fault is the model folder's, not this browser's, and the browser could not be checked.
  * @property {number} cases the golden cases in metadata.json.
+ * @property {number} checked of those, the cases compared with Python's probabilities.
  * @property {number} notChosen of those, the cases whose image was not among the files of a chosen model
  *   (a researcher's folder usually has no golden/ beside it), so not checked; always 0 for a served model,
  *   whose golden images must all be there.
@@ -391,12 +393,13 @@ export async function load(from = 'model/', {backends = ['wasm', 'webgl', 'cpu']
   }
 
   /** The golden images through classify, as a user's files go. */
-  async function selfTest(tolerance = SELF_TEST_TOLERANCE) {
+  async function selfTest(tolerance = SELF_TEST_TOLERANCE, {images = Infinity} = {}) {
     let maxDifference = null;
     let notChosen = 0;
+    let checked = 0;
     const cases = metadata.golden?.length ?? 0;
     try {
-      for (const golden of metadata.golden ?? []) {
+      for (const golden of (metadata.golden ?? []).slice(0, images)) {
         const response = await source.golden(golden.file);
         if (response === null) {
           notChosen += 1;
@@ -410,14 +413,15 @@ export async function load(from = 'model/', {backends = ['wasm', 'webgl', 'cpu']
         const result = await classify(new Blob([bytes]), golden.clinical ?? {});
         const difference = Math.max(...result.classes.map((c, i) => Math.abs(c.probability - golden.probabilities[i])));
         maxDifference = Math.max(maxDifference ?? 0, difference);
+        checked += 1;
       }
     } catch (error) {
       // A reference image that is not the one the converter recorded says nothing about this browser.
-      return {passed: false, maxDifference, cases, notChosen, tolerance, error: error.message,
+      return {passed: false, maxDifference, cases, checked, notChosen, tolerance, error: error.message,
         goldenDamaged: error.code === 'golden-damaged'};
     }
-    return {passed: maxDifference === null || maxDifference <= tolerance, maxDifference, cases, notChosen, tolerance,
-      error: null, goldenDamaged: false};
+    return {passed: maxDifference === null || maxDifference <= tolerance, maxDifference, cases, checked, notChosen,
+      tolerance, error: null, goldenDamaged: false};
   }
 
   return {

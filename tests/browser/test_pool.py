@@ -5,6 +5,8 @@ gives its photos back and the batch ends all the same.
     python -m pytest tests/browser/test_pool.py -q
 """
 
+import json
+
 import numpy as np
 import pytest
 from browser_helpers import (FILE_TOLERANCE, FIXTURES, LESION, checked_page, choose, open_app, probabilities,
@@ -53,11 +55,46 @@ self.postMessage = (message, transfer) => {
 
 def _breaking_web(web_root, folder, failing):
     """A copy of web/ whose worker fails its photo number `failing` (BREAKING_WORKER)."""
+    return _wrapped_worker_web(web_root, folder, BREAKING_WORKER.replace("FAILING", str(failing)))
+
+
+def _wrapped_worker_web(web_root, folder, wrapper):
+    """A copy of web/ whose inference-worker.js is `wrapper`, which imports the real one under another name."""
     web = web_with_metadata(web_root, folder, lambda metadata: metadata)
     (web / "inference-worker-real.js").symlink_to((web_root / "inference-worker.js").resolve())
     (web / "inference-worker.js").unlink()
-    (web / "inference-worker.js").write_text(BREAKING_WORKER.replace("FAILING", str(failing)))
+    (web / "inference-worker.js").write_text(wrapper)
     return web
+
+
+# The real worker, its 'loaded' message said on the console as well (selfTest and all).
+TELLING_WORKER = """import './inference-worker-real.js';
+const post = self.postMessage.bind(self);
+self.postMessage = (message, transfer) => {
+  if (message.type === 'loaded') console.info(`loaded ${JSON.stringify(message)}`);
+  post(message, transfer);
+};
+"""
+
+
+def test_the_warm_worker_checks_its_copy_of_the_model_on_the_first_golden_image(browser, web_root, serve_web,
+                                                                                 tmp_path, metadata):
+    """The page checks every golden image before it starts a worker; the worker, which decodes no photo of
+    the user's, checks its own copy of the model on the first one (every operation of the graph, every view),
+    not all of them again while the person chooses a photo."""
+    if not metadata["golden"]:
+        pytest.skip("metadata.json lists no golden images")
+    web = _wrapped_worker_web(web_root, tmp_path / "web", TELLING_WORKER)
+    with checked_page(browser) as page:
+        said = []
+        page.on("worker", lambda worker: worker.on("console", lambda message: said.append(message.text)))
+        open_app(page, f"{serve_web(web)}?threads=2")
+        assert page.evaluate("window.__skinlens.ready.selfTest.checked") == len(metadata["golden"])
+        assert start_workers(page, 2) == "batches on 2 threads (the page and 1 worker)"
+        [loaded] = [json.loads(text.removeprefix("loaded ")) for text in said if text.startswith("loaded ")]
+        test = loaded["selfTest"]
+        assert test["passed"] and test["checked"] == 1 and test["cases"] == len(metadata["golden"])
+        assert test["maxDifference"] <= test["tolerance"]
 
 
 def test_a_worker_that_breaks_gives_its_photos_back(browser, web_root, serve_web, tmp_path):
