@@ -73,10 +73,12 @@ PREPROCESS_IN_PAGE = """async (b64) => {
 
 @pytest.fixture(scope="module")
 def app_page(browser, app_url):
-    """The app, started once per module and test process, for the tests that only call its modules' pure
-    functions (imaging.js's decoding and preprocessing) and leave the page as it was: a page's start costs
-    about 5 s of CPU (tfjs, the model, its self-test), and 32 of them were a tenth of the browser tests'
-    time. Its console, CSP and origin checks (checked_page) run after the last of those tests."""
+    """The shipped app, started once per module and test process, for the tests that call its modules' pure
+    functions (imaging.js's decoding and preprocessing) or classify photos of their own and read only what
+    that batch shows: each batch replaces the one before. None of them changes a setting (clinical answers,
+    threads, the window's size), so each finds the page as a fresh one would be but for the last batch. A
+    page's start costs about 5 s of CPU (tfjs, the model, its self-test), and 43 of them were a tenth of the
+    browser tests' time. Its console, CSP and origin checks (checked_page) run after the last of its tests."""
     with checked_page(browser, viewport={"width": 1280, "height": 900}) as page:
         open_app(page, app_url)
         yield page
@@ -158,11 +160,10 @@ def test_classifying_leaks_no_tensors(page, app_url):
     assert page.evaluate("tf.memory().numTensors") == before
 
 
-def test_classify_takes_pixels_image_data_bitmaps_and_files_alike_without_leaking(page, app_url):
+def test_classify_takes_pixels_image_data_bitmaps_and_files_alike_without_leaking(app_page):
     """The module API's classify gives the same answer for the same picture however it is handed over."""
-    open_app(page, app_url)
-    page.evaluate(LOAD_MODEL)
-    before, after, answers = page.evaluate("""async () => {
+    app_page.evaluate(LOAD_MODEL)
+    before, after, answers = app_page.evaluate("""async () => {
       const model = window.__model;
       const [width, height] = [300, 200];
       const rgb = new Uint8Array(width * height * 3).map((_, i) => (i * 7) % 256);
@@ -182,8 +183,7 @@ def test_classify_takes_pixels_image_data_bitmaps_and_files_alike_without_leakin
     assert all(answer == answers[0] for answer in answers), answers
 
 
-def test_unreadable_files_get_clear_messages_and_do_not_stop_the_batch(page, app_url):
-    open_app(page, app_url)
+def test_unreadable_files_get_clear_messages_and_do_not_stop_the_batch(app_page):
     # A PNG header declaring 20000×20000: refused from the header, before any decoding.
     huge = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR" + (20000).to_bytes(4, "big") * 2 + bytes(9)
     # A PNG whose image data is garbage: sniffed as PNG, then the decoder fails.
@@ -192,7 +192,7 @@ def test_unreadable_files_get_clear_messages_and_do_not_stop_the_batch(page, app
     files = [upload(FIXTURES / "photo.heic"), upload(FIXTURES / "not_an_image.jpg"), upload(LESION),
              upload(FIXTURES / "truncated.jpg"), upload("broken.png", bytes(png)),
              upload(FIXTURES / "tiny_16x12.png"), upload("huge.png", huge)]
-    heic, text, good, truncated, broken, tiny, big = choose(page, files)
+    heic, text, good, truncated, broken, tiny, big = choose(app_page, files)
     assert heic["error"].startswith("HEIC photos can't be read by this browser: export as JPEG")
     assert "Most Compatible" in heic["error"]
     assert text["error"].startswith("not an image SkinLens can read")
@@ -204,26 +204,24 @@ def test_unreadable_files_get_clear_messages_and_do_not_stop_the_batch(page, app
     assert [r["code"] for r in (heic, text, truncated, broken, tiny, big)] == [
         "heic", "not-an-image", "corrupt", "corrupt", "too-small", "too-many-pixels"]
 
-    cards = page.locator(".result")
+    cards = app_page.locator(".result")
     assert cards.count() == len(files)
-    assert page.locator(".result.failed").count() == len(files) - 1
+    assert app_page.locator(".result.failed").count() == len(files) - 1
     assert heic["error"] in cards.nth(0).inner_text()
 
 
 @pytest.mark.parametrize("side", [12_000, 30_000])
-def test_a_jpeg_whose_size_sits_after_padding_is_too_large_before_decoding(page, app_url, side):
+def test_a_jpeg_whose_size_sits_after_padding_is_too_large_before_decoding(app_page, side):
     """Its frame header after 320 KB of other segments: read from the whole file, refused before decoding
     (12000² used to be decoded, peaking near 1.4 GB; 30000² was called corrupt). trainer/images.py agrees
     (tests/test_images.py)."""
-    open_app(page, app_url)
-    [result] = choose(page, [upload(f"padded-{side}.jpg", padded_jpeg(side, side))])
+    [result] = choose(app_page, [upload(f"padded-{side}.jpg", padded_jpeg(side, side))])
     assert result["code"] == "too-many-pixels", result["error"]
     assert result["error"].startswith(f"this image is {side}×{side} ("), result["error"]
 
 
-def test_an_empty_file_is_said_to_be_empty(page, app_url):
-    open_app(page, app_url)
-    [result] = choose(page, [upload("empty.jpg", b"")])
+def test_an_empty_file_is_said_to_be_empty(app_page):
+    [result] = choose(app_page, [upload("empty.jpg", b"")])
     assert (result["code"], result["error"]) == ("empty", "the file is empty")
 
 
@@ -358,15 +356,14 @@ def test_golden_images_chosen_as_files_match_python(page, app_url, web_root, met
         assert np.argmax(got) == np.argmax(golden["probabilities"])
 
 
-def test_self_test_passes_and_is_shown(page, app_url, metadata):
+def test_self_test_passes_and_is_shown(app_page, metadata):
     """On load the page classifies its golden images and says it agrees with Python."""
-    open_app(page, app_url)
-    test = page.evaluate("window.__skinlens.ready.selfTest")
+    test = app_page.evaluate("window.__skinlens.ready.selfTest")
     assert test["cases"] == len(metadata["golden"]) and test["error"] is None
     assert test["passed"], test
     assert test["tolerance"] == 1e-3
-    assert "self-test passed" in page.text_content("#model-info")
-    assert page.is_hidden("#self-test-warning")
+    assert "self-test passed" in app_page.text_content("#model-info")
+    assert app_page.is_hidden("#self-test-warning")
 
 
 def test_self_test_warns_and_refuses_to_classify_when_this_browser_disagrees(page, web_root, serve_web, tmp_path):
@@ -504,21 +501,20 @@ def test_the_card_leads_with_one_answer_in_words(page, app_url, metadata, photo,
     assert covered <= top["y"] and top["y"] + top["height"] <= page.viewport_size["height"], (covered, top)
 
 
-def test_activation_map_matches_the_probabilities_and_toggles(page, app_url, metadata):
+def test_activation_map_matches_the_probabilities_and_toggles(app_page, metadata):
     """The page's logits (the model's logits output, whose mean the cam's spatial mean is: tests/test_model.py)
     give the probabilities: softmax(logits / temperature + class bias).
     The overlay is hidden until its labelled checkbox is ticked."""
     if "cam" not in metadata["outputs"]:
         pytest.skip("this model has no cam output")
-    open_app(page, app_url)
-    (result,) = choose(page, [LESION])
+    (result,) = choose(app_page, [LESION])
     screening = metadata.get("screening") or {}
     bias = np.array(screening.get("class_bias") or np.zeros(len(metadata["classes"])), np.float16)  # as quantized
     logits = np.array(result["signals"]["logits"]) / screening.get("temperature", 1.0) + bias
     softmax = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
     np.testing.assert_allclose(softmax, probabilities(result), atol=1e-4)
 
-    card = page.locator(".result")
+    card = app_page.locator(".result")
     overlay = card.locator("canvas.heatmap")
     assert overlay.is_hidden()
     toggle = card.get_by_label(f"Show where the model looked for “{result['top']['name']}”")
@@ -529,9 +525,8 @@ def test_activation_map_matches_the_probabilities_and_toggles(page, app_url, met
     assert overlay.is_hidden()
 
 
-def test_heatmap_upsamples_like_tensorflow_and_uses_viridis(page, app_url):
-    open_app(page, app_url)
-    ours, theirs, low, high = page.evaluate("""async () => {
+def test_heatmap_upsamples_like_tensorflow_and_uses_viridis(app_page):
+    ours, theirs, low, high = app_page.evaluate("""async () => {
       const heatmap = await import(new URL('heatmap.js', document.baseURI).href);
       const grid = Float32Array.from({length: 7 * 5}, (_, i) => Math.sin(i * 1.7) * 3);
       const ours = Array.from(heatmap.upsampleBilinear(grid, 7, 5, 61, 43));
@@ -559,27 +554,25 @@ OVERLAY_GREEN = """() => {
 VIRIDIS_GREEN = [0x01, 0x25, 0x44, 0x60, 0x78, 0x90, 0xa8, 0xbf, 0xd1, 0xdf, 0xe7]
 
 
-def test_golden_images_show_their_true_diagnosis(page, app_url):
+def test_golden_images_show_their_true_diagnosis(app_page):
     """A person choosing a melanoma sees "Melanoma" as the best match (and the mole, the mole)."""
-    open_app(page, app_url)
-    results = choose(page, [FIXTURES / name for name in GOLDEN_TRUTH])
-    unfold_cards(page)
+    results = choose(app_page, [FIXTURES / name for name in GOLDEN_TRUTH])
+    unfold_cards(app_page)
     for card_index, (result, name) in enumerate(zip(results, GOLDEN_TRUTH.values())):
         assert result["error"] is None and result["top"]["name"] == name, (result["file"], result["top"])
-        top_row = page.locator(".result").nth(card_index).locator("tr.is-top")
+        top_row = app_page.locator(".result").nth(card_index).locator("tr.is-top")
         assert name in top_row.inner_text() and "best match" in top_row.inner_text().lower()
 
 
-def test_photo_taken_with_the_camera_is_classified(page, app_url):
+def test_photo_taken_with_the_camera_is_classified(app_page):
     """*Take a photo* hands the page a file through the camera input; it must be classified like a chosen one."""
-    open_app(page, app_url)
-    page.set_input_files("#camera", [LESION])
-    results = wait_for_results(page, 1)  # a photo the page ignored fails here, with what the page showed
+    app_page.set_input_files("#camera", [LESION])
+    results = wait_for_results(app_page, 1)  # a photo the page ignored fails here, with what the page showed
     assert results[0]["file"] == LESION.name and results[0]["error"] is None
-    assert page.locator(".result .file-name").inner_text() == LESION.name
+    assert app_page.locator(".result .file-name").inner_text() == LESION.name
 
 
-def test_activation_map_overlay_lands_where_the_map_says(page, app_url, web_root, metadata, tmp_path):
+def test_activation_map_overlay_lands_where_the_map_says(app_page, web_root, metadata, tmp_path):
     """The lesion, shrunk into the top-left corner of a wider photo: the overlay drawn on the page must put
     the top class's map where Python's cam output puts it, not mirrored or rotated."""
     if "cam" not in metadata["outputs"]:
@@ -590,13 +583,12 @@ def test_activation_map_overlay_lands_where_the_map_says(page, app_url, web_root
     path = tmp_path / "corner.png"
     photo.save(path)
 
-    open_app(page, app_url)
-    (result,) = choose(page, [path])
+    (result,) = choose(app_page, [path])
     top = [cls["id"] for cls in metadata["classes"]].index(result["top"]["id"])
     cam = Predictor(web_root / "model").outputs(python_input(path, metadata)[None])["cam"][0, :, :, top]
-    card = page.locator(".result")
+    card = app_page.locator(".result")
     card.get_by_label(f"Show where the model looked for “{result['top']['name']}”").check()
-    drawn = page.evaluate(OVERLAY_GREEN)
+    drawn = app_page.evaluate(OVERLAY_GREEN)
     width, height = drawn["width"], drawn["height"]
     shown = np.interp(np.reshape(drawn["green"], (height, width)), VIRIDIS_GREEN, np.linspace(0, 1, 11))
 
