@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_helpers import checked_page
+from browser_helpers import checked_page, open_app
 from converter.precache import MANIFEST, staleness, write_manifest
 from server import WEB_ROOT, create_app, serving
 
@@ -156,4 +156,17 @@ def page(browser, serve_web, serve_pages):
     It asks for serve_web and serve_pages so that their servers start before it and stop after it: a
     server stopped under an open page turns a request still under way into a console error."""
     with checked_page(browser, viewport={"width": 1280, "height": 900}) as page:
+        yield page
+
+
+@pytest.fixture(scope="module")
+def app_page(browser, app_url):
+    """The shipped app, started once per module and test process, for the tests that call its modules' pure
+    functions (imaging.js's decoding and preprocessing) or classify photos of their own and read only what
+    that batch shows: each batch replaces the one before. None of them changes a setting (clinical answers,
+    threads, the table's sort or filter, the window's size), so each finds the page as a fresh one would be but
+    for the last batch. A page's start costs about 5 s of CPU (tfjs, the model, its self-test), and 43 of them
+    in test_app.py were a tenth of the browser tests' time. Its console, CSP and origin checks (checked_page) run after the last of its tests."""
+    with checked_page(browser, viewport={"width": 1280, "height": 900}) as page:
+        open_app(page, app_url)
         yield page

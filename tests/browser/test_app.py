@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from browser_helpers import (CPU_BACKEND_TIMEOUT_MS, FIXTURES, LESION, LOAD_MODEL, TO_BASE64, checked_page, choose,
-                             fill_clinical, open_app, padded_jpeg, probabilities, unfold_cards, upload, wait_for_results, wait_until_ready, web_with_file,
+from browser_helpers import (CPU_BACKEND_TIMEOUT_MS, FIXTURES, LESION, LOAD_MODEL, TO_BASE64, choose, fill_clinical,
+                             open_app, padded_jpeg, probabilities, unfold_cards, upload, wait_for_results, wait_until_ready, web_with_file,
                              web_with_metadata)
 from contract_cases import CASES, malformed
 from converter.contract import version_name
@@ -69,19 +69,6 @@ PREPROCESS_IN_PAGE = """async (b64) => {
   input.dispose();
   return (%s)(values);  // as base64 (browser_helpers.as_base64)
 }""" % TO_BASE64
-
-
-@pytest.fixture(scope="module")
-def app_page(browser, app_url):
-    """The shipped app, started once per module and test process, for the tests that call its modules' pure
-    functions (imaging.js's decoding and preprocessing) or classify photos of their own and read only what
-    that batch shows: each batch replaces the one before. None of them changes a setting (clinical answers,
-    threads, the window's size), so each finds the page as a fresh one would be but for the last batch. A
-    page's start costs about 5 s of CPU (tfjs, the model, its self-test), and 43 of them were a tenth of the
-    browser tests' time. Its console, CSP and origin checks (checked_page) run after the last of its tests."""
-    with checked_page(browser, viewport={"width": 1280, "height": 900}) as page:
-        open_app(page, app_url)
-        yield page
 
 
 def browser_input(page, data, metadata):

@@ -70,13 +70,12 @@ def _download_csv(page):
     return download.value.suggested_filename, list(csv.DictReader(io.StringIO(text)))
 
 
-def test_photos_dropped_while_a_batch_runs_are_refused_in_words(page, app_url):
+def test_photos_dropped_while_a_batch_runs_are_refused_in_words(app_page):
     """Photos dropped or pasted while a batch is being classified are not silently ignored: the page says they
     were not added, and the batch running keeps its own photos and results."""
-    open_app(page, app_url)
     first = [LESION, FIXTURES / "ISIC_0024306.jpg"]
     # In one task, so that the batch is surely still running: a drop of two, then one pasted.
-    notes = page.evaluate(f"""([first, second, third]) => {{
+    notes = app_page.evaluate(f"""([first, second, third]) => {{
       const drop = {DROP};
       drop([first, 'drop']);
       drop([second, 'drop']);
@@ -88,34 +87,34 @@ def test_photos_dropped_while_a_batch_runs_are_refused_in_words(page, app_url):
     assert notes[0] == [False, "2 photos were not added: SkinLens is still classifying the others. "
                                "Add them again once it is done."]
     assert notes[1][0] is False and notes[1][1].startswith("One photo was not added")
-    results = wait_for_results(page, 2)
+    results = wait_for_results(app_page, 2)
     assert [r["file"] for r in results] == [p.name for p in first]
-    assert page.locator("#input-note").is_visible()
-    note = page.locator("#input-note")
-    assert page.evaluate(DROP, [_files(FIXTURES / "alpha.png"), "drop"])  # once done, the next batch is taken
+    assert app_page.locator("#input-note").is_visible()
+    note = app_page.locator("#input-note")
+    assert app_page.evaluate(DROP, [_files(FIXTURES / "alpha.png"), "drop"])  # once done, the next batch is taken
     assert note.is_hidden()
-    assert [r["file"] for r in wait_for_results(page, 1)] == ["alpha.png"]
+    assert [r["file"] for r in wait_for_results(app_page, 1)] == ["alpha.png"]
 
 
-def test_drop_three_files_one_not_an_image_then_export_csv(page, app_url, metadata):
+def test_drop_three_files_one_not_an_image_then_export_csv(app_page, metadata):
     """The issue's full flow: three files dropped, one not an image → two results and one clear
-    message → a CSV with a row each, made in the page."""
-    open_app(page, app_url)
+    message → a CSV with a row each, made in the app_page."""
     dropped = [LESION, FIXTURES / "not_an_image.jpg", FIXTURES / "ISIC_0024306.jpg"]
-    assert page.evaluate(DROP, [_files(*dropped), "drop"])
-    results = wait_for_results(page, 3)
+    assert app_page.evaluate(DROP, [_files(*dropped), "drop"])
+    results = wait_for_results(app_page, 3)
 
     assert [r["file"] for r in results] == [p.name for p in dropped]
     assert [r["error"] is None for r in results] == [True, False, True]
     assert results[1]["error"].startswith("not an image SkinLens can read")
-    assert page.locator(".result:not(.failed)").count() == 2
-    failed = page.locator(".result.failed")
+    assert app_page.locator(".result:not(.failed)").count() == 2
+    failed = app_page.locator(".result.failed")
     assert failed.count() == 1 and results[1]["error"] in failed.inner_text()
-    rows = page.locator("#batch-table tbody tr")
+    rows = app_page.locator("#batch-table tbody tr")
     assert rows.count() == 3 and "Could not classify" in rows.nth(1).inner_text()
-    assert "2 of 3 photos classified, 1 could not be read" in page.inner_text("#status")
+    status = app_page.inner_text("#status")  # "on 2 threads" too, once a batch of 4 or more has started workers
+    assert "2 of 3 photos classified" in status and "1 could not be read" in status
 
-    name, table = _download_csv(page)
+    name, table = _download_csv(app_page)
     assert name.startswith("skinlens-results-") and name.endswith(".csv")
     classes = [cls["id"] for cls in metadata["classes"]]
     expected_columns = (["file", "status", "error"] + [f"p_{c}" for c in classes] +
@@ -152,19 +151,17 @@ def test_drop_three_files_one_not_an_image_then_export_csv(page, app_url, metada
         assert float(row["threshold"]) == result["threshold"]
 
 
-def test_pasted_image_is_classified(page, app_url):
-    open_app(page, app_url)
-    assert page.evaluate(DROP, [_files(("image.png", (FIXTURES / "png_rgb.png").read_bytes())), "paste"])
-    (result,) = wait_for_results(page, 1)
+def test_pasted_image_is_classified(app_page):
+    assert app_page.evaluate(DROP, [_files(("image.png", (FIXTURES / "png_rgb.png").read_bytes())), "paste"])
+    (result,) = wait_for_results(app_page, 1)
     assert result["error"] is None
     assert result["file"].startswith("pasted ") and result["file"].endswith(" 1 image.png")
 
 
-def test_csv_defuses_spreadsheet_formulas_in_file_names(page, app_url):
-    open_app(page, app_url)
-    page.evaluate(DROP, [_files(("=HYPERLINK(\"http://x\").jpg", LESION.read_bytes()), ("a,\"b\".jpg", b"text")), "drop"])
-    wait_for_results(page, 2)
-    _, table = _download_csv(page)
+def test_csv_defuses_spreadsheet_formulas_in_file_names(app_page):
+    app_page.evaluate(DROP, [_files(("=HYPERLINK(\"http://x\").jpg", LESION.read_bytes()), ("a,\"b\".jpg", b"text")), "drop"])
+    wait_for_results(app_page, 2)
+    _, table = _download_csv(app_page)
     assert table[0]["file"] == "'=HYPERLINK(\"http://x\").jpg"
     assert table[1]["file"] == "a,\"b\".jpg"
 
@@ -173,11 +170,10 @@ def test_csv_defuses_spreadsheet_formulas_in_file_names(page, app_url):
 FORMULA_LEADS = ["=", "+", "-", "@", "\t", "\r"]
 
 
-def test_csv_defuses_every_formula_lead_in_every_text_cell(page, app_url):
+def test_csv_defuses_every_formula_lead_in_every_text_cell(app_page):
     """csv.js on made-up results: a file name, an error message or a scope check starting with any formula
     lead gets an apostrophe in front, and nothing else is changed (numbers, even negative, stay numbers)."""
-    open_app(page, app_url)
-    text = page.evaluate("""async (leads) => {
+    text = app_page.evaluate("""async (leads) => {
       const {resultsCsv} = await import(new URL('csv.js', document.baseURI).href);
       const results = leads.map((lead, i) => ({
         file: `${lead}cmd|' /C calc'!A${i}`, error: `${lead}1+1`, classes: null, top: null, risk: null, band: null,
@@ -238,8 +234,8 @@ TABLE_ROWS = """() => Array.from(document.querySelectorAll('#batch-table tbody t
 
 FOLDS_OPEN = "Array.from(document.querySelectorAll('.result details.result-fold'), (d) => d.open)"
 
-# Stubs the print dialog (the test's, not the page's): counts the calls instead of opening it.
-STUB_PRINT = "window.print = () => { window.__printed = (window.__printed || 0) + 1; };"
+# Stubs the print dialog (the test's, not the page's): counts the calls, from 0, instead of opening it.
+STUB_PRINT = "() => { window.__printed = 0; window.print = () => { window.__printed += 1; }; }"
 
 
 def _needs_look(result):
@@ -317,63 +313,60 @@ def test_filter_shows_only_the_photos_that_need_a_look_and_counts_match(page, ap
     assert all(row["shown"] for row in page.evaluate(TABLE_ROWS))
 
 
-def test_a_batch_folds_its_cards_and_a_row_link_opens_its_card(page, app_url):
-    open_app(page, app_url)
-    results = choose(page, MIXED)
-    rows = page.evaluate(TABLE_ROWS)
+def test_a_batch_folds_its_cards_and_a_row_link_opens_its_card(app_page):
+    results = choose(app_page, MIXED)
+    rows = app_page.evaluate(TABLE_ROWS)
     assert [row["href"] for row in rows] == [f"#card-{i + 1}" for i in range(len(MIXED))]
-    folds = page.locator(".result details.result-fold")
+    folds = app_page.locator(".result details.result-fold")
     assert folds.count() == len(MIXED)
-    assert page.evaluate(FOLDS_OPEN) == [False] * len(MIXED)
+    assert app_page.evaluate(FOLDS_OPEN) == [False] * len(MIXED)
     for i, result in enumerate(results):
-        summary = page.locator(f"#card-{i + 1} .result-summary")
+        summary = app_page.locator(f"#card-{i + 1} .result-summary")
         assert summary.is_visible() and result["file"] in summary.inner_text()
         assert ("Could not classify" if result["error"] else f"{result['band'].capitalize()} concern") in \
             summary.inner_text()
-        assert page.locator(f"#card-{i + 1} .triage, #card-{i + 1} .error").first.is_hidden()
+        assert app_page.locator(f"#card-{i + 1} .triage, #card-{i + 1} .error").first.is_hidden()
 
     target = next(i for i, r in enumerate(results) if not r["error"] and i >= 3) + 1  # a card below the fold
-    page.locator("#batch-table tbody a", has_text=results[target - 1]["file"]).click()
-    assert page.evaluate("location.hash") == f"#card-{target}"
-    card = page.locator(f"#card-{target}")
-    assert page.evaluate(f"document.querySelector('#card-{target} details.result-fold').open")
+    app_page.locator("#batch-table tbody a", has_text=results[target - 1]["file"]).click()
+    assert app_page.evaluate("location.hash") == f"#card-{target}"
+    card = app_page.locator(f"#card-{target}")
+    assert app_page.evaluate(f"document.querySelector('#card-{target} details.result-fold').open")
     assert card.locator(".triage").is_visible()
     box = card.bounding_box()
-    banner = page.locator(".banner").bounding_box()
+    banner = app_page.locator(".banner").bounding_box()
     assert banner["height"] <= box["y"] < 900, (box, banner)  # on screen, below the sticky banner
     # The summary is a real <summary>: Enter folds the card again.
     card.locator(".result-summary").focus()
-    page.keyboard.press("Enter")
-    assert not page.evaluate(f"document.querySelector('#card-{target} details.result-fold').open")
+    app_page.keyboard.press("Enter")
+    assert not app_page.evaluate(f"document.querySelector('#card-{target} details.result-fold').open")
 
 
-def test_a_single_photos_card_stays_open(page, app_url):
-    open_app(page, app_url)
-    choose(page, [LESION])
-    assert page.locator(".result details.result-fold").count() == 0
-    assert page.locator("#card-1 .triage").is_visible() and page.locator("#card-1 .classes").is_visible()
-    assert page.get_attribute("#batch-table tbody a", "href") == "#card-1"
-    assert page.inner_text("#batch-counts").startswith("1 photo: ")
+def test_a_single_photos_card_stays_open(app_page):
+    choose(app_page, [LESION])
+    assert app_page.locator(".result details.result-fold").count() == 0
+    assert app_page.locator("#card-1 .triage").is_visible() and app_page.locator("#card-1 .classes").is_visible()
+    assert app_page.get_attribute("#batch-table tbody a", "href") == "#card-1"
+    assert app_page.inner_text("#batch-counts").startswith("1 photo: ")
 
 
 def _visible_in_print(page, selector):
     return page.locator(selector).first.is_visible()
 
 
-def test_print_one_card_shows_only_that_card_with_its_date_model_and_limits(page, app_url, metadata, tmp_path):
+def test_print_one_card_shows_only_that_card_with_its_date_model_and_limits(app_page, metadata, tmp_path):
     """The card's button prints that card alone: its photo, answer, when it was classified and by which
     model version, the limitations and the "not a diagnosis" notice; no controls, no other card. Saved
     as PDF by the headless browser, it renders."""
-    page.context.add_init_script(STUB_PRINT)
-    open_app(page, app_url)
-    results = choose(page, [LESION, FIXTURES / "not_an_image.jpg", FIXTURES / "ISIC_0024306.jpg"])
-    card = page.locator("#card-3")
+    app_page.evaluate(STUB_PRINT)
+    results = choose(app_page, [LESION, FIXTURES / "not_an_image.jpg", FIXTURES / "ISIC_0024306.jpg"])
+    card = app_page.locator("#card-3")
     card.locator(".result-summary").click()
     card.get_by_role("button", name="Print or save as PDF").click()
-    assert page.evaluate("window.__printed") == 1
-    assert page.evaluate("document.body.classList.contains('printing-one')")
+    assert app_page.evaluate("window.__printed") == 1
+    assert app_page.evaluate("document.body.classList.contains('printing-one')")
 
-    page.emulate_media(media="print")
+    app_page.emulate_media(media="print")
     try:
         assert card.is_visible() and card.locator(".triage").is_visible()
         assert card.locator("canvas.thumbnail").is_visible()
@@ -382,45 +375,44 @@ def test_print_one_card_shows_only_that_card_with_its_date_model_and_limits(page
         assert str(datetime.fromisoformat(results[2]["classifiedAt"].replace("Z", "+00:00")).year) in when.inner_text()
         assert card.locator(".model-version").inner_text() == metadata["model"]["version"]
         assert card.locator(".model-version").is_visible()
-        assert page.locator(".limits").is_visible() and "What SkinLens has not seen" in page.inner_text(".limits")
-        assert page.locator(".banner .notice").is_visible()
-        assert "screening aid, not a diagnosis" in page.inner_text(".banner .notice").lower()
+        assert app_page.locator(".limits").is_visible() and "What SkinLens has not seen" in app_page.inner_text(".limits")
+        assert app_page.locator(".banner .notice").is_visible()
+        assert "screening aid, not a diagnosis" in app_page.inner_text(".banner .notice").lower()
         for hidden in ("#card-1", "#card-2", "#batch", ".picker", "#choose", ".technical", "footer",
                        "#card-3 .print-button", "#card-3 .result-summary", "#card-3 .band-how"):
-            assert page.locator(hidden).first.is_hidden(), hidden
-        assert page.evaluate("getComputedStyle(document.querySelector('.banner')).position") == "static"
-        assert page.evaluate("""() => Array.from(document.querySelectorAll('button, input, select'))
+            assert app_page.locator(hidden).first.is_hidden(), hidden
+        assert app_page.evaluate("getComputedStyle(document.querySelector('.banner')).position") == "static"
+        assert app_page.evaluate("""() => Array.from(document.querySelectorAll('button, input, select'))
           .filter((el) => el.offsetParent !== null).map((el) => el.outerHTML.slice(0, 60))""") == []
-        pdf = page.pdf(path=str(tmp_path / "card.pdf"), format="A4")
+        pdf = app_page.pdf(path=str(tmp_path / "card.pdf"), format="A4")
         assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
     finally:
-        page.emulate_media(media="screen")
+        app_page.emulate_media(media="screen")
 
     # After the dialog closes the page is as it was: the card folded again, no print classes.
-    page.evaluate("window.dispatchEvent(new Event('afterprint'))")
-    assert not page.evaluate("document.body.classList.contains('printing-one')")
-    assert page.locator(".print-this").count() == 0
-    assert page.evaluate("document.querySelector('#card-3 details.result-fold').open")  # it was opened by the person
+    app_page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+    assert not app_page.evaluate("document.body.classList.contains('printing-one')")
+    assert app_page.locator(".print-this").count() == 0
+    assert app_page.evaluate("document.querySelector('#card-3 details.result-fold').open")  # it was opened by the person
 
 
-def test_print_the_batch_shows_the_table_and_every_card_unfolded(page, app_url):
-    page.context.add_init_script(STUB_PRINT)
-    open_app(page, app_url)
-    choose(page, [LESION, FIXTURES / "not_an_image.jpg", FIXTURES / "ISIC_0024306.jpg"])
-    page.click("#print-batch")
-    assert page.evaluate("window.__printed") == 1
-    page.emulate_media(media="print")
+def test_print_the_batch_shows_the_table_and_every_card_unfolded(app_page):
+    app_page.evaluate(STUB_PRINT)
+    choose(app_page, [LESION, FIXTURES / "not_an_image.jpg", FIXTURES / "ISIC_0024306.jpg"])
+    app_page.click("#print-batch")
+    assert app_page.evaluate("window.__printed") == 1
+    app_page.emulate_media(media="print")
     try:
-        assert page.locator("#batch-table").is_visible() and page.locator("#batch-counts").is_visible()
+        assert app_page.locator("#batch-table").is_visible() and app_page.locator("#batch-counts").is_visible()
         for i in (1, 2, 3):
-            assert page.locator(f"#card-{i} .provenance").is_visible()
-        assert page.locator("#card-1 .triage").is_visible() and page.locator("#card-2 .error").is_visible()
-        assert page.locator("#print-batch").is_hidden() and page.locator("#export-csv").is_hidden()
-        assert page.locator("#needs-look").is_hidden() and page.locator(".limits").is_visible()
+            assert app_page.locator(f"#card-{i} .provenance").is_visible()
+        assert app_page.locator("#card-1 .triage").is_visible() and app_page.locator("#card-2 .error").is_visible()
+        assert app_page.locator("#print-batch").is_hidden() and app_page.locator("#export-csv").is_hidden()
+        assert app_page.locator("#needs-look").is_hidden() and app_page.locator(".limits").is_visible()
     finally:
-        page.emulate_media(media="screen")
-    page.evaluate("window.dispatchEvent(new Event('afterprint'))")
-    assert page.evaluate(FOLDS_OPEN) == [False] * 3
+        app_page.emulate_media(media="screen")
+    app_page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+    assert app_page.evaluate(FOLDS_OPEN) == [False] * 3
 
 
 PHONE = {"viewport": {"width": 360, "height": 780}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
@@ -444,8 +436,8 @@ def test_clinic_screenshots(browser, app_url, size):
     the print view of one card, in test-results/screenshots/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with checked_page(browser, **(PHONE if size == "360" else DESKTOP)) as page:
-        page.context.add_init_script(STUB_PRINT)
         open_app(page, app_url)
+        page.evaluate(STUB_PRINT)
         choose(page, [LESION])
         _screenshot(page, f"single-{size}.png")
         choose(page, [LESION, FIXTURES / "not_an_image.jpg", FIXTURES / "ISIC_0024306.jpg"])
