@@ -117,10 +117,9 @@ def test_keyboard_only_flow(page, app_url):
     assert download.value.suggested_filename.endswith(".csv")
 
 
-def test_every_control_is_labelled(page, app_url):
-    open_app(page, app_url)
-    choose(page, [LESION])
-    unlabelled = page.evaluate("""() => Array.from(document.querySelectorAll('button, input, meter, canvas[role=img]'))
+def test_every_control_is_labelled(app_page):
+    choose(app_page, [LESION])
+    unlabelled = app_page.evaluate("""() => Array.from(document.querySelectorAll('button, input, meter, canvas[role=img]'))
       .filter((el) => !(el.labels?.length || el.getAttribute('aria-label') || el.textContent.trim()))
       .map((el) => el.outerHTML.slice(0, 80))""")
     assert unlabelled == []

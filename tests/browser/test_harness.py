@@ -107,27 +107,25 @@ def test_a_server_for_one_test_stops_after_its_page(page, serve_web, tmp_path):
 
 
 @pytest.mark.parametrize("check", ["() => false", "() => new Promise(() => {})"], ids=["never true", "never settles"])
-def test_a_wait_in_the_page_ends_at_its_deadline_with_what_the_page_showed(page, app_url, check):
+def test_a_wait_in_the_page_ends_at_its_deadline_with_what_the_page_showed(app_page, check):
     """wait_in_page fails at its deadline, for a condition that stays false and for a promise that never
     settles (navigator.serviceWorker.ready when the worker cannot install), naming what it waited for and
     showing the status line and the last console messages."""
-    open_app(page, app_url)
-    page.evaluate("console.warn('a clue on the console')")
+    app_page.evaluate("console.warn('a clue on the console')")
     started = time.monotonic()
     with pytest.raises(PageWaitFailed) as failure:
-        wait_in_page(page, check, what="something that never comes", timeout_ms=500)
+        wait_in_page(app_page, check, what="something that never comes", timeout_ms=500)
     assert time.monotonic() - started < 10
     message = str(failure.value)
     assert message.startswith("waited 0.5 s for something that never comes; the page:")
-    assert f"status: {page.text_content('#status').strip()}" in message
+    assert f"status: {app_page.text_content('#status').strip()}" in message
     assert "statusState: ready" in message and "serviceWorker: " in message
     assert "[/ warning] a clue on the console" in message
 
 
-def test_a_wait_returns_what_the_check_found(page, app_url):
-    open_app(page, app_url)
-    page.evaluate("setTimeout(() => { window.later = {found: 42}; }, 200)")
-    assert wait_in_page(page, "async (key) => window.later?.[key]", "found", what="window.later") == 42
+def test_a_wait_returns_what_the_check_found(app_page):
+    app_page.evaluate("setTimeout(() => { window.later = {found: 42}; }, 200)")
+    assert wait_in_page(app_page, "async (key) => window.later?.[key]", "found", what="window.later") == 42
 
 
 def test_no_test_runs_past_its_limit(tmp_path):

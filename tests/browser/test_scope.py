@@ -88,7 +88,7 @@ def images(tmp_path):
     }
 
 
-def test_distance_and_blur_match_python(page, app_url, metadata, predictor):
+def test_distance_and_blur_match_python(app_page, metadata, predictor):
     """Same uint8 input at the model's size (no resize on either side): the same distance, blur and
     not-a-lesion probability."""
     size = metadata["input"]["height"]
@@ -98,9 +98,8 @@ def test_distance_and_blur_match_python(page, app_url, metadata, predictor):
                np.full((size, size, 3), (180, 120, 100), np.uint8),
                np.dstack([*np.meshgrid(np.linspace(0, 255, size), np.linspace(255, 0, size)),
                           np.full((size, size), 90.0)]).astype(np.uint8)]
-    open_app(page, app_url)
-    page.evaluate(LOAD_MODEL)
-    browser = np.array(page.evaluate(SIGNALS, [[as_base64(t) for t in tensors], size]))
+    app_page.evaluate(LOAD_MODEL)
+    browser = np.array(app_page.evaluate(SIGNALS, [[as_base64(t) for t in tensors], size]))
     distance, blur, out_of_scope = python_signals(predictor, np.stack(tensors))
     print(f"\ndistance {distance.round(4)} (max relative |Δ| {np.max(np.abs(browser[:, 0] - distance) / distance):.1e}); "
           f"blur {blur.round(2)} (max relative Δ {np.abs(browser[:, 1] - blur).max() / blur.max():.1e}); "
@@ -163,14 +162,13 @@ def test_without_a_scope_block_only_the_built_in_checks_apply(page, web_root, se
     assert flat["signals"]["blur"] == 0 and small["signals"]["minSide"] == 48
 
 
-def test_how_the_checks_separate_in_and_out_of_scope_images(page, app_url, metadata, images):
+def test_how_the_checks_separate_in_and_out_of_scope_images(app_page, metadata, images):
     """With the shipped `scope` block: prints which check flags which image; the flat image must be
     flagged as blurred and no lesion flagged as not dermoscopic."""
     if not metadata.get("scope"):
         pytest.skip("metadata.json has no scope block")
-    open_app(page, app_url)
     names = list(images)
-    results = choose(page, [images[n] for n in names])
+    results = choose(app_page, [images[n] for n in names])
     print(f"\n{'image':16} {'not lesion':>10} {'distance':>9} {'blur':>10} {'top p':>6}  flagged by")
     for name, r in zip(names, results):
         print(f"{name:16} {r['signals']['outOfScope'] or float('nan'):10.4f} {r['signals']['distance'] or float('nan'):9.3f} "
@@ -184,15 +182,14 @@ def test_how_the_checks_separate_in_and_out_of_scope_images(page, app_url, metad
         assert all("not-a-lesion" in flags[n] for n in ("flat grey", "noise", "stripes"))
 
 
-def test_a_picture_that_is_not_a_lesion_leads_with_that(page, app_url, metadata, images):
+def test_a_picture_that_is_not_a_lesion_leads_with_that(app_page, metadata, images):
     """The card of a picture flagged as not a lesion opens with the warning, above the concern box:
     no plain answer comes first."""
     if "out_of_scope_threshold" not in (metadata.get("scope") or {}):
         pytest.skip("this model has no not-a-lesion detector")
-    open_app(page, app_url)
-    result, = choose(page, [images["noise"]])
+    result, = choose(app_page, [images["noise"]])
     assert "not-a-lesion" in {warning["code"] for warning in result["warnings"]}
-    card = page.locator(".result").first
+    card = app_page.locator(".result").first
     order = card.evaluate("""(card) => [...card.querySelectorAll('.scope-warning, .triage')]
       .map((node) => node.className)""")
     assert order[0].startswith("scope-warning") and len(order) == 2

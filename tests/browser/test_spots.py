@@ -337,7 +337,7 @@ def ics_events(text):
 @pytest.mark.parametrize(("months", "start", "expected"), [(1, "2026-01-31T10:00:00Z", date(2026, 2, 28)),
                                                            (3, "2026-12-06T10:00:00Z", date(2027, 3, 6))])
 def test_ics_reminder_parses_by_rfc_5545(page, app_url, months, start, expected):
-    page.goto(app_url)
+    page.goto(f"{app_url}model-card.html")  # a page of the site without the model: the module alone
     name = "Mole, left; shoulder \\ back — ünïcødé name long enough to need folding in the summary line"
     text = page.evaluate("""async ([name, months, start]) => (await import('./spots/ics.js')).reminder(
       {spotName: name, months, from: new Date(start)})""", [name, months, start])
@@ -399,7 +399,7 @@ CHANGES = {"sizeChange", "shapeChange", "colourChange", "sensation"}
 
 
 def test_checklist_scores_match_nice_weights_for_every_answer(page, app_url):
-    page.goto(app_url)
+    page.goto(f"{app_url}model-card.html")
     items = list(NICE) + ["isNew"]
     combos = [dict(zip(items, bits)) for bits in itertools.product([False, True], repeat=len(items))]
     got = page.evaluate("""async (combos) => {
