@@ -102,7 +102,7 @@ def test_two_workers_train_identical_weights_and_the_chief_alone_writes_the_run(
     command = [sys.executable, "-m", "trainer", "train", "--data", str(data), "--image-size", "96", "--alpha", "0.35",
                "--weights", str(weights), "--head-epochs", "1", "--imbalance", "class_weight", "--batch-size", "16",
                "--fine-tune-epochs", "2", "--cut", "block_14_add", "--views", "1", "--tta-views", "1",
-               "--distribute", "multi-worker", "--out", str(run)]
+               "--distribute", "multi-worker", "--bootstrap", "50", "--out", str(run)]
     codes, logs = _two_workers(command, tmp_path, 420)
     assert codes == {"chief": 0, "worker": 0}, logs["chief"][-3000:] + logs["worker"][-3000:]
 

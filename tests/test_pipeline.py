@@ -264,7 +264,7 @@ def test_folders_of_any_names_train_and_convert_with_their_own_classes(tiny_inpu
     assert trainer_main(["train", "--data", str(data), "--malignant", "melanoma", "--dataset-name", "Clinic X",
                          "--dataset-licence", "CC BY 4.0", "--weights", str(weights), "--image-size", "96",
                          "--alpha", "0.35", "--head-epochs", "2", "--batch-size", "16", "--tta-views", "1", "--imbalance", "class_weight",
-                         "--out", str(run)]) == 0
+                         "--bootstrap", "50", "--out", str(run)]) == 0
     meta = convert(run, tmp_path / "web" / "model", "none",
                    [Path(__file__).parent / "fixtures" / "images" / "ISIC_0024306.jpg"])
     assert meta["label_scheme"] == "folders"

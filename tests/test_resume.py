@@ -54,7 +54,8 @@ def test_killed_run_resumes_where_it_stopped(tiny_inputs, tmp_path):
     run = tmp_path / "run"
     command = [sys.executable, "-m", "trainer", "train", "--data", str(data), "--image-size", "96",
                "--alpha", "0.35", "--weights", str(weights), "--head-epochs", "2", "--batch-size", "16",
-               "--fine-tune-epochs", "4", "--cut", "block_14_add", "--views", "2", "--tta-views", "2", "--out", str(run)]
+               "--fine-tune-epochs", "4", "--cut", "block_14_add", "--views", "2", "--tta-views", "2",
+               "--bootstrap", "50", "--out", str(run)]  # the intervals' 1000 resamples would take 30 s: not tested here
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     history = run / "history_stage2.csv"
 
