@@ -20,8 +20,9 @@ starts once the page has self-tested, the rest for the first batch, and they ser
 A benchmark, not a test: it asserts nothing. Timings on a busy machine are noisy; the median is shown.
 
 --json PATH also writes the figures: `python_ms` (median per image), `browser_ms` (the page's default
-backend, median per image), `ready_ms` (warm navigation → ready), `cold_ready_ms`, `threads` (the count
-the page's backend used), `backend`, and `backends` (the same figures per forced backend, or `error`);
+backend, median per image), `ready_ms` (warm navigation → ready), `cold_ready_ms`, `worker_ms` and
+`cold_worker_ms` (skinlens:ready → the page's warm inference worker ready, warm and cold visits; null where
+the page starts none), `threads` (the count the page's backend used), `backend`, and `backends` (the same figures per forced backend, or `error`);
 and `batch`: {photos, threads (how many classified), first_ms and ms (per photo: first batch, median of the
 later ones), one_thread_ms, one_thread_first_ms, python_ms (per photo of Predictor's batch)}.
 
@@ -52,13 +53,29 @@ from server import WEB_ROOT, create_app, serving  # noqa: E402
 # The page's skinlens:ready and :error events (main.js), recorded for the benchmark: the page puts nothing on
 # window. Ready is sent once the self-test, which runs right after the page is ready, has finished.
 READY_RECORDER = """
-document.addEventListener('skinlens:ready', (event) => { window.__ready = event.detail; });
+document.addEventListener('skinlens:ready', (event) => { window.__ready = event.detail; window.__readyAt = performance.now(); });
 document.addEventListener('skinlens:batch', (event) => { window.__batch = event.detail; });
 document.addEventListener('skinlens:error', (event) => { window.__failed = event.detail; });
 """
 WAIT_FOR_READY = """async () => {
   while (!window.__ready && !window.__failed) await new Promise((resolve) => setTimeout(resolve, 50));
   return window.__ready ?? null;
+}"""
+
+# Milliseconds from skinlens:ready (the self-test done) to the page's warm inference worker being ready (the
+# threads line counts it: main.js showThreads), or null where the page starts none (one thread allowed, WebGL,
+# the cpu backend) or it could not start.
+WORKER_READY = """async () => {
+  const {threadCount} = await import('./pool.js');
+  if (threadCount(location.search) < 2 || !window.__ready.backend.startsWith('wasm')) return null;
+  const line = () => document.getElementById('threads').textContent;
+  const started = performance.now();
+  while (performance.now() - started < 60000) {
+    if (line().includes('(the page and 1 worker)')) return performance.now() - window.__readyAt;
+    if (line().includes('could not start')) return null;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return null;
 }"""
 
 # Times the module API's classify on the same 224×224 input, in a model loaded through it on the backend
@@ -90,12 +107,18 @@ CONTROLLED = """async () => {
 
 
 def _ready(page, url):
-    """Navigates to `url` and returns the page's skinlens:ready detail, or its status text if it failed."""
+    """Navigates to `url` and returns the page's skinlens:ready detail with workerMs (WORKER_READY), or its
+    status text if it failed."""
     page.goto(url)
     ready = page.evaluate(WAIT_FOR_READY)
     if ready is None or page.get_attribute("#status", "data-state") != "ready":
         return page.inner_text("#status")
-    return ready
+    return {**ready, "workerMs": page.evaluate(WORKER_READY)}
+
+
+def _median_or_none(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
 
 
 def _navigations(browser, target, times):
@@ -140,6 +163,8 @@ def browser_timings(url, backends, pixels, warmup, runs, chromium, navigations=1
                 out[backend] = {"version": cold[0]["version"],
                                 "cold_ready_ms": statistics.median(r["readyMs"] for r in cold),
                                 "ready_ms": statistics.median(r["readyMs"] for r in warm), "backend": chosen,
+                                "cold_worker_ms": _median_or_none(r["workerMs"] for r in cold),
+                                "worker_ms": _median_or_none(r["workerMs"] for r in warm),
                                 "detail": timed["detail"], "threads": timed["threads"], "times": timed["times"]}
             page.context.close()
         version = browser.version
@@ -260,6 +285,10 @@ def compare_table(folder, metadata, first, python_ms, compared):
     return versus
 
 
+def _rounded(ms):
+    return None if ms is None else round(ms, 1)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="Time SkinLens in Chromium per backend and in Python TensorFlow.")
     parser.add_argument("--web", type=Path, default=WEB_ROOT, help="web root to serve (default: %(default)s)")
@@ -326,10 +355,16 @@ def main(argv=None):
         figures[backend] = {"backend": result["backend"], "detail": result["detail"], "threads": result["threads"],
                             "cold_ready_ms": round(result["cold_ready_ms"], 1),
                             "ready_ms": round(result["ready_ms"], 1),
+                            "cold_worker_ms": _rounded(result["cold_worker_ms"]),
+                            "worker_ms": _rounded(result["worker_ms"]),
                             "per_image_ms": round(median, 2), "p90_ms": round(p90, 2),
                             "ratio": round(median / python_median, 3)}
     print(f"{'Python TensorFlow (same graph)':34} {'':>17} {'':>9} {python_median:16.1f} ms "
           f"{float(np.percentile(python, 90)):5.1f} ms {1:8.2f}×")
+    default = figures[None]
+    if default.get("worker_ms") is not None:
+        print(f"\nThe page's warm inference worker ready after its self-test (it checks the first golden image): "
+              f"{default['cold_worker_ms']:.0f} ms cold, {default['worker_ms']:.0f} ms warm")
     batch = {"photos": args.batch, "threads": max(threads for _, threads in batches["default"]),
              "first_ms": round(batches["default"][0][0], 1),
              "ms": round(statistics.median(ms for ms, _ in batches["default"][1:]), 1),
@@ -346,12 +381,12 @@ def main(argv=None):
     print(f"{'Python TensorFlow, batch of ' + str(args.batch):34} {python_batch:8.1f} ms")
     versus = compare_table(args.compare, metadata, figures[None], python_median, compared) if compared else None
     if args.json:
-        default = figures[None]
         summary = {"model": metadata["model"]["version"], "chromium": version, "cpu_cores": os.cpu_count(),
                    "runs": args.runs, "warmup": args.warmup, "navigations": args.navigations,
                    "python_ms": round(python_median, 2),
                    "browser_ms": default.get("per_image_ms"), "ready_ms": default.get("ready_ms"),
                    "cold_ready_ms": default.get("cold_ready_ms"), "threads": default.get("threads"),
+                   "worker_ms": default.get("worker_ms"), "cold_worker_ms": default.get("cold_worker_ms"),
                    "backend": default.get("detail"), "error": default.get("error"),
                    "backends": {name: figures[name] for name in args.backends}, "batch": batch}
         if compared:

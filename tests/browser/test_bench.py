@@ -4,6 +4,7 @@
 """
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -38,6 +39,12 @@ def test_bench_browser_prints_its_table_and_writes_the_same_figures_as_json(tiny
     assert row, done.stdout
     assert [float(v) for v in row.groups()] == pytest.approx(
         [figures["cold_ready_ms"], figures["ready_ms"], figures["browser_ms"]], abs=0.6)
+    # The warm inference worker (pool.js), ready after the page's self-test: on any machine of 2 cores or more.
+    if os.cpu_count() >= 2:
+        assert figures["worker_ms"] > 0 and figures["cold_worker_ms"] > 0
+        line = re.search(r"^The page's warm inference worker .*: (\d+) ms cold, (\d+) ms warm$", done.stdout, re.M)
+        assert line and [float(v) for v in line.groups()] == pytest.approx(
+            [figures["cold_worker_ms"], figures["worker_ms"]], abs=0.6), done.stdout
     python = re.search(r"^Python TensorFlow \(same graph\)\s+([\d.]+) ms", done.stdout, re.M)
     assert python and float(python.group(1)) == pytest.approx(figures["python_ms"], abs=0.06)
     # The batch: the page's threads (2 on any machine of 2 cores or more) against one, per photo.
