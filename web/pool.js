@@ -23,9 +23,10 @@ import {ImageError} from './errors.js';
 export const MAX_THREADS = 4;
 /**
  * The workers beyond the first start for a batch of at least this many photos, and stay for the next
- * batches. A worker takes 2.6–2.7 s to load and self-test beside the page's work on 2 cores, about 8
- * photos' time, so the first batch gains little; a person checking one or two spots pays for one worker
- * only, the one that keeps the page responsive.
+ * batches. A worker took 2.6–2.7 s to load and self-test on every golden image beside the page's work on 2
+ * cores, about 8 photos' time, so the first batch gained little; it now checks the first one only
+ * (inference-worker.js), ready about 1 s after the page's self-test on an idle machine. A person checking one
+ * or two spots pays for one worker only, the one that keeps the page responsive.
  */
 export const MIN_BATCH = 4;
 
