@@ -8,8 +8,8 @@ and the model shipped in web/model/.
 
 import numpy as np
 import pytest
-from browser_helpers import (FILE_TOLERANCE, FIXTURES, FROM_BASE64, LOAD_MODEL, as_base64, choose, open_app,
-                             probabilities)
+from browser_helpers import (FILE_TOLERANCE, FIXTURES, FROM_BASE64, LOAD_MODEL, as_base64, checked_page, choose,
+                             open_app, probabilities)
 from PIL import Image
 
 from trainer.predict import Predictor
@@ -39,16 +39,24 @@ CLASSIFY_TENSORS = """async ([tensors, size]) => {
   return out;
 }""" % FROM_BASE64
 
-@pytest.fixture(params=["tiny float32", "shipped"])
-def model_site(request):
-    """(site URL, web model folder) for each model under test."""
+
+@pytest.fixture(scope="module", params=["tiny float32", "shipped"])
+def model_page(request, browser):
+    """(page, web model folder) for each model under test: the app started on it once per module and test
+    process, with the model also loaded through the module API (window.__model). The tests classify through
+    either and change no setting; checked_page's checks run after the last of them."""
     if request.param == "tiny float32":
-        return request.getfixturevalue("tiny_url"), request.getfixturevalue("tiny_root") / "model"
-    return request.getfixturevalue("app_url"), request.getfixturevalue("web_root") / "model"
+        url, folder = request.getfixturevalue("tiny_url"), request.getfixturevalue("tiny_root") / "model"
+    else:
+        url, folder = request.getfixturevalue("app_url"), request.getfixturevalue("web_root") / "model"
+    with checked_page(browser, viewport={"width": 1280, "height": 900}) as page:
+        open_app(page, url)
+        page.evaluate(LOAD_MODEL)
+        yield page, folder
 
 
-def test_same_input_tensors_give_the_same_probabilities(page, model_site):
-    url, model_dir = model_site
+def test_same_input_tensors_give_the_same_probabilities(model_page):
+    page, model_dir = model_page
     predictor = Predictor(model_dir)
     size = predictor.height
     rng = np.random.default_rng(0)
@@ -57,8 +65,6 @@ def test_same_input_tensors_give_the_same_probabilities(page, model_site):
                np.full((size, size, 3), (180, 120, 100), np.uint8),
                np.dstack([*np.meshgrid(np.linspace(0, 255, size), np.linspace(255, 0, size)),
                           np.full((size, size), 90.0)]).astype(np.uint8)]
-    open_app(page, url)
-    page.evaluate(LOAD_MODEL)
     browser = np.array(page.evaluate(CLASSIFY_TENSORS, [[as_base64(t) for t in tensors], size]))
     python = predictor.probabilities(np.stack(tensors).astype(np.float32))
     print(f"\n{model_dir}: tensor max |Δp| = {np.abs(browser - python).max():.2e}")
@@ -66,10 +72,9 @@ def test_same_input_tensors_give_the_same_probabilities(page, model_site):
     np.testing.assert_allclose(browser, python, atol=TENSOR_TOLERANCE)
 
 
-def test_files_give_the_same_top_class_and_probabilities(page, model_site):
-    url, model_dir = model_site
+def test_files_give_the_same_top_class_and_probabilities(model_page):
+    page, model_dir = model_page
     predictor = Predictor(model_dir)
-    open_app(page, url)
     results = choose(page, [FIXTURES / name for name in IMAGES])
     worst = 0.0
     for name, result, (_, expected, error) in zip(IMAGES, results, predictor.predict_files(
@@ -93,18 +98,16 @@ ANSWERS = [{}, {"age": 70}, {"sex": "female", "site": "face"}, {"age": 35, "sex"
            {"age": 85, "sex": "female", "site": "back"}]
 
 
-def test_clinical_answers_give_the_same_probabilities(page, model_site):
+def test_clinical_answers_give_the_same_probabilities(model_page):
     """The browser builds the clinical vector from metadata.json alone; Python from trainer/clinical.py."""
     from trainer import clinical
 
-    url, model_dir = model_site
+    page, model_dir = model_page
     predictor = Predictor(model_dir)
     if not predictor.takes_clinical:
         pytest.skip("this model takes no clinical metadata")
     size = predictor.height
     image = np.asarray(Image.open(FIXTURES / "ISIC_0024306.jpg").convert("RGB").resize((size, size)), np.uint8)
-    open_app(page, url)
-    page.evaluate(LOAD_MODEL)
     results = page.evaluate(CLASSIFY_WITH_ANSWERS, [as_base64(image), size, ANSWERS])
     browser = np.array([r["probabilities"] for r in results])
     python = np.concatenate([predictor.probabilities(image[None].astype(np.float32),
