@@ -68,7 +68,7 @@ def main(argv=None) -> None:
     dx_index = labels.diagnosis_to_index(config)
     malignant = np.array([c["malignant"] for c in labels.classes_metadata(config)])
     y = np.array([dx_index[r.dx] for r in records])
-    vectors = clinical.encode_records(records)
+    vectors = clinical.BASE.encode_records(records)
     train, val = splits == "train", splits == "val"
     prior = np.bincount(y[train], minlength=len(class_ids)) / train.sum()
 
@@ -97,7 +97,7 @@ def main(argv=None) -> None:
     val_pooled = np.load(cache / "val_pooled.npy").astype(np.float32)
     train_pooled = np.load(cache / "train_pooled.npy").astype(np.float32)
     y_val, v_val = y[val], vectors[val]
-    missing = np.tile(clinical.MISSING, (len(y_val), 1))
+    missing = np.tile(clinical.BASE.missing, (len(y_val), 1))
 
     def score(logits):
         t, b = fit_calibration(logits, y_val)
@@ -129,7 +129,7 @@ def main(argv=None) -> None:
     x_pooled = train_pooled.reshape(-1, train_pooled.shape[-1])
     y_views = np.repeat(y[train], TRAIN_VIEWS)
     rng = np.random.default_rng(config.seed)
-    v_views = clinical.drop_fields(np.repeat(vectors[train], TRAIN_VIEWS, axis=0), rng, P_ALL, P_FIELD)
+    v_views = clinical.BASE.drop_fields(np.repeat(vectors[train], TRAIN_VIEWS, axis=0), rng, P_ALL, P_FIELD)
     weights = class_weights(y[train], len(class_ids))
     sample_weight = np.array([weights[c] for c in y_views], np.float32)
     train_image_logits = x_pooled @ kernel + bias
@@ -142,7 +142,7 @@ def main(argv=None) -> None:
 
     for name in ("joint linear", "concat MLP", "frozen image + MLP"):
         keras.utils.set_random_seed(config.seed)
-        pooled_in, meta_in = keras.Input((x_pooled.shape[1],)), keras.Input((clinical.SIZE,))
+        pooled_in, meta_in = keras.Input((x_pooled.shape[1],)), keras.Input((clinical.BASE.size,))
         meta = layers.Dense(32, activation="relu")(meta_in)
         if name == "frozen image + MLP":
             logits_in = keras.Input((len(class_ids),))
@@ -165,7 +165,7 @@ def main(argv=None) -> None:
 
     result = {"validation_images": int(val.sum()), "training_images": int(n_train), "train_views": TRAIN_VIEWS,
               "image_model_accuracy_on_training_views": train_accuracy,
-              "coverage_validation": clinical.coverage([r for r, s in zip(records, splits) if s == "val"]),
+              "coverage_validation": clinical.BASE.coverage([r for r, s in zip(records, splits) if s == "val"]),
               "features_s": features_s, "designs": rows}
     if args.json:
         print(json.dumps(result, indent=2))

@@ -127,15 +127,16 @@ def signature_names(model_json: dict) -> tuple[dict[str, str], dict[str, str]]:
 # The golden case with clinical metadata: the first golden image again, with these answers, so the
 # browser's self-test and tests check the clinical input too.
 GOLDEN_CLINICAL = {"age": 70, "sex": "male", "site": "face"}
+GOLDEN_QUESTIONS = {"grown": "yes", "bled": "no", "raised": "yes"}  # added for a model trained with --questions
 
 
-def _clinical(report: dict, input_name: str | None) -> dict | None:
+def _clinical(report: dict, input_name: str | None, layout) -> dict | None:
     """metadata.json's clinical block: the vector's layout (trainer/clinical.py), its tensor, and the
     measured comparison with and without it."""
     if input_name is None:
         return None
     info = report.get("clinical") or {}
-    return {**clinical.spec(), "name": input_name, "scale": info.get("scale"),
+    return {**layout.spec(), "name": input_name, "scale": info.get("scale"),
             "validation": info.get("validation"), "test": info.get("test"), "coverage": info.get("coverage")}
 
 
@@ -251,6 +252,7 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"--quantize must be one of {QUANTIZATIONS}")
     config = Config.of_run(run, "saved_model")
+    layout = clinical.layout(config.questions)
     dataset = dataset_provenance(run, config)
     report = json.loads((run / "report.json").read_text()) if (run / "report.json").is_file() else {}
 
@@ -272,8 +274,8 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
         # (image index, clinical answers or None) of each golden case
         plan = [(i, None) for i in range(len(images))]
         if images and "clinical" in input_names:
-            plan.append((0, GOLDEN_CLINICAL))
-        reference = [converted(images[i][None], None if answers is None else clinical.encode(**answers))
+            plan.append((0, {**GOLDEN_CLINICAL, **(GOLDEN_QUESTIONS if layout.questions else {})}))
+        reference = [converted(images[i][None], None if answers is None else layout.encode(**answers))
                      ["probabilities"][0] for i, answers in plan]
         probe = images[0] if images else np.full((config.image_size, config.image_size, 3), 128, np.float32)
         temperature = effective_temperature(converted(probe[None]),
@@ -283,7 +285,7 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
             raise RunError(f"{run}/saved_model applies temperature {temperature:.4g}, but the run's calibration "
                              f"is {fitted:.4g}: the SavedModel was exported without its calibration")
         drift = max((float(np.abs(p - float32.probabilities(
-            images[i][None], None if answers is None else clinical.encode(**answers))[0]).max())
+            images[i][None], None if answers is None else layout.encode(**answers))[0]).max())
                      for p, (i, answers) in zip(reference, plan)), default=None)
         if out.exists():
             shutil.rmtree(out)
@@ -337,7 +339,7 @@ def convert(run: Path, out: Path, quantize: str = "float16", golden: list[Path] 
         },
         "label_scheme": config.scheme,  # "folders": the classes are the training data's folder names
         # The optional second input: age, sex and body site, and how the browser builds its vector.
-        "clinical": _clinical(report, input_names.get("clinical")),
+        "clinical": _clinical(report, input_names.get("clinical"), layout),
         "classes": labels.classes_metadata(config),
         "golden": cases,
         "screening": _screening(report, temperature),

@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     records, splits = read_split(run / "split.csv")
     records = [r for r, s in zip(records, splits) if s == "val" and r.dx in dx_index]
     y = np.array([dx_index[r.dx] for r in records])
-    vectors = clinical.encode_records(records) if config.clinical else None
+    vectors = clinical.layout(config.questions).encode_records(records) if config.clinical else None
     serve = Predictor(run).outputs
     probs, image_logits, kept = [], [], []
     ds = image_dataset([r.path for r in records], y, config.image_size,

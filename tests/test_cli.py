@@ -72,7 +72,7 @@ def test_predict_says_each_unreadable_file_once_per_line(tmp_path, monkeypatch, 
     from trainer.images import load_rgb
 
     class Unreadable:
-        takes_clinical = False
+        layout = None
 
         def __init__(self, model_dir):
             pass
@@ -135,7 +135,8 @@ def _unfinished_run(tmp_path):
 
 @pytest.mark.parametrize("mistake", ["missing folder", "no dataset format", "unknown format",
                                      "class folders need --malignant", "run folder made otherwise", "folds 2",
-                                     "distil without one view"])
+                                     "distil without one view", "questions without clinical",
+                                     "questions nobody was asked"])
 def test_train_says_a_mistake_in_one_line(tmp_path, capsys, mistake):
     from trainer.cli import main
 
@@ -154,6 +155,9 @@ def test_train_says_a_mistake_in_one_line(tmp_path, capsys, mistake):
         "folds 2": (["--data", str(data), "--folds", "2"], "--folds needs K >= 3"),
         "distil without one view": (["--data", str(data), "--fine-tune-epochs", "2", "--distil-epochs", "2"],
                                     "it needs --tta-views 1"),
+        "questions without clinical": (["--data", str(data), "--questions"], "--questions adds to the clinical input"),
+        "questions nobody was asked": (["--data", str(data), "--malignant", "cats", "--clinical", "--questions"],
+                                       "--questions: the data has no yes or no answer for grown (yes 0, no 0), "),
     }[mistake]
     if "--out" not in argv:
         argv += ["--out", str(tmp_path / "run")]
@@ -178,6 +182,36 @@ def test_evaluate_and_the_converter_say_a_bad_run_folder_in_one_line(tmp_path, c
     _one_line(capsys, main, ["evaluate", str(run)], expected)
     _one_line(capsys, converter_main, [str(run), "--out", str(tmp_path / "model")], expected)
     assert not (tmp_path / "model").exists()
+
+
+@pytest.mark.parametrize("questions", [False, True])
+def test_predict_passes_the_questions_to_a_model_that_takes_them_and_says_when_one_does_not(monkeypatch, capsys,
+                                                                                             questions):
+    from trainer import clinical, predict
+    from trainer.cli import main
+
+    given = []
+
+    class Model:
+        layout = clinical.layout(questions)
+        class_ids = ["a", "b"]
+
+        def __init__(self, model_dir):
+            pass
+
+        def predict_files(self, paths, answers=None):
+            given.append(answers)
+            return []
+
+    monkeypatch.setattr(predict, "Predictor", Model)
+    assert main(["predict", "model", "x.jpg", "--age", "50", "--grown", "yes", "--hurts", "no"]) == 0
+    err = capsys.readouterr().err
+    if questions:
+        assert given == [{"age": "50", "grown": "yes", "hurts": "no"}] and err == ""
+    else:
+        assert given == [{"age": "50"}]
+        assert err == "model: this model was trained without the questions; grown, hurts ignored\n"
+    _one_line(capsys, main, ["predict", "model", "x.jpg", "--bled", "maybe"], "argument --bled: invalid choice")
 
 
 def test_predict_says_a_folder_that_is_no_model_in_one_line(tmp_path, capsys):

@@ -1,6 +1,7 @@
 """Clinical metadata: the vector's layout, dataset readers, metadata dropout, and the model's clinical branch."""
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +12,8 @@ from trainer.readers import read_ham10000, read_isic
 
 
 def test_vector_layout_follows_the_spec():
-    v = clinical.encode(45, "female", "back")
-    spec = clinical.spec()
+    v = clinical.BASE.encode(45, "female", "back")
+    spec = clinical.BASE.spec()
     age, sex, site = spec["fields"]
     assert v.shape == (spec["size"],) and v.dtype == np.float32
     assert v[age["index"]] == np.float32(0.45) and v[age["missing_index"]] == 0
@@ -25,15 +26,75 @@ def test_vector_layout_follows_the_spec():
     assert sorted(indices) == list(range(spec["size"]))
 
 
+def test_the_questions_layout_adds_yes_no_and_not_answered_for_each_question_after_the_base():
+    layout = clinical.WITH_QUESTIONS
+    spec = layout.spec()
+    assert spec["fields"][:3] == clinical.BASE.spec()["fields"]  # the base positions do not move
+    questions = spec["fields"][3:]
+    assert [f["name"] for f in questions] == list(clinical.QUESTION_NAMES)
+    assert [f["label"] for f in questions] == [q["label"] for q in clinical.QUESTIONS]
+    indices = [i for f in spec["fields"] for i in [f.get("index"), f["missing_index"]]
+               + [v["index"] for v in f.get("values", [])] if i is not None]
+    assert sorted(indices) == list(range(spec["size"])) and spec["size"] == layout.size == 20 + 6 * 3
+    v = layout.encode(45, "female", "back", grown="yes", bled=False, itches="UNK", raised="1")
+    base = clinical.BASE.encode(45, "female", "back")
+    np.testing.assert_array_equal(v[:clinical.BASE.size], base)
+    chosen = {f["name"]: next((x["id"] for x in f["values"] if v[x["index"]] == 1), None) for f in questions}
+    assert chosen == {"grown": "yes", "changed": None, "bled": "no", "itches": None, "hurts": None, "raised": "yes"}
+    assert [v[f["missing_index"]] for f in questions] == [0, 1, 0, 1, 1, 0]
+    np.testing.assert_array_equal(layout.encode(), layout.missing)
+    assert layout.missing.sum() == 3 + 6  # every field not given
+    assert clinical.Layout.of_size(38) is layout and clinical.Layout.of_size(20) is clinical.BASE
+    with pytest.raises(clinical.ClinicalError, match="21 values"):
+        clinical.Layout.of_size(21)
+    with pytest.raises(clinical.ClinicalError, match="grown: not a question this model takes"):
+        clinical.BASE.encode(grown="yes")
+    with pytest.raises(clinical.ClinicalError, match="not yes or no"):
+        layout.encode(grown="sometimes")
+
+
+def test_only_and_drop_fields_treat_each_question_as_a_field():
+    layout = clinical.WITH_QUESTIONS
+    full = layout.encode(60, "male", "face", **{q: "yes" for q in clinical.QUESTION_NAMES})
+    np.testing.assert_array_equal(layout.only(full[None], clinical.QUESTION_NAMES)[0],
+                                  layout.encode(**{q: "yes" for q in clinical.QUESTION_NAMES}))
+    np.testing.assert_array_equal(layout.only(full[None], ("age", "bled"))[0], layout.encode(60, bled="yes"))
+    dropped = layout.drop_fields(np.stack([full] * 3000), np.random.default_rng(0), p_all=0.3, p_field=0.2)
+    lost = dropped[:, [layout.fields[q][1] for q in clinical.QUESTION_NAMES]].mean(axis=0)
+    assert np.all(np.abs(lost - (0.3 + 0.7 * 0.2)) < 0.04)  # each question lost on its own
+    for row in dropped[:200]:  # each row is the full one with the fields it lost blank, nothing else
+        kept = [name for name, (_, missing) in layout.fields.items() if row[missing] == 0]
+        np.testing.assert_array_equal(row, layout.only(full[None], kept)[0])
+
+
+def test_the_page_builds_pythons_vector_in_both_layouts(tmp_path):
+    """web/metadata.js clinicalVector, from the spec alone, against Layout.encode (tests/js/clinical.test.js)."""
+    import json
+
+    from node_tier import node_test
+
+    forms = [{}, {"age": 45}, {"sex": "female", "site": "back"}, {"age": 80, "sex": "male", "site": "lower extremity"}]
+    questions = [{q: "yes"} for q in clinical.QUESTION_NAMES] + [{q: "no"} for q in clinical.QUESTION_NAMES]
+    questions += [{"age": 62, "site": "face", "grown": "yes", "bled": "no", "raised": "yes"},
+                  {q: ("yes", "no")[i % 2] for i, q in enumerate(clinical.QUESTION_NAMES)}]
+    layouts = []
+    for layout, extra in ((clinical.BASE, []), (clinical.WITH_QUESTIONS, questions)):
+        cases = [{"answers": a, "vector": layout.encode(**a).tolist(),
+                  "used": [f["name"] for f in layout.spec()["fields"] if f["name"] in a]} for a in forms + extra]
+        layouts.append({"spec": layout.spec(), "cases": cases})
+    (tmp_path / "cases.json").write_text(json.dumps({"layouts": layouts}))
+    node_test("clinical.test.js", SKINLENS_CLINICAL_CASES=tmp_path / "cases.json")
+
+
 def test_missing_fields_set_only_their_indicator():
-    spec = clinical.spec()
+    spec = clinical.BASE.spec()
     missing = [f["missing_index"] for f in spec["fields"]]
-    np.testing.assert_array_equal(np.nonzero(clinical.MISSING)[0], sorted(missing))
-    v = clinical.encode(None, "male", "")
+    np.testing.assert_array_equal(np.nonzero(clinical.BASE.missing)[0], sorted(missing))
+    v = clinical.BASE.encode(None, "male", "")
     assert v[clinical.AGE_MISSING] == 1 and v[clinical.AGE] == 0 and v[clinical.SITE_MISSING] == 1
     assert v[clinical.SEX["male"]] == 1 and v[clinical.SEX_MISSING] == 0
     for blank in (None, "", "unknown", "NaN", float("nan")):
-        np.testing.assert_array_equal(clinical.encode(blank, blank, blank), clinical.MISSING)
+        np.testing.assert_array_equal(clinical.BASE.encode(blank, blank, blank), clinical.BASE.missing)
 
 
 def test_other_datasets_site_names_and_refusals():
@@ -42,25 +103,25 @@ def test_other_datasets_site_names_and_refusals():
     assert clinical.normalise_site("head/neck") is None  # face, scalp, ear or neck: not guessed
     assert clinical.normalise_sex("F") == "female"
     with pytest.raises(clinical.ClinicalError, match="body site"):
-        clinical.encode(site="elbow pit")
+        clinical.BASE.encode(site="elbow pit")
     with pytest.raises(clinical.ClinicalError, match="outside"):
-        clinical.encode(age=450)
+        clinical.BASE.encode(age=450)
     with pytest.raises(clinical.ClinicalError, match="not a number"):
-        clinical.encode(age="forty")
+        clinical.BASE.encode(age="forty")
     assert clinical.lenient(clinical.normalise_site, "elbow pit") is None
 
 
 def test_drop_fields_reads_exactly_as_blank_answers():
-    vectors = np.stack([clinical.encode(60, "male", "face")] * 4000)
-    dropped = clinical.drop_fields(vectors, np.random.default_rng(0), p_all=0.3, p_field=0.2)
+    vectors = np.stack([clinical.BASE.encode(60, "male", "face")] * 4000)
+    dropped = clinical.BASE.drop_fields(vectors, np.random.default_rng(0), p_all=0.3, p_field=0.2)
     rows = {tuple(r) for r in dropped}
-    allowed = {tuple(clinical.encode(a, s, t)) for a in (60, None) for s in ("male", None) for t in ("face", None)}
+    allowed = {tuple(clinical.BASE.encode(a, s, t)) for a in (60, None) for s in ("male", None) for t in ("face", None)}
     assert rows <= allowed and len(rows) == 8
-    all_missing = (dropped == clinical.MISSING).all(axis=1).mean()
+    all_missing = (dropped == clinical.BASE.missing).all(axis=1).mean()
     assert 0.3 + 0.7 * 0.2 ** 3 - 0.03 < all_missing < 0.3 + 0.7 * 0.2 ** 3 + 0.03
     age_lost = dropped[:, clinical.AGE_MISSING].mean()
     assert 0.3 + 0.7 * 0.2 - 0.03 < age_lost < 0.3 + 0.7 * 0.2 + 0.03
-    np.testing.assert_array_equal(vectors[0], clinical.encode(60, "male", "face"))  # input untouched
+    np.testing.assert_array_equal(vectors[0], clinical.BASE.encode(60, "male", "face"))  # input untouched
 
 
 def test_readers_pass_clinical_metadata_through(tmp_path):
@@ -104,9 +165,9 @@ def test_clinical_branch_changes_nothing_when_every_field_is_missing(clinical_mo
     for w in layer.trainable_weights:  # a branch with large random weights, so the test can fail
         w.assign(rng.normal(0, 1, w.shape))
     assert float(layer.scale) == 1.0
-    given = np.stack([clinical.encode(80, "male", "scalp")] * 3)
+    given = np.stack([clinical.BASE.encode(80, "male", "scalp")] * 3)
     without = clinical_model(model_inputs(clinical_model, images))["probabilities"]
-    missing = clinical_model(model_inputs(clinical_model, images, np.stack([clinical.MISSING] * 3)))["probabilities"]
+    missing = clinical_model(model_inputs(clinical_model, images, np.stack([clinical.BASE.missing] * 3)))["probabilities"]
     with_metadata = clinical_model(model_inputs(clinical_model, images, given))["probabilities"]
     np.testing.assert_array_equal(np.asarray(without), np.asarray(missing))
     assert np.abs(np.asarray(with_metadata) - np.asarray(without)).max() > 1e-3
@@ -131,15 +192,40 @@ def test_fit_clinical_learns_what_the_metadata_says(clinical_model):
 
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, 2000)
-    vectors = np.stack([clinical.encode(70 + rng.integers(-5, 5), None, "face") if c else
-                        clinical.encode(25 + rng.integers(-5, 5), None, "back") for c in y])
+    vectors = np.stack([clinical.BASE.encode(70 + rng.integers(-5, 5), None, "face") if c else
+                        clinical.BASE.encode(25 + rng.integers(-5, 5), None, "back") for c in y])
     fit_clinical(clinical_model, vectors, y, seed=0)
     old_face, young_back, nothing = clinical_offsets(clinical_model, np.stack(
-        [clinical.encode(72, None, "face"), clinical.encode(24, None, "back"), clinical.MISSING]))
+        [clinical.BASE.encode(72, None, "face"), clinical.BASE.encode(24, None, "back"), clinical.BASE.missing]))
     assert old_face[1] - old_face[0] > 1.0 and young_back[0] - young_back[1] > 1.0
     np.testing.assert_array_equal(nothing, 0)
-    age_only = clinical_offsets(clinical_model, clinical.encode(72)[None])[0]
+    age_only = clinical_offsets(clinical_model, clinical.BASE.encode(72)[None])[0]
     assert age_only[1] - age_only[0] > 0.5  # one field alone still counts (dropout taught it)
+
+
+def test_fit_clinical_learns_the_questions_beside_images_that_were_never_asked():
+    """Half the images come from a dataset that asked nothing (HAM10000); in the other half class 1 has
+    grown and bled, class 0 has not. The questions must count, alone too, and nothing given must still be 0."""
+    from trainer.model import build_model
+    from trainer.train import clinical_offsets, fit_clinical
+
+    model, _ = build_model(Config(image_size=64, alpha=0.35, weights="none", clinical=True, questions=True), 2,
+                           views=1)
+    layout = clinical.WITH_QUESTIONS
+    assert model.get_layer("clinical_offset").missing.shape == (layout.size,)
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 2000)
+    asked = rng.random(2000) < 0.5
+    vectors = np.stack([layout.encode(50 + rng.integers(-20, 20), **({"grown": ("no", "yes")[c], "bled": ("no", "yes")[c],
+                                                                     "itches": "no"} if a else {}))
+                        for c, a in zip(y, asked)])
+    fit_clinical(model, vectors, y, seed=0)
+    grew_bled, neither, nothing = clinical_offsets(model, np.stack(
+        [layout.encode(grown="yes", bled="yes"), layout.encode(grown="no", bled="no"), layout.missing]))
+    assert grew_bled[1] - grew_bled[0] > 1.0 and neither[0] - neither[1] > 1.0
+    np.testing.assert_array_equal(nothing, 0)
+    bled_only = clinical_offsets(model, layout.encode(bled="yes")[None])[0]
+    assert bled_only[1] - bled_only[0] > 0.5
 
 
 def test_scale_is_chosen_by_validation_likelihood():
@@ -154,3 +240,40 @@ def test_scale_is_chosen_by_validation_likelihood():
     truth = np.eye(3)[y] * 1.5
     scale, _ = choose_clinical_scale(informative, truth + rng.normal(0, 0.2, (3000, 3)), y)
     assert scale >= 0.75
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("training")
+def test_a_run_with_the_questions_learns_them_from_the_photos_and_converts_them_for_the_page(tiny_inputs, tmp_path):
+    """HAM10000-style images (never asked) and PAD-UFES-20-style photos (asked) in one run with --questions:
+    the questions are in the clinical input the page is told about, the golden case answers some of them, and
+    Python's converted graph gives the golden probabilities from them."""
+    from converter.convert import GOLDEN_QUESTIONS, convert
+    from tiny_model import make_pad_ufes_dataset, tiny_config
+    from trainer.predict import Predictor
+    from trainer.train import train
+
+    data, weights = tiny_inputs
+    pad = make_pad_ufes_dataset(tmp_path / "pad", patients_per_class=8)
+    config = tiny_config([data, pad], weights=str(weights), questions=True, fine_tune_epochs=0, views=1, tta_views=1,
+                         imbalance="class_weight")
+    run = tmp_path / "run"
+    report = train(config, run)
+    coverage = report["clinical"]["coverage"]["train"]
+    assert 0 < coverage["grown"] < 0.5 and set(coverage) == {"age", "sex", "site", *clinical.QUESTION_NAMES}
+    partial = report["clinical"]["validation_partly_filled_in"]
+    assert "+".join(clinical.QUESTION_NAMES) in partial and "age+sex+site" in partial
+
+    fixture = Path(__file__).parent / "fixtures" / "images" / "PAT_1107_427_352.jpg"
+    meta = convert(run, tmp_path / "web" / "model", "none", [fixture])
+    assert meta["clinical"]["size"] == clinical.WITH_QUESTIONS.size
+    assert [f["name"] for f in meta["clinical"]["fields"]] == ["age", "sex", "site", *clinical.QUESTION_NAMES]
+    (case,) = [c for c in meta["golden"] if c.get("clinical")]
+    assert GOLDEN_QUESTIONS.items() <= case["clinical"].items()
+    predictor = Predictor(tmp_path / "web" / "model")
+    assert predictor.layout is clinical.WITH_QUESTIONS
+    (_, with_answers, _), = predictor.predict_files([str(fixture)], case["clinical"])
+    np.testing.assert_allclose(with_answers, case["probabilities"], atol=1e-5)
+    without_questions = {k: v for k, v in case["clinical"].items() if k not in clinical.QUESTION_NAMES}
+    (_, without, _), = predictor.predict_files([str(fixture)], without_questions)
+    assert np.abs(with_answers - without).max() > 1e-4  # the answers reach the probabilities

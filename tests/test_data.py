@@ -383,6 +383,16 @@ def test_pad_ufes_20_is_read_in_both_layouts_as_photos_grouped_by_patient(tmp_pa
         by_patient.setdefault(r.group, set()).add(r.image_id.rsplit("_", 2)[0])
     assert all(len(patients) == 1 for patients in by_patient.values())
     assert any(r.site == "face" for r in records)  # NOSE -> face on HAM10000's body sites
+    # The patient's answers: grew -> grown, bleed -> bled, elevation -> raised ...; "UNK" and blank are not answers.
+    with (root / "metadata.csv").open() as f:
+        rows = {row["img_id"].rsplit(".", 1)[0]: row for row in csv.DictReader(f)}
+    columns = {"grown": "grew", "changed": "changed", "bled": "bleed", "itches": "itch", "hurts": "hurt",
+               "raised": "elevation"}
+    for r in records:
+        row = rows[r.image_id]
+        assert r.answers == tuple((q, {"True": "yes", "False": "no"}[row[c]]) for q, c in columns.items()
+                                  if row[c] in ("True", "False"))
+    assert any(len(r.answers) == 6 for r in records) and any(len(r.answers) < 6 for r in records)
 
 
 def test_pad_ufes_20_without_its_columns_or_images_says_so(tmp_path):
@@ -423,6 +433,8 @@ def test_dermoscopy_and_phone_photos_are_one_dataset_split_by_patient_and_lesion
     write_split(tmp_path / "split.csv", records, splits)
     again, _ = read_split(tmp_path / "split.csv")
     assert [r.kind for r in again] == [r.kind for r in records]
+    assert [r.answers for r in again] == [r.answers for r in records]  # and the patients' answers
+    assert any(r.answers for r in again) and not any(r.answers for r in again if r.kind == "dermoscopic")
 
 
 def test_only_readable_files_are_split(tmp_path):

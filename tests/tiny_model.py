@@ -152,9 +152,17 @@ def make_pad_ufes_dataset(root, patients_per_class: int = 8, size=(96, 96), layo
                     suffix = ".png" if layout == "official" else ".jpg"
                     img.save(folder / f"{name}{suffix}")
                     rows.append((patient, lesion_id, dx, f"{name}.png"))
+    # The patient's answers, as PAD-UFES-20 writes them ("True", "False", "UNK"): a cancer has grown and bled
+    # more often, and some questions go unanswered.
+    def answer(i, dx, question):
+        if (i + question) % 7 == 6:
+            return ("UNK", "")[i % 2]
+        return str((dx in ("MEL", "BCC", "SCC")) != ((i * 5 + question) % 4 == 0))
     with (root / "metadata.csv").open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["patient_id", "lesion_id", "age", "gender", "region", "diagnostic", "img_id", "biopsed"])
+        writer.writerow(["patient_id", "lesion_id", "age", "gender", "region", "diagnostic", "itch", "grew", "hurt",
+                         "changed", "bleed", "elevation", "img_id", "biopsed"])
         writer.writerows([(pt, les, 40 + i % 30, ("MALE", "FEMALE", "")[i % 3], ("FACE", "BACK", "NOSE", "THIGH")[i % 4],
-                           dx, img, "True") for i, (pt, les, dx, img) in enumerate(rows)])
+                           dx, *[answer(i, dx, q) for q in range(6)], img, "True")
+                          for i, (pt, les, dx, img) in enumerate(rows)])
     return root

@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 import sys
 
+from .clinical import QUESTION_NAMES, QUESTIONS, YES_NO
 from .config import Config
 from .errors import one_line
 
@@ -92,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--age", help="the person's age in years, for a model with clinical metadata (optional)")
     p.add_argument("--sex", help="male or female (optional)")
     p.add_argument("--site", help="body site, e.g. back, face, 'lower extremity' (optional)")
+    for question in QUESTIONS:
+        p.add_argument(f"--{question['name']}", choices=YES_NO,
+                       help=f"{question['label']} (optional; for a model trained with --questions)")
     add_debug_flag(p)
     return parser
 
@@ -103,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train" and args.distil_epochs and (args.tta_views != 1 or not args.fine_tune_epochs):
         parser.error("--distil-epochs trains a one-view student after stage 2: it needs --tta-views 1 and "
                      "--fine-tune-epochs")
+    if args.command == "train" and args.questions and not args.clinical:
+        parser.error("--questions adds to the clinical input: it needs --clinical")
     if args.command == "train" and args.folds in (1, 2):
         parser.error("--folds needs K >= 3 (one fold tests, the next validates, the rest train)")
     return one_line(lambda: _run(args), args.debug)
@@ -133,7 +139,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     from .predict import main as predict_main
 
-    answers = {"age": args.age, "sex": args.sex, "site": args.site}
+    answers = {"age": args.age, "sex": args.sex, "site": args.site, **{q: getattr(args, q) for q in QUESTION_NAMES}}
     return predict_main(args.run, args.images, args.csv, {k: v for k, v in answers.items() if v is not None})
 
 

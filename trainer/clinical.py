@@ -1,19 +1,23 @@
-"""Clinical metadata (age, sex, body site): how a person's answers become the model's second input.
+"""Clinical metadata (age, sex, body site, and what a person can tell about the spot): how a person's
+answers become the model's second input.
 
 Dermatologists weigh a lesion by who has it and where: HAM10000 records ``age``, ``sex`` and
-``localization`` for every image. This module is the one definition of how those three become a
-fixed-length vector, on both sides: ``encode`` here, and ``clinicalVector`` in web/metadata.js,
-which builds the same vector from ``spec()`` as written into metadata.json (never from its own copy).
+``localization`` for every image. PAD-UFES-20 also records six yes/no questions a patient can answer
+(has it grown, changed, bled, does it itch, hurt, is it raised: QUESTIONS). This module is the one
+definition of how they become a fixed-length vector, on both sides: ``Layout.encode`` here, and
+``clinicalVector`` in web/metadata.js, which builds the same vector from ``Layout.spec()`` as written into
+metadata.json (never from its own copy).
 
     vector = [age / 100, age missing,
               male, female, sex missing,
-              one-hot over SITES, site missing]
+              one-hot over SITES, site missing,
+              (with --questions) for each question: yes, no, not answered]
 
-Every field may be missing (None or ""); a missing field sets only its indicator. A vector with all
-three missing is ``MISSING``: the model's clinical branch is built so that it then changes nothing
-(see ``trainer.model.ClinicalOffset``).
+Every field may be missing (None or ""); a missing field sets only its indicator, so "not answered" is a
+value the model learns. A vector with every field missing is ``Layout.missing``: the model's clinical
+branch is built so that it then changes nothing (see ``trainer.model.ClinicalOffset``).
 
-    >>> encode(45, "female", "back")[:5]
+    >>> BASE.encode(45, "female", "back")[:5]
     array([0.45, 0.  , 0.  , 1.  , 0.  ], dtype=float32)
 """
 
@@ -43,12 +47,28 @@ SITE_ALIASES = {
 }
 MISSING_WORDS = {"", "unknown", "nan", "na", "n/a", "none", "missing", "unk"}
 
+# The base layout's positions (every clinical model has them, in this order; the questions come after).
 AGE, AGE_MISSING = 0, 1
 SEX = {s: 2 + i for i, s in enumerate(SEXES)}
 SEX_MISSING = 2 + len(SEXES)
 SITE = {s: SEX_MISSING + 1 + i for i, s in enumerate(SITES)}
 SITE_MISSING = SEX_MISSING + 1 + len(SITES)
-SIZE = SITE_MISSING + 1
+
+# What a person can tell about the spot, asked once, each answered yes, no or not at all (--questions). The
+# wording is the page's (metadata.json carries it); PAD-UFES-20's column is where a dataset records the answer.
+# The same six serve the spot history's checklist (NICE NG12's weighted 7-point list): grown ~ change in size,
+# changed ~ change in shape or colour, bled ~ oozing or crusting, itches / hurts ~ change in sensation, raised.
+QUESTIONS = (
+    {"name": "grown", "label": "Has it grown?", "pad_ufes_20": "grew"},
+    {"name": "changed", "label": "Has it changed in shape or colour?", "pad_ufes_20": "changed"},
+    {"name": "bled", "label": "Has it bled, oozed or crusted?", "pad_ufes_20": "bleed"},
+    {"name": "itches", "label": "Does it itch?", "pad_ufes_20": "itch"},
+    {"name": "hurts", "label": "Does it hurt?", "pad_ufes_20": "hurt"},
+    {"name": "raised", "label": "Is it raised above the skin?", "pad_ufes_20": "elevation"},
+)
+QUESTION_NAMES = tuple(q["name"] for q in QUESTIONS)
+YES_NO = ("yes", "no")
+_YES_NO_WORDS = {"yes": "yes", "y": "yes", "true": "yes", "1": "yes", "no": "no", "n": "no", "false": "no", "0": "no"}
 
 
 class ClinicalError(UserError, ValueError):
@@ -95,6 +115,20 @@ def normalise_site(value) -> str | None:
     return site
 
 
+def normalise_answer(value) -> str | None:
+    """A question's answer as "yes" or "no", or None when not answered (blank, "unknown", PAD-UFES-20's "UNK")."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    word = str(value).strip().lower()
+    if word in MISSING_WORDS:
+        return None
+    if word not in _YES_NO_WORDS:
+        raise ClinicalError(f"answer {value!r} is not yes or no")
+    return _YES_NO_WORDS[word]
+
+
 def lenient(normalise, value):
     """``normalise(value)``, or None where a dataset's value is not one the model knows."""
     try:
@@ -103,74 +137,104 @@ def lenient(normalise, value):
         return None
 
 
-def encode(age=None, sex=None, site=None) -> np.ndarray:
-    """The clinical vector (float32, SIZE) for one person; any argument may be None (missing)."""
-    v = np.zeros(SIZE, np.float32)
-    age, sex, site = normalise_age(age), normalise_sex(sex), normalise_site(site)
-    if age is None:
-        v[AGE_MISSING] = 1
-    else:
-        v[AGE] = age * AGE_SCALE
-    v[SEX_MISSING if sex is None else SEX[sex]] = 1
-    v[SITE_MISSING if site is None else SITE[site]] = 1
-    return v
+class Layout:
+    """The clinical vector's layout: age, sex and site, then, with ``questions``, the six questions (QUESTIONS),
+    each one-hot over yes, no and not answered. ``BASE`` and ``WITH_QUESTIONS`` are the two; a model's input
+    width says which it takes (``of_size``).
 
+        >>> WITH_QUESTIONS.encode(45, "female", "back", grown="yes").shape
+        (38,)
+    """
 
-MISSING = encode()
+    def __init__(self, questions: bool):
+        self.questions = questions
+        # field -> (its value columns, its missing column)
+        self.fields = {"age": ([AGE], AGE_MISSING), "sex": (list(SEX.values()), SEX_MISSING),
+                       "site": (list(SITE.values()), SITE_MISSING)}
+        n = SITE_MISSING + 1
+        for name in QUESTION_NAMES if questions else ():
+            self.fields[name] = ([n, n + 1], n + 2)  # yes, no, not answered
+            n += 3
+        self.size = n
+        self.missing = self.encode()
 
+    @staticmethod
+    def of_size(size: int) -> "Layout":
+        """The layout of a clinical input ``size`` wide."""
+        for layout in (BASE, WITH_QUESTIONS):
+            if layout.size == size:
+                return layout
+        raise ClinicalError(f"a clinical input of {size} values is none this version knows "
+                            f"({BASE.size}: age, sex, site; {WITH_QUESTIONS.size}: with the six questions)")
 
-def batch(vectors, n: int) -> np.ndarray:
-    """Clinical vectors for a batch of n images: one per image, one for all, or None (all missing)."""
-    if vectors is None:
-        return np.tile(MISSING, (n, 1))
-    vectors = np.atleast_2d(np.asarray(vectors, np.float32))
-    return np.tile(vectors, (n, 1)) if len(vectors) == 1 else vectors
+    def encode(self, age=None, sex=None, site=None, **answers) -> np.ndarray:
+        """The clinical vector (float32, ``size``) for one person; any argument may be None (missing).
+        ``answers``: a question's name (QUESTION_NAMES) -> yes / no / None, for a layout with the questions."""
+        unknown = set(answers) - set(QUESTION_NAMES if self.questions else ())
+        if unknown:
+            raise ClinicalError(f"{', '.join(sorted(unknown))}: not a question this model takes"
+                                if set(unknown) <= set(QUESTION_NAMES) else f"unknown field {sorted(unknown)[0]!r}")
+        v = np.zeros(self.size, np.float32)
+        age, sex, site = normalise_age(age), normalise_sex(sex), normalise_site(site)
+        if age is None:
+            v[AGE_MISSING] = 1
+        else:
+            v[AGE] = age * AGE_SCALE
+        v[SEX_MISSING if sex is None else SEX[sex]] = 1
+        v[SITE_MISSING if site is None else SITE[site]] = 1
+        for name in QUESTION_NAMES if self.questions else ():
+            answer = normalise_answer(answers.get(name))
+            (yes, no), missing = self.fields[name]
+            v[missing if answer is None else yes if answer == "yes" else no] = 1
+        return v
 
+    def encode_records(self, records) -> np.ndarray:
+        """(n, size) vectors of ``Record``s (their clinical fields and answers, already normalised by the readers)."""
+        if not records:
+            return np.zeros((0, self.size), np.float32)
+        return np.stack([self.encode(r.age, r.sex, r.site, **(dict(r.answers) if self.questions else {}))
+                         for r in records])
 
-def encode_records(records) -> np.ndarray:
-    """(n, SIZE) vectors of ``Record``s (their ``age``, ``sex``, ``site``, already normalised by the readers)."""
-    return np.stack([encode(r.age, r.sex, r.site) for r in records]) if records else np.zeros((0, SIZE), np.float32)
+    def batch(self, vectors, n: int) -> np.ndarray:
+        """Clinical vectors for a batch of n images: one per image, one for all, or None (all missing)."""
+        if vectors is None:
+            return np.tile(self.missing, (n, 1))
+        vectors = np.atleast_2d(np.asarray(vectors, np.float32))
+        return np.tile(vectors, (n, 1)) if len(vectors) == 1 else vectors
 
+    def only(self, vectors: np.ndarray, fields) -> np.ndarray:
+        """The vectors with every field not in ``fields`` made missing (what a person filling in just those gives)."""
+        out = np.array(vectors, np.float32, copy=True)
+        for name, (cols, missing) in self.fields.items():
+            if name not in fields:
+                out[:, cols] = 0
+                out[:, missing] = 1
+        return out
 
-FIELDS = {"age": ([AGE], AGE_MISSING), "sex": (list(SEX.values()), SEX_MISSING),
-          "site": (list(SITE.values()), SITE_MISSING)}
+    def drop_fields(self, vectors: np.ndarray, rng: np.random.Generator, p_all: float, p_field: float) -> np.ndarray:
+        """Training-time dropout of metadata: with ``p_all`` a row loses every field, else each field
+        is lost with ``p_field``. A lost field reads exactly as a person leaving it blank."""
+        out = np.array(vectors, np.float32, copy=True)
+        n = len(out)
+        drop_all = rng.random(n) < p_all
+        for cols, missing in self.fields.values():
+            lost = drop_all | (rng.random(n) < p_field)
+            out[np.ix_(lost, cols + [missing])] = 0
+            out[lost, missing] = 1
+        return out
 
+    def coverage(self, records) -> dict[str, float]:
+        """The fraction of records with each field present (for the report)."""
+        n = max(len(records), 1)
+        given = {"age": lambda r: r.age is not None, "sex": lambda r: r.sex is not None,
+                 "site": lambda r: r.site is not None}
+        for name in QUESTION_NAMES if self.questions else ():
+            given[name] = lambda r, name=name: dict(r.answers).get(name) is not None
+        return {field: sum(map(has, records)) / n for field, has in given.items()}
 
-def only(vectors: np.ndarray, fields) -> np.ndarray:
-    """The vectors with every field not in ``fields`` made missing (what a person filling in just those gives)."""
-    out = np.array(vectors, np.float32, copy=True)
-    for name, (cols, missing) in FIELDS.items():
-        if name not in fields:
-            out[:, cols] = 0
-            out[:, missing] = 1
-    return out
-
-
-def drop_fields(vectors: np.ndarray, rng: np.random.Generator, p_all: float, p_field: float) -> np.ndarray:
-    """Training-time dropout of metadata: with ``p_all`` a row loses every field, else each field
-    is lost with ``p_field``. A lost field reads exactly as a person leaving it blank."""
-    out = np.array(vectors, np.float32, copy=True)
-    n = len(out)
-    drop_all = rng.random(n) < p_all
-    for cols, missing in FIELDS.values():
-        lost = drop_all | (rng.random(n) < p_field)
-        out[np.ix_(lost, cols + [missing])] = 0
-        out[lost, missing] = 1
-    return out
-
-
-def coverage(records) -> dict[str, float]:
-    """The fraction of records with each field present (for the report)."""
-    n = max(len(records), 1)
-    return {"age": sum(r.age is not None for r in records) / n, "sex": sum(r.sex is not None for r in records) / n,
-            "site": sum(r.site is not None for r in records) / n}
-
-
-def spec() -> dict:
-    """What metadata.json says about the clinical input: enough for the browser to build the vector."""
-    return {
-        "size": SIZE,
-        "fields": [
+    def spec(self) -> dict:
+        """What metadata.json says about the clinical input: enough for the browser to build the vector."""
+        fields = [
             {"name": "age", "kind": "number", "label": "Age", "unit": "years", "min": AGE_RANGE[0],
              "max": AGE_RANGE[1], "scale": AGE_SCALE, "index": AGE, "missing_index": AGE_MISSING},
             {"name": "sex", "kind": "choice", "label": "Sex",
@@ -179,5 +243,20 @@ def spec() -> dict:
             {"name": "site", "kind": "choice", "label": "Body site",
              "values": [{"id": s, "label": s.capitalize(), "index": SITE[s]} for s in SITES],
              "missing_index": SITE_MISSING},
-        ],
-    }
+        ]
+        for question in QUESTIONS if self.questions else ():
+            (yes, no), missing = self.fields[question["name"]]
+            fields.append({"name": question["name"], "kind": "choice", "label": question["label"],
+                           "values": [{"id": "yes", "label": "Yes", "index": yes},
+                                      {"id": "no", "label": "No", "index": no}],
+                           "missing_index": missing})
+        return {"size": self.size, "fields": fields}
+
+
+BASE = Layout(questions=False)
+WITH_QUESTIONS = Layout(questions=True)
+
+
+def layout(questions: bool) -> Layout:
+    """The layout of a run's clinical input (its config's ``questions``)."""
+    return WITH_QUESTIONS if questions else BASE

@@ -22,7 +22,8 @@ def model_inputs(model, images, vectors=None):
     for a model with a clinical input."""
     if "clinical" not in [t.name for t in model.inputs]:
         return images
-    return {"image": np.asarray(images, np.float32), "clinical": clinical.batch(vectors, len(images))}
+    layout = clinical.Layout.of_size(len(model.get_layer("clinical_offset").missing))
+    return {"image": np.asarray(images, np.float32), "clinical": layout.batch(vectors, len(images))}
 
 
 # Metadata dropout while the clinical branch trains: a row loses everything with P_ALL, else each
@@ -38,11 +39,12 @@ def fit_clinical(model, vectors, y, seed: int) -> None:
     import keras
 
     layer = model.get_layer("clinical_offset")
+    layout = clinical.Layout.of_size(vectors.shape[1])
     keras.utils.set_random_seed(seed)
-    v = keras.Input((clinical.SIZE,), name="clinical")
+    v = keras.Input((layout.size,), name="clinical")
     expert = keras.Model(v, layer.output_layer(keras.layers.Dropout(0.3)(layer.hidden_layer(v))))
     rng = np.random.default_rng(seed)
-    x = np.concatenate([clinical.drop_fields(vectors, rng, P_ALL, P_FIELD) for _ in range(CLINICAL_COPIES)])
+    x = np.concatenate([layout.drop_fields(vectors, rng, P_ALL, P_FIELD) for _ in range(CLINICAL_COPIES)])
     expert.compile(optimizer=keras.optimizers.Adam(3e-3),
                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     steps_per_epoch = int(np.ceil(len(x) / 256))  # small datasets get more epochs, so as many steps
@@ -53,8 +55,7 @@ def fit_clinical(model, vectors, y, seed: int) -> None:
 def clinical_offsets(model, vectors) -> np.ndarray:
     """The clinical branch's offsets (n, classes) at scale 1."""
     layer = model.get_layer("clinical_offset")
-    missing = clinical.MISSING[None]
-    return np.asarray(layer.mlp(np.asarray(vectors, np.float32))) - np.asarray(layer.mlp(missing))
+    return np.asarray(layer.mlp(np.asarray(vectors, np.float32))) - np.asarray(layer.mlp(layer.missing[None]))
 
 
 def choose_clinical_scale(logits, offsets, y) -> tuple[float, dict[float, float]]:
@@ -90,8 +91,9 @@ def clinical_stage(model, vectors, y, part, val: dict, records, seed: int) -> di
     val["image_logits"] = val["logits"]
     val["logits"] = val["logits"] + scale * val_offsets
     log(f"clinical branch: scale {scale} (validation NLL by scale {nll_by_scale})")
+    layout = clinical.Layout.of_size(vectors.shape[1])
     return {"scale": scale, "validation_nll_by_scale": nll_by_scale,
-            "coverage": {s: clinical.coverage([records[i] for i in np.nonzero(part[s])[0]]) for s in SPLITS}}
+            "coverage": {s: layout.coverage([records[i] for i in np.nonzero(part[s])[0]]) for s in SPLITS}}
 
 
 def blank_and_partial(model, val_vectors, val: dict, y_val, malignant, class_ids, temperature, bias, decision,
@@ -109,9 +111,13 @@ def blank_and_partial(model, val_vectors, val: dict, y_val, malignant, class_ids
     positive_val = malignant[y_val]
     photo_probs = softmax(val["image_logits"] / temperature + bias)
     photo_threshold = choose_threshold(malignant_risk(photo_probs, malignant), positive_val, target_sensitivity)
+    layout = clinical.Layout.of_size(val_vectors.shape[1])
+    subsets = [("age",), ("sex",), ("site",), ("age", "sex"), ("age", "site")]
+    if layout.questions:  # the questions alone, and the form without them
+        subsets += [clinical.QUESTION_NAMES, ("age", "sex", "site")]
     partial = {}
-    for fields in (("age",), ("sex",), ("site",), ("age", "sex"), ("age", "site")):
-        z = val["image_logits"] + scale * clinical_offsets(model, clinical.only(val_vectors, fields))
+    for fields in subsets:
+        z = val["image_logits"] + scale * clinical_offsets(model, layout.only(val_vectors, fields))
         p_partial = softmax(z / temperature + bias)
         partial["+".join(fields)] = {
             **{k: v for k, v in screening_metrics(y_val, p_partial, malignant, threshold).items()

@@ -102,6 +102,9 @@ class Config:
                                   "training")
     clinical: bool = flag(False, "a second input for age, sex and body site where the dataset has them "
                           "(HAM10000, ISIC metadata, SIIM-ISIC 2020); each stays optional for the user", "training")
+    questions: bool = flag(False, "with --clinical: also six yes/no questions a person can answer about the spot "
+                           "(has it grown, changed, bled, does it itch, hurt, is it raised; PAD-UFES-20 has them), "
+                           "each optional; images whose dataset did not ask train with them unanswered", "training")
     target_sensitivity: float = flag(0.95, "malignant sensitivity the screening threshold is chosen for, on "
                                      "validation", "training")
     outliers: str = flag("", "a folder of pictures that are not dermoscopic close-ups (any layout; e.g. the fit/ "

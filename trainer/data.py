@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .clinical import lenient, normalise_age, normalise_sex, normalise_site
+from .clinical import lenient, normalise_age, normalise_answer, normalise_sex, normalise_site
 from .images import ImageError, load_rgb, resize
 from .readers import DatasetError, Record, read_table
 
@@ -80,14 +80,26 @@ def split_by_group(records: list[Record], *, val_fraction: float = 0.15, test_fr
     return np.where(dealt < n_test, "test", np.where(dealt < n_test + n_val, "val", "train")).tolist()
 
 
-SPLIT_COLUMNS = ["image_id", "group", "dx", "split", "source", "path", "age", "sex", "site", "kind"]
+SPLIT_COLUMNS = ["image_id", "group", "dx", "split", "source", "path", "age", "sex", "site", "kind", "answers"]
 
 
 def write_split(path: Path, records: list[Record], splits: list[str]) -> None:
     """Writes ``split.csv``: one row per image, so any evaluation can be reproduced."""
     rows = [[r.image_id, r.group, r.dx, s, r.source, r.path, "" if r.age is None else f"{r.age:g}",
-             r.sex or "", r.site or "", r.kind] for r, s in zip(records, splits)]
+             r.sex or "", r.site or "", r.kind, _answers_text(r.answers)] for r, s in zip(records, splits)]
     pd.DataFrame(rows, columns=SPLIT_COLUMNS).to_csv(path, index=False)
+
+
+def _answers_text(answers) -> str:
+    """split.csv's ``answers`` cell: ``grown=yes;bled=no`` (the questions answered), or empty."""
+    return ";".join(f"{name}={answer}" for name, answer in answers)
+
+
+def _answers_of(text) -> tuple[tuple[str, str], ...]:
+    """``Record.answers`` from a split.csv cell (empty or absent in runs made before the questions)."""
+    pairs = [part.split("=", 1) for part in str(text or "").split(";") if "=" in part]
+    answers = ((name, lenient(normalise_answer, answer)) for name, answer in pairs)
+    return tuple((name, answer) for name, answer in answers if answer is not None)
 
 
 def read_split(path: Path) -> tuple[list[Record], list[str]]:
@@ -95,7 +107,8 @@ def read_split(path: Path) -> tuple[list[Record], list[str]]:
     rows = read_table(Path(path)).to_dict("records")
     records = [Record(r["path"], r["image_id"], r["group"], r["dx"], r["source"],
                       lenient(normalise_age, r.get("age")), lenient(normalise_sex, r.get("sex")),
-                      lenient(normalise_site, r.get("site")), r.get("kind") or "dermoscopic") for r in rows]
+                      lenient(normalise_site, r.get("site")), r.get("kind") or "dermoscopic",
+                      _answers_of(r.get("answers"))) for r in rows]
     return records, [r["split"] for r in rows]
 
 

@@ -150,7 +150,7 @@ def evaluate(run: str | Path, data: list[str] | None = None, fmt: str = "auto",
         name = "report"
     records = [r for r in records if r.dx in dx_index]
     y = np.array([dx_index[r.dx] for r in records])
-    vectors = clinical.encode_records(records) if config.clinical else None
+    vectors = clinical.layout(config.questions).encode_records(records) if config.clinical else None
     scored = run_model(Predictor(run).outputs, records, config, vectors, masks)
     kept = scored["kept"]
     unreadable = [records[i].path for i in sorted(set(range(len(records))) - set(kept.tolist()))]

@@ -85,7 +85,7 @@ def build_model(config: Config, num_classes: int, views: int = 1) -> tuple[keras
     logits = image_logits = dense(x)
     inputs = image
     if config.clinical:
-        clinical_vector = keras.Input((clinical.SIZE,), name="clinical", dtype="float32")
+        clinical_vector = keras.Input((clinical.layout(config.questions).size,), name="clinical", dtype="float32")
         offset = ClinicalOffset(num_classes, name="clinical_offset")(clinical_vector)
         logits = layers.Add(name="with_clinical")([logits, offset])
         inputs = {"image": image, "clinical": clinical_vector}
@@ -201,7 +201,7 @@ class ClassBias(layers.Layer):
 
 
 class ClinicalOffset(layers.Layer):
-    """Per-class logit offset from the clinical vector: ``scale * (mlp(v) - mlp(MISSING))``.
+    """Per-class logit offset from the clinical vector: ``scale * (mlp(v) - mlp(missing))``.
 
     ``mlp`` (Dense-ReLU-Dense) is a classifier of the metadata alone, trained on the training split
     (``trainer.train.fit_clinical``): its logits minus its logits for a person about whom nothing is
@@ -218,6 +218,7 @@ class ClinicalOffset(layers.Layer):
         self.output_layer = layers.Dense(num_classes, name="output")
 
     def build(self, input_shape):
+        self.missing = clinical.Layout.of_size(input_shape[-1]).missing  # its layout is its input's width
         self.hidden_layer.build(input_shape)
         self.output_layer.build((None, self.hidden))
         self.scale = self.add_weight(shape=(), initializer="ones", trainable=False, name="scale")
@@ -226,7 +227,7 @@ class ClinicalOffset(layers.Layer):
         return self.output_layer(self.hidden_layer(v))
 
     def call(self, v):
-        missing = ops.convert_to_tensor(clinical.MISSING[None], dtype=v.dtype)
+        missing = ops.convert_to_tensor(self.missing[None], dtype=v.dtype)
         return self.scale * (self.mlp(v) - self.mlp(missing))
 
     def compute_output_shape(self, input_shape):

@@ -112,6 +112,7 @@ def tfjs_graph_function(model_dir: str | Path):
     names = [inputs["image"] if "image" in inputs else next(iter(inputs.values()))]
     if "clinical" in inputs:
         names.append(inputs["clinical"])
+        layout = clinical.Layout.of_size(wrapped.graph.get_tensor_by_name(inputs["clinical"]).shape[-1])
     keys = list(signature["outputs"])
     fn = wrapped.prune([wrapped.graph.get_tensor_by_name(n) for n in names],
                        [wrapped.graph.get_tensor_by_name(signature["outputs"][k]["name"]) for k in keys])
@@ -119,7 +120,7 @@ def tfjs_graph_function(model_dir: str | Path):
     def run(images: np.ndarray, vectors: np.ndarray | None = None) -> dict[str, np.ndarray]:
         feeds = [tf.constant(images, tf.float32)]
         if len(names) == 2:
-            feeds.append(tf.constant(clinical.batch(vectors, len(images)), tf.float32))
+            feeds.append(tf.constant(layout.batch(vectors, len(images)), tf.float32))
         return {k: v.numpy() for k, v in zip(keys, fn(*feeds))}
 
     return run
@@ -146,7 +147,7 @@ class Predictor:
             if outputs.shape[-1] != len(self.class_ids):
                 raise ModelError(f"{model_dir}: the model outputs {outputs.shape[-1]} probabilities but "
                                  f"metadata.json lists {len(self.class_ids)} classes")
-            self.takes_clinical = bool(meta.get("clinical"))
+            self.layout = clinical.Layout.of_size(meta["clinical"]["size"]) if meta.get("clinical") else None
             self.class_log_weights = (meta.get("decision") or {}).get("class_log_weights")
         elif (model_dir / "config.json").is_file() and (model_dir / "saved_model").is_dir():
             config = Config.load(model_dir / "config.json")
@@ -161,11 +162,11 @@ class Predictor:
             def run(x, vectors=None):
                 feeds = {"image" if "image" in input_names else next(iter(input_names)): tf.constant(x, tf.float32)}
                 if "clinical" in input_names:
-                    feeds["clinical"] = tf.constant(clinical.batch(vectors, len(x)), tf.float32)
+                    feeds["clinical"] = tf.constant(self.layout.batch(vectors, len(x)), tf.float32)
                 return {k: v.numpy() for k, v in serve(**feeds).items()}
 
             self._fn = run
-            self.takes_clinical = "clinical" in input_names
+            self.layout = clinical.layout(config.questions) if "clinical" in input_names else None
             calibration = model_dir / "calibration.json"
             decision = json.loads(calibration.read_text()).get("decision") if calibration.is_file() else None
             self.class_log_weights = (decision or {}).get("class_log_weights")
@@ -177,7 +178,7 @@ class Predictor:
         """Every model output (probabilities, cam, feature_distance) for prepared float32 images.
 
         Args:
-            vectors: clinical vectors (trainer/clinical.py ``encode``), one per image or one for all;
+            vectors: clinical vectors (``self.layout.encode``), one per image or one for all;
                 None is "not given". Ignored by a model without a clinical input.
         """
         return self._fn(images, vectors)
@@ -196,7 +197,7 @@ class Predictor:
         Args:
             answers: clinical metadata for every file, e.g. {"age": 45, "site": "back"} (any left out).
         """
-        vector = clinical.encode(**answers) if answers else None
+        vector = self.layout.encode(**answers) if answers else None
         results = []
         for path in paths:
             try:
@@ -219,10 +220,15 @@ def main(model_dir: str, images: list[str], csv_path: str | None = None, answers
         says it in one line).
     """
     predictor = Predictor(model_dir)
-    if answers and not predictor.takes_clinical:
-        print(f"{model_dir}: this model takes no age, sex or body site; they are ignored", file=sys.stderr)
+    if answers and predictor.layout is None:
+        print(f"{model_dir}: this model takes no age, sex, body site or questions; they are ignored", file=sys.stderr)
         answers = None
-    clinical.encode(**(answers or {}))  # a bad answer fails before any image is read
+    asked = sorted(set(answers or {}) & set(clinical.QUESTION_NAMES), key=clinical.QUESTION_NAMES.index)
+    if asked and not predictor.layout.questions:
+        print(f"{model_dir}: this model was trained without the questions; {', '.join(asked)} ignored",
+              file=sys.stderr)
+        answers = {k: v for k, v in answers.items() if k not in asked}
+    (predictor.layout or clinical.BASE).encode(**(answers or {}))  # a bad answer fails before any image is read
     results = predictor.predict_files(images, answers)
     failed = 0
     for path, probs, error in results:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import labels
+from .clinical import QUESTION_NAMES
 from .config import Config
 from .data import SPLITS, split_by_group, write_split
 from .errors import RunError
@@ -48,7 +49,26 @@ def prepare(config: Config, run: Path):
     problems += [(r.path, f"diagnosis {r.dx!r} has no class in the {config.scheme} scheme")
                  for r in records if r.dx not in dx_index]
     check_classes(records, config)
+    if config.questions:
+        check_questions(records)
     return config, [r for r in records if r.dx in dx_index], problems
+
+
+def check_questions(records) -> None:
+    """With --questions, every question must have been answered both yes and no somewhere in the data: a
+    value the model never saw would move its answer by weights nothing trained.
+
+    Raises:
+        DatasetError: naming the questions and what the data holds.
+    """
+    counts = {q: {"yes": 0, "no": 0} for q in QUESTION_NAMES}
+    for record in records:
+        for name, answer in record.answers:
+            counts[name][answer] += 1
+    short = [f"{q} (yes {c['yes']}, no {c['no']})" for q, c in counts.items() if not (c["yes"] and c["no"])]
+    if short:
+        raise DatasetError(f"--questions: the data has no yes or no answer for {', '.join(short)}; train with a "
+                           "dataset that asked them (PAD-UFES-20 does), or without --questions")
 
 
 def split_readable(config: Config, run: Path, records, ok, problems, fold: int | None = None):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .clinical import lenient, normalise_age, normalise_sex, normalise_site
+from .clinical import QUESTIONS, lenient, normalise_age, normalise_answer, normalise_sex, normalise_site
 from .errors import UserError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
@@ -38,6 +38,9 @@ class Record:
     sex: str | None = None
     site: str | None = None
     kind: str = "dermoscopic"  # the kind of picture (PICTURE_KINDS): what the model's picture_kind output learns
+    # What the person said of the spot, where the dataset asked (PAD-UFES-20): (question, "yes" or "no") pairs
+    # in clinical.QUESTIONS' order, the questions answered only.
+    answers: tuple[tuple[str, str | None], ...] = ()
 
 
 # The kinds of picture a lesion may be shown in. Dermoscopic close-ups (HAM10000, the ISIC archive, DERM12345)
@@ -295,7 +298,8 @@ def read_pad_ufes_20(roots: list[str | Path]) -> tuple[list[Record], list[tuple[
     Both layouts: the official download's ``images/imgs_part_1..3/PAT_*.png`` and a flat ``images/``
     folder (of any image type: ``img_id``'s stem names the file). Grouped by ``patient_id``: a patient's
     lesions and photos stay on one side of the split. Diagnoses map by PAD_UFES_20_DIAGNOSES; age, gender
-    and region become the clinical fields. Every record's kind is "photo".
+    and region become the clinical fields, and the patient's answers (grew, changed, bleed, itch, hurt,
+    elevation: "True", "False" or "UNK") the questions' (clinical.QUESTIONS). Every record's kind is "photo".
     """
     records, problems = [], []
     for root in map(Path, roots):
@@ -313,8 +317,10 @@ def read_pad_ufes_20(roots: list[str | Path]) -> tuple[list[Record], list[tuple[
             dx = PAD_UFES_20_DIAGNOSES.get(row["diagnostic"].strip().upper(), row["diagnostic"].strip().lower())
             fields = clinical_fields({"age": row.get("age"), "sex": row.get("gender"),
                                       "localization": PAD_UFES_20_SITES.get(row.get("region", "").strip().lower())})
+            answers = tuple((q["name"], a) for q in QUESTIONS
+                            if (a := lenient(normalise_answer, row.get(q["pad_ufes_20"]))) is not None)
             records.append(Record(str(path), stem, f"PAD-UFES-20/{row['patient_id']}", dx, root.name, **fields,
-                                  kind="photo"))
+                                  kind="photo", answers=answers))
     return records, problems
 
 

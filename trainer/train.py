@@ -122,7 +122,7 @@ def train(config: Config, run: Path, callbacks=(), fold: int | None = None) -> d
     timings["views_s"] = time.time() - t0
     # With --clinical, everything after the clinical stage (calibration, decision, threshold) sees the
     # logits with metadata, as a person who fills in the fields gets them.
-    vectors = clinical.encode_records(records) if config.clinical else None
+    vectors = clinical.layout(config.questions).encode_records(records) if config.clinical else None
     clinical_info = clinical_stage(final, vectors, y, part, val, records, config.seed) if config.clinical else None
     calibration = calibrate(config, final, val, logits_by_views, y[val_idx], prior, class_ids, malignant,
                             kinds[val_idx], has_kinds, run, None if vectors is None else vectors[val_idx],

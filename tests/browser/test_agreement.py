@@ -104,14 +104,14 @@ def test_clinical_answers_give_the_same_probabilities(model_page):
 
     page, model_dir = model_page
     predictor = Predictor(model_dir)
-    if not predictor.takes_clinical:
+    if predictor.layout is None:
         pytest.skip("this model takes no clinical metadata")
     size = predictor.height
     image = np.asarray(Image.open(FIXTURES / "ISIC_0024306.jpg").convert("RGB").resize((size, size)), np.uint8)
     results = page.evaluate(CLASSIFY_WITH_ANSWERS, [as_base64(image), size, ANSWERS])
     browser = np.array([r["probabilities"] for r in results])
     python = np.concatenate([predictor.probabilities(image[None].astype(np.float32),
-                                                     clinical.encode(**a) if a else None) for a in ANSWERS])
+                                                     predictor.layout.encode(**a) if a else None) for a in ANSWERS])
     print(f"\n{model_dir}: clinical max |Δp| = {np.abs(browser - python).max():.2e}")
     assert np.abs(python[1:] - python[0]).max() > 1e-3  # the answers do change the probabilities
     np.testing.assert_allclose(browser, python, atol=TENSOR_TOLERANCE)
