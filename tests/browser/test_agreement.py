@@ -100,8 +100,6 @@ ANSWERS = [{}, {"age": 70}, {"sex": "female", "site": "face"}, {"age": 35, "sex"
 
 def test_clinical_answers_give_the_same_probabilities(model_page):
     """The browser builds the clinical vector from metadata.json alone; Python from trainer/clinical.py."""
-    from trainer import clinical
-
     page, model_dir = model_page
     predictor = Predictor(model_dir)
     if predictor.layout is None:
