@@ -76,6 +76,36 @@ def tiny_web(tiny_run, tmp_path_factory):
         tiny_run, out / "model", "none", [fixtures / "ISIC_0024306.jpg", fixtures / "ISIC_0024310.jpg"]))
 
 
+@pytest.fixture(scope="session")
+def tiny_questions_run(tiny_inputs, tmp_path_factory):
+    """A run trained with --clinical --questions on ``tiny_inputs``' images (never asked) and synthetic
+    PAD-UFES-20 photos (asked: tiny_model.make_pad_ufes_dataset), head only and one view, once a session
+    (about 30 s)."""
+    from tiny_model import make_pad_ufes_dataset, tiny_config
+
+    from trainer.train import train
+
+    data, weights = tiny_inputs
+
+    def make(folder):
+        pad = make_pad_ufes_dataset(folder / "pad", patients_per_class=8)
+        train(tiny_config([data, pad], weights=str(weights), questions=True, fine_tune_epochs=0, views=1,
+                          tta_views=1, imbalance="class_weight"), folder / "run")
+
+    return made_once(tmp_path_factory, "tiny_questions", make) / "run"
+
+
+@pytest.fixture(scope="session")
+def tiny_questions_web(tiny_questions_run, tmp_path_factory):
+    """``tiny_questions_run`` converted (float32) into a web/ overlay folder, golden photos a phone photo and a
+    dermoscopic one, once a session."""
+    from converter.convert import convert
+
+    fixtures = Path(__file__).parent / "fixtures" / "images"
+    return made_once(tmp_path_factory, "tiny_questions_web", lambda out: convert(
+        tiny_questions_run, out / "model", "none", [fixtures / "PAT_1107_427_352.jpg", fixtures / "ISIC_0024306.jpg"]))
+
+
 # A training test's limit: it trains (and often converts) a model of its own, 90 s at most on an idle 2-core
 # machine, and may share the cores with the other test process; the suite's default limit is pyproject's.
 TRAINING_TIMEOUT_S = 900

@@ -1,7 +1,6 @@
 """Clinical metadata: the vector's layout, dataset readers, metadata dropout, and the model's clinical branch."""
 
 import csv
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -244,36 +243,32 @@ def test_scale_is_chosen_by_validation_likelihood():
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("training")
-def test_a_run_with_the_questions_learns_them_from_the_photos_and_converts_them_for_the_page(tiny_inputs, tmp_path):
-    """HAM10000-style images (never asked) and PAD-UFES-20-style photos (asked) in one run with --questions:
-    the questions are in the clinical input the page is told about, the golden case answers some of them, and
-    Python's converted graph gives the golden probabilities from them."""
-    from converter.convert import GOLDEN_QUESTIONS, convert
-    from tiny_model import make_pad_ufes_dataset, tiny_config
-    from trainer.predict import Predictor
-    from trainer.train import train
+def test_a_run_with_the_questions_learns_them_from_the_photos_and_converts_them_for_the_page(tiny_questions_run,
+                                                                                             tiny_questions_web):
+    """HAM10000-style images (never asked) and PAD-UFES-20-style photos (asked) in one run with --questions
+    (tests/conftest.py): the questions are in the clinical input the page is told about, the golden case answers
+    some of them, and Python's converted graph gives the golden probabilities from them."""
+    import json
 
-    data, weights = tiny_inputs
-    pad = make_pad_ufes_dataset(tmp_path / "pad", patients_per_class=8)
-    config = tiny_config([data, pad], weights=str(weights), questions=True, fine_tune_epochs=0, views=1, tta_views=1,
-                         imbalance="class_weight")
-    run = tmp_path / "run"
-    report = train(config, run)
+    from converter.convert import GOLDEN_QUESTIONS
+    from trainer.predict import Predictor
+
+    report = json.loads((tiny_questions_run / "report.json").read_text())
     coverage = report["clinical"]["coverage"]["train"]
     assert 0 < coverage["grown"] < 0.5 and set(coverage) == {"age", "sex", "site", *clinical.QUESTION_NAMES}
     partial = report["clinical"]["validation_partly_filled_in"]
     assert "+".join(clinical.QUESTION_NAMES) in partial and "age+sex+site" in partial
 
-    fixture = Path(__file__).parent / "fixtures" / "images" / "PAT_1107_427_352.jpg"
-    meta = convert(run, tmp_path / "web" / "model", "none", [fixture])
+    meta = json.loads((tiny_questions_web / "model" / "metadata.json").read_text())
     assert meta["clinical"]["size"] == clinical.WITH_QUESTIONS.size
     assert [f["name"] for f in meta["clinical"]["fields"]] == ["age", "sex", "site", *clinical.QUESTION_NAMES]
     (case,) = [c for c in meta["golden"] if c.get("clinical")]
     assert GOLDEN_QUESTIONS.items() <= case["clinical"].items()
-    predictor = Predictor(tmp_path / "web" / "model")
+    photo = tiny_questions_web / case["file"]
+    predictor = Predictor(tiny_questions_web / "model")
     assert predictor.layout is clinical.WITH_QUESTIONS
-    (_, with_answers, _), = predictor.predict_files([str(fixture)], case["clinical"])
+    (_, with_answers, _), = predictor.predict_files([str(photo)], case["clinical"])
     np.testing.assert_allclose(with_answers, case["probabilities"], atol=1e-5)
     without_questions = {k: v for k, v in case["clinical"].items() if k not in clinical.QUESTION_NAMES}
-    (_, without, _), = predictor.predict_files([str(fixture)], without_questions)
+    (_, without, _), = predictor.predict_files([str(photo)], without_questions)
     assert np.abs(with_answers - without).max() > 1e-4  # the answers reach the probabilities

@@ -55,16 +55,23 @@ SITE = {s: SEX_MISSING + 1 + i for i, s in enumerate(SITES)}
 SITE_MISSING = SEX_MISSING + 1 + len(SITES)
 
 # What a person can tell about the spot, asked once, each answered yes, no or not at all (--questions). The
-# wording is the page's (metadata.json carries it); PAD-UFES-20's column is where a dataset records the answer.
+# wording is the page's (metadata.json carries the question and, for its card, what each answer says);
+# PAD-UFES-20's column is where a dataset records the answer.
 # The same six serve the spot history's checklist (NICE NG12's weighted 7-point list): grown ~ change in size,
 # changed ~ change in shape or colour, bled ~ oozing or crusting, itches / hurts ~ change in sensation, raised.
 QUESTIONS = (
-    {"name": "grown", "label": "Has it grown?", "pad_ufes_20": "grew"},
-    {"name": "changed", "label": "Has it changed in shape or colour?", "pad_ufes_20": "changed"},
-    {"name": "bled", "label": "Has it bled, oozed or crusted?", "pad_ufes_20": "bleed"},
-    {"name": "itches", "label": "Does it itch?", "pad_ufes_20": "itch"},
-    {"name": "hurts", "label": "Does it hurt?", "pad_ufes_20": "hurt"},
-    {"name": "raised", "label": "Is it raised above the skin?", "pad_ufes_20": "elevation"},
+    {"name": "grown", "label": "Has it grown?", "pad_ufes_20": "grew",
+     "said": {"yes": "it has grown", "no": "it has not grown"}},
+    {"name": "changed", "label": "Has it changed in shape or colour?", "pad_ufes_20": "changed",
+     "said": {"yes": "it has changed in shape or colour", "no": "it has not changed in shape or colour"}},
+    {"name": "bled", "label": "Has it bled, oozed or crusted?", "pad_ufes_20": "bleed",
+     "said": {"yes": "it has bled, oozed or crusted", "no": "it has not bled, oozed or crusted"}},
+    {"name": "itches", "label": "Does it itch?", "pad_ufes_20": "itch",
+     "said": {"yes": "it itches", "no": "it does not itch"}},
+    {"name": "hurts", "label": "Does it hurt?", "pad_ufes_20": "hurt",
+     "said": {"yes": "it hurts", "no": "it does not hurt"}},
+    {"name": "raised", "label": "Is it raised above the skin?", "pad_ufes_20": "elevation",
+     "said": {"yes": "it is raised", "no": "it is not raised"}},
 )
 QUESTION_NAMES = tuple(q["name"] for q in QUESTIONS)
 YES_NO = ("yes", "no")
@@ -233,7 +240,9 @@ class Layout:
         return {field: sum(map(has, records)) / n for field, has in given.items()}
 
     def spec(self) -> dict:
-        """What metadata.json says about the clinical input: enough for the browser to build the vector."""
+        """What metadata.json says about the clinical input: enough for the browser to build the vector, ask
+        for each field and say on a card what was used. A question is ``"about": "spot"`` (the rest are
+        about the person), and each of its answers says in words what it means (``said``)."""
         fields = [
             {"name": "age", "kind": "number", "label": "Age", "unit": "years", "min": AGE_RANGE[0],
              "max": AGE_RANGE[1], "scale": AGE_SCALE, "index": AGE, "missing_index": AGE_MISSING},
@@ -246,9 +255,9 @@ class Layout:
         ]
         for question in QUESTIONS if self.questions else ():
             (yes, no), missing = self.fields[question["name"]]
-            fields.append({"name": question["name"], "kind": "choice", "label": question["label"],
-                           "values": [{"id": "yes", "label": "Yes", "index": yes},
-                                      {"id": "no", "label": "No", "index": no}],
+            fields.append({"name": question["name"], "kind": "choice", "label": question["label"], "about": "spot",
+                           "values": [{"id": "yes", "label": "Yes", "index": yes, "said": question["said"]["yes"]},
+                                      {"id": "no", "label": "No", "index": no, "said": question["said"]["no"]}],
                            "missing_index": missing})
         return {"size": self.size, "fields": fields}
 

@@ -25,16 +25,26 @@ function ofEvery100(fraction) {
 function clinicalLine(result, metadata) {
   if (!metadata.clinical) return null;
   const fields = metadata.clinical.fields;
+  const asks = fields.some((field) => field.about === 'spot');
   if (!result.clinicalUsed?.length) {
-    return `Age, sex and body site were not given: this answer is from the photo alone.`;
+    return asks ? 'Nothing about the person or the spot was given: this answer is from the photo alone.' :
+      'Age, sex and body site were not given: this answer is from the photo alone.';
   }
-  const words = fields.filter((field) => result.clinicalUsed.includes(field.name)).map((field) => {
+  const used = fields.filter((field) => result.clinicalUsed.includes(field.name));
+  const words = used.filter((field) => field.about !== 'spot').map((field) => {
     const value = result.clinical[field.name];
     const shown = field.kind === 'number' ? `${value} ${field.unit ?? ''}`.trim() :
       (field.values.find((v) => v.id === value)?.label ?? value).toLowerCase();
     return `${field.label.toLowerCase()} ${shown}`;
   });
-  return `This answer used the photo and ${words.join(', ')}.`;
+  // What the person said of the spot, each answer in its own words ("it has grown"), apart from the rest.
+  const said = used.filter((field) => field.about === 'spot').map((field) => {
+    const value = result.clinical[field.name];
+    return field.values.find((v) => v.id === value)?.said ?? `${field.label} ${value}`;
+  });
+  if (!said.length) return `This answer used the photo and ${words.join(', ')}.`;
+  const person = words.length ? `, ${words.join(', ')}` : '';
+  return `This answer used the photo${person} and what you said of the spot: ${said.join('; ')}.`;
 }
 
 /** A figure with the photo (as the model saw it: EXIF orientation applied, aspect kept) and its overlay. */

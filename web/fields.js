@@ -1,6 +1,6 @@
 /**
- * The optional clinical fields (age, sex, body site: metadata.clinical): drawn from the model's metadata,
- * and read back, checked, when photos are added.
+ * The optional clinical fields (age, sex, body site, and for a model that takes them the questions about the
+ * spot: metadata.clinical): drawn from the model's metadata, and read back, checked, when photos are added.
  */
 import {byId, element} from './dom.js';
 import {clinicalVector} from './metadata.js';
@@ -17,6 +17,17 @@ export function showClinical(spec) {
   container.replaceChildren();
   fieldset.hidden = !spec;
   if (!spec) return;
+  // The questions about the spot (a model trained with --questions: "about": "spot") go in a group of their own.
+  const questions = spec.fields.filter((field) => field.about === 'spot');
+  let spot = null;
+  if (questions.length) {
+    spot = element('fieldset', 'clinical-spot');
+    spot.append(element('legend', '', 'About the spot'),
+      element('p', 'hint', 'What you have noticed. Leave any you are not sure of as "not given".'));
+    byId('clinical-hint').textContent = 'Age, sex, where the spot is and what you have noticed about it can ' +
+      'sharpen the answer. Leave any of them blank. They are used for the photos you add next, stay in this ' +
+      'page and are forgotten when you close it.';
+  }
   for (const field of spec.fields) {
     const id = `clinical-${field.name}`;
     const wrapper = element('div', 'clinical-field');
@@ -34,8 +45,9 @@ export function showClinical(spec) {
     }
     Object.assign(control, {id, name: field.name, autocomplete: 'off'});
     wrapper.append(label, control);
-    container.append(wrapper);
+    (field.about === 'spot' ? spot : container).append(wrapper);
   }
+  if (spot) container.append(spot);
 }
 
 /**

@@ -274,8 +274,10 @@ function showClinical(metadata) {
   const clinical = metadata.clinical;
   if (!clinical) return;
   byId('clinical-section').hidden = false;
-  const labels = clinical.fields.map((field) => field.label.toLowerCase());
-  const fields = labels.length > 1 ? `${labels.slice(0, -1).join(', ')} and ${labels.at(-1)}` : labels.join('');
+  const labels = clinical.fields.filter((field) => field.about !== 'spot').map((field) => field.label.toLowerCase());
+  const questions = clinical.fields.filter((field) => field.about === 'spot').map((field) => `“${field.label}”`);
+  let fields = labels.length > 1 ? `${labels.slice(0, -1).join(', ')} and ${labels.at(-1)}` : labels.join('');
+  if (questions.length) fields += `, and ${questions.length} questions about the spot: ${questions.join(' ')}`;
   byId('clinical-intro').textContent = `The page asks, optionally, for ${fields}. They move each type's odds as ` +
     'a model of the metadata alone learnt them from the training split (scaled by ' +
     `${format(clinical.scale)}, chosen on validation); left blank, the answer is the photo's alone. ` +
@@ -288,7 +290,8 @@ function showClinical(metadata) {
       withInterval(m.malignant_auc, ci.malignant_auc), withInterval(m.specificity, ci.malignant_specificity, true),
       withInterval(m.sensitivity, ci.malignant_sensitivity, true)];
   });
-  table(byId('clinical-metrics'), 'Test split: the same photos with and without age, sex and body site',
+  table(byId('clinical-metrics'), `Test split: the same photos with and without ${questions.length ?
+    'the answers' : 'age, sex and body site'}`,
     ['Model', 'Balanced accuracy', 'Cancer AUC', 'Specificity (harmless cleared)', 'Sensitivity (cancers caught)'],
     rows);
 }

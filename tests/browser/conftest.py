@@ -76,6 +76,12 @@ def tiny_root(tiny_web, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def questions_root(tiny_questions_web, tmp_path_factory):
+    """web/ with a tiny model trained with --questions (tests/conftest.py's tiny_questions_web) as its model."""
+    return overlay_web(tmp_path_factory.mktemp("questions_root"), tiny_questions_web)
+
+
+@pytest.fixture(scope="session")
 def tiny_url(tiny_root):
     """Base URL of server.py's app serving web/ with the tiny float32 model."""
     with serving(create_app({"WEB_ROOT": str(tiny_root)})) as url:

@@ -150,3 +150,47 @@ def test_each_kind_of_answer_gets_its_own_validated_threshold(page, tiny_url, ti
     assert given["threshold"] == screening["threshold"] and given["clinicalUsed"] == ["age"]
     figures = screening["test"]
     assert f"caught {of_every_100(figures['sensitivity'])} of every 100 cancers" in page.inner_text(".triage")
+
+
+def test_a_model_with_the_questions_asks_them_about_the_spot_and_says_what_was_used(page, questions_root,
+                                                                                    serve_web):
+    """The six questions come from metadata.json alone, grouped under "About the spot", each "not given" until
+    answered; the page's self-test (golden case with answers) passes; a batch's answers give Python's
+    probabilities, and each card says in words what was said of the spot."""
+    from converter.convert import GOLDEN_QUESTIONS
+
+    url = serve_web(questions_root)
+    open_app(page, url)
+    assert page.evaluate("window.__skinlens.ready.selfTest")["passed"]
+    meta = Predictor(questions_root / "model")
+    spot = page.locator("#clinical .clinical-spot")
+    assert spot.locator("legend").inner_text() == "About the spot"
+    labels = spot.locator("label").all_inner_texts()
+    assert labels == [q["label"] for q in clinical.QUESTIONS]
+    for name in clinical.QUESTION_NAMES:
+        assert page.input_value(f"#clinical-{name}") == ""
+        options = page.eval_on_selector_all(f"#clinical-{name} option", "options => options.map((o) => o.text)")
+        assert options == ["not given", "Yes", "No"]
+
+    [blank] = choose(page, [PHOTO])
+    assert blank["clinicalUsed"] == []
+    assert "Nothing about the person or the spot was given: this answer is from the photo alone." in \
+        page.inner_text(".result")
+
+    answers = {"age": 62, "grown": "yes", "bled": "no", "raised": "yes"}
+    assert GOLDEN_QUESTIONS.items() <= answers.items()  # the case the self-test checked, here from the form
+    page.fill("#clinical-age", "62")
+    for name in ("grown", "bled", "raised"):
+        page.select_option(f"#clinical-{name}", answers[name])
+    [result] = choose(page, [PHOTO])
+    assert result["clinicalUsed"] == ["age", "grown", "bled", "raised"]
+    (_, expected, _), = meta.predict_files([str(PHOTO)], answers)
+    np.testing.assert_allclose(probabilities(result), expected, atol=FILE_TOLERANCE)
+    assert np.abs(np.subtract(probabilities(result), probabilities(blank))).max() > 1e-4
+    assert ("This answer used the photo, age 62 years and what you said of the spot: it has grown; "
+            "it has not bled, oozed or crusted; it is raised.") in page.inner_text(".result")
+    # The model card names them too.
+    page.goto(f"{url}model-card.html")
+    page.wait_for_function("() => document.getElementById('clinical-intro')?.textContent", timeout=30_000)
+    intro = page.inner_text("#clinical-intro")
+    assert "for age, sex and body site, and 6 questions about the spot: “Has it grown?” “Has it changed" in intro
