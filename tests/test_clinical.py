@@ -258,6 +258,19 @@ def test_a_run_with_the_questions_learns_them_from_the_photos_and_converts_them_
     assert 0 < coverage["grown"] < 0.5 and set(coverage) == {"age", "sex", "site", *clinical.QUESTION_NAMES}
     partial = report["clinical"]["validation_partly_filled_in"]
     assert "+".join(clinical.QUESTION_NAMES) in partial and "age+sex+site" in partial
+    # With and without the questions, each kind of picture on its own too, the test's with intervals over patients.
+    variants = {"image_only", "with_metadata", "metadata_missing", "without_questions"}
+    assert set(report["clinical"]["test"]) == variants
+    by_kind = report["clinical"]["by_kind"]
+    assert set(by_kind["validation"]) == set(by_kind["test"]) == {"dermoscopic", "photo"}
+    for kind, figures in by_kind["test"].items():
+        assert set(figures) == variants and "intervals_95" in figures["with_metadata"]
+    photos = by_kind["validation"]["photo"]
+    assert sum(by_kind["validation"][k]["image_only"]["n"] for k in by_kind["validation"]) == \
+        report["clinical"]["validation"]["image_only"]["n"]
+    assert photos["with_metadata"] != photos["without_questions"]  # the photos' answers count
+    assert by_kind["validation"]["dermoscopic"]["with_metadata"] == by_kind["validation"]["dermoscopic"][
+        "without_questions"]  # nobody asked the dermoscopic images: the same figures
 
     meta = json.loads((tiny_questions_web / "model" / "metadata.json").read_text())
     assert meta["clinical"]["size"] == clinical.WITH_QUESTIONS.size

@@ -74,6 +74,7 @@ QUESTIONS = (
      "said": {"yes": "it is raised", "no": "it is not raised"}},
 )
 QUESTION_NAMES = tuple(q["name"] for q in QUESTIONS)
+PERSON_FIELDS = ("age", "sex", "site")  # the fields about the person, before the questions about the spot
 YES_NO = ("yes", "no")
 _YES_NO_WORDS = {"yes": "yes", "y": "yes", "true": "yes", "1": "yes", "no": "no", "n": "no", "false": "no", "0": "no"}
 

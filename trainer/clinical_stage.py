@@ -114,7 +114,7 @@ def blank_and_partial(model, val_vectors, val: dict, y_val, malignant, class_ids
     layout = clinical.Layout.of_size(val_vectors.shape[1])
     subsets = [("age",), ("sex",), ("site",), ("age", "sex"), ("age", "site")]
     if layout.questions:  # the questions alone, and the form without them
-        subsets += [clinical.QUESTION_NAMES, ("age", "sex", "site")]
+        subsets += [clinical.QUESTION_NAMES, clinical.PERSON_FIELDS]
     partial = {}
     for fields in subsets:
         z = val["image_logits"] + scale * clinical_offsets(model, layout.only(val_vectors, fields))
@@ -131,12 +131,20 @@ def blank_and_partial(model, val_vectors, val: dict, y_val, malignant, class_ids
 
 
 def compare_clinical(val, y_val, test_image_logits, test_offsets, y_test, groups, prior, class_ids, malignant,
-                     target_sensitivity, calibration, bootstrap: int = 1000) -> dict:
+                     target_sensitivity, calibration, bootstrap: int = 1000, *, kinds=None,
+                     without_questions=None) -> dict:
     """The clinical model with metadata and with every field missing, against the image-only model
     (the same image weights calibrated, decided and thresholded on validation without metadata).
 
+    Args:
+        kinds: (validation, test) kinds of picture of each image: each kind's figures too, where there are several.
+        without_questions: for a model trained with --questions, the (validation, test) offsets of the same
+            people's age, sex and site alone, scaled: the variant ``without_questions``, as a person who answers
+            no question gets it (the same calibration and threshold as ``with_metadata``).
+
     Returns:
-        {"validation": {variant: metrics}, "test": {variant: metrics with 95% intervals over lesions}}
+        {"validation": {variant: metrics}, "test": {variant: metrics with 95% intervals over lesions}, and with
+        several kinds "by_kind": {"validation": {kind: {variant: metrics}}, "test": {kind: {variant: …}}}}
     """
     temperature, bias = calibration["temperature"], np.asarray(calibration["class_bias"])
     weights, threshold = calibration["decision"]["class_log_weights"], calibration["threshold"]
@@ -150,19 +158,36 @@ def compare_clinical(val, y_val, test_image_logits, test_offsets, y_test, groups
         "metadata_missing": (val["image_logits"], test_image_logits, temperature, bias, weights,
                              calibration["clinical"]["threshold_without_clinical"]),
     }
+    if without_questions is not None:
+        val_base, test_base = without_questions
+        variants["without_questions"] = (val["image_logits"] + val_base, test_image_logits + test_base, temperature,
+                                         bias, weights, threshold)
 
     def summary(y, p, w, th, groups=None):
         m = classification_metrics(y, p, class_ids, w)
         s = screening_metrics(y, p, malignant, th)
-        out = {"balanced_accuracy": m["balanced_accuracy"], "macro_auc": m["macro_auc"], "ece": m["ece"],
-               "malignant_auc": s["auc"], "sensitivity": s["sensitivity"], "specificity": s["specificity"]}
+        out = {"n": int(len(y)), "balanced_accuracy": m["balanced_accuracy"], "macro_auc": m["macro_auc"],
+               "ece": m["ece"], "malignant_auc": s["auc"], "sensitivity": s["sensitivity"],
+               "specificity": s["specificity"]}
         if groups is not None:
             out["intervals_95"] = bootstrap_intervals(y, p, groups, class_ids, malignant, th, n=bootstrap,
                                                       class_log_weights=w)
         return out
 
+    groups = np.asarray(groups)
+    several = kinds is not None and len(set(kinds[0]) | set(kinds[1])) > 1
     result = {"validation": {}, "test": {}}
+    if several:
+        result["by_kind"] = {"validation": {}, "test": {}}
     for name, (zv, zt, t, b, w, th) in variants.items():
-        result["validation"][name] = summary(y_val, softmax(zv / t + b), w, th)
-        result["test"][name] = summary(y_test, softmax(zt / t + b), w, th, groups)
+        p_val, p_test = softmax(zv / t + b), softmax(zt / t + b)
+        result["validation"][name] = summary(y_val, p_val, w, th)
+        result["test"][name] = summary(y_test, p_test, w, th, groups)
+        if several:
+            for split, y, p, split_kinds, g in (("validation", y_val, p_val, kinds[0], None),
+                                                ("test", y_test, p_test, kinds[1], groups)):
+                for kind in sorted(set(split_kinds)):
+                    sel = np.asarray(split_kinds) == kind
+                    result["by_kind"][split].setdefault(kind, {})[name] = summary(
+                        y[sel], p[sel], w, th, None if g is None else g[sel])
     return result

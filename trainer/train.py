@@ -185,10 +185,16 @@ def test_pass(config: Config, model, run: Path, records, y, part, kinds, vectors
                 f"specificity {m['specificity']:.3f}, malignant AUC {m['malignant_auc']:.3f}, "
                 f"balanced accuracy {m['balanced_accuracy']:.3f}")
     if config.clinical:
+        without_questions = None
+        if config.questions:  # the same people with their age, sex and site only
+            person = clinical.WITH_QUESTIONS.only(vectors, clinical.PERSON_FIELDS)
+            without_questions = tuple(clinical_info["scale"] * clinical_offsets(model, person[i])
+                                      for i in (np.nonzero(part["val"])[0], test_idx))
         clinical_info.update(compare_clinical(
             val, y[part["val"]], signals["logits"], test_logits - signals["logits"], y[test_idx],
             [records[i].group for i in test_idx], prior, class_ids, malignant, config.target_sensitivity,
-            calibration, config.bootstrap))
+            calibration, config.bootstrap, kinds=(kinds[part["val"]], kinds[test_idx]),
+            without_questions=without_questions))
     report = score_split(
         run, [records[i] for i in test_idx], y[test_idx], signals["probabilities"], config=config,
         calibration=calibration, stage1_probs=softmax(stage1_test_logits)[kept], bootstrap=config.bootstrap,

@@ -283,7 +283,7 @@ function showClinical(metadata) {
     `${format(clinical.scale)}, chosen on validation); left blank, the answer is the photo's alone. ` +
     'They never leave the page.';
   const names = {image_only: 'Photo-only model', with_metadata: 'This model, fields filled in',
-    metadata_missing: 'This model, fields left blank'};
+    metadata_missing: 'This model, fields left blank', without_questions: 'This model, age, sex and site only'};
   const rows = Object.entries(clinical.test ?? {}).map(([key, m]) => {
     const ci = m.intervals_95 ?? {};
     return [names[key] ?? key, withInterval(m.balanced_accuracy, ci.balanced_accuracy, true),
