@@ -67,21 +67,14 @@ def test_only_and_drop_fields_treat_each_question_as_a_field():
 
 
 def test_the_page_builds_pythons_vector_in_both_layouts(tmp_path):
-    """web/metadata.js clinicalVector, from the spec alone, against Layout.encode (tests/js/clinical.test.js)."""
+    """web/metadata.js clinicalVector, from the spec alone, against Layout.encode (tests/js/clinical.test.js, fed
+    by tests/clinical_cases.py)."""
     import json
 
+    from clinical_cases import cases
     from node_tier import node_test
 
-    forms = [{}, {"age": 45}, {"sex": "female", "site": "back"}, {"age": 80, "sex": "male", "site": "lower extremity"}]
-    questions = [{q: "yes"} for q in clinical.QUESTION_NAMES] + [{q: "no"} for q in clinical.QUESTION_NAMES]
-    questions += [{"age": 62, "site": "face", "grown": "yes", "bled": "no", "raised": "yes"},
-                  {q: ("yes", "no")[i % 2] for i, q in enumerate(clinical.QUESTION_NAMES)}]
-    layouts = []
-    for layout, extra in ((clinical.BASE, []), (clinical.WITH_QUESTIONS, questions)):
-        cases = [{"answers": a, "vector": layout.encode(**a).tolist(),
-                  "used": [f["name"] for f in layout.spec()["fields"] if f["name"] in a]} for a in forms + extra]
-        layouts.append({"spec": layout.spec(), "cases": cases})
-    (tmp_path / "cases.json").write_text(json.dumps({"layouts": layouts}))
+    (tmp_path / "cases.json").write_text(json.dumps(cases()))
     node_test("clinical.test.js", SKINLENS_CLINICAL_CASES=tmp_path / "cases.json")
 
 
