@@ -183,3 +183,11 @@ def test_the_app_is_installable_from_its_web_app_manifest():
         assert name in listed
         with Image.open(WEB / name) as image:
             assert image.size == ((32, 32) if "favicon" in name else (180, 180))
+
+
+def test_the_batch_csv_passes_its_node_tests():
+    """web/csv.js (tests/js/csv.test.js): a row per file in order, the answers each row used, failed files with
+    their error only, formulas defused and cells quoted."""
+    from node_tier import node_test
+
+    node_test("csv.test.js")

@@ -20,8 +20,9 @@ function cell(value) {
  * The CSV text for a batch of results.
  *
  * Columns: file, status, error, p_<class id> for every class, top_class, top_probability,
- * malignant_risk, risk_band, threshold, scope_warnings, distance, blur, model_version, model_sha256,
- * backend, ms, classified_at.
+ * malignant_risk, risk_band, threshold, answers, scope_warnings, distance, blur, model_version, model_sha256,
+ * backend, ms, classified_at. `answers`: the clinical answers the result used, e.g. "age=70;site=face;grown=yes"
+ * (empty: the photo alone), so that a row can be reproduced.
  *
  * @param {object[]} results main.js PageResults (skinlens.js Results with file, error and classifiedAt;
  *   a failed one has error set and null or absent fields).
@@ -31,14 +32,15 @@ function cell(value) {
  */
 export function resultsCsv(results, {classes, modelVersion, modelSha256, backend}) {
   const header = ['file', 'status', 'error', ...classes.map((cls) => `p_${cls.id}`), 'top_class', 'top_probability',
-    'malignant_risk', 'risk_band', 'threshold', 'scope_warnings', 'distance', 'blur', 'model_version', 'model_sha256',
-    'backend', 'ms', 'classified_at'];
+    'malignant_risk', 'risk_band', 'threshold', 'answers', 'scope_warnings', 'distance', 'blur', 'model_version',
+    'model_sha256', 'backend', 'ms', 'classified_at'];
   const rows = results.map((r) => {
     const ok = r.error === null;
     return [r.file, ok ? 'ok' : 'error', r.error,
       ...classes.map((_, i) => (ok ? r.classes[i].probability : null)),
       r.top?.id, r.top?.probability, r.risk,
       r.band ? `${r.band} concern` : null, r.threshold,
+      (r.clinicalUsed ?? []).map((field) => `${field}=${r.clinical?.[field]}`).join(';'),
       r.warnings?.map((warning) => warning.code).join(' '), r.signals?.distance, r.signals?.blur,
       modelVersion, modelSha256, backend, ok ? Math.round(r.timing.modelMs * 10) / 10 : null, r.classifiedAt];
   });

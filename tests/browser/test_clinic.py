@@ -118,8 +118,9 @@ def test_drop_three_files_one_not_an_image_then_export_csv(app_page, metadata):
     assert name.startswith("skinlens-results-") and name.endswith(".csv")
     classes = [cls["id"] for cls in metadata["classes"]]
     expected_columns = (["file", "status", "error"] + [f"p_{c}" for c in classes] +
-                        ["top_class", "top_probability", "malignant_risk", "risk_band", "threshold", "scope_warnings",
-                         "distance", "blur", "model_version", "model_sha256", "backend", "ms", "classified_at"])
+                        ["top_class", "top_probability", "malignant_risk", "risk_band", "threshold", "answers",
+                         "scope_warnings", "distance", "blur", "model_version", "model_sha256", "backend", "ms",
+                         "classified_at"])
     assert list(table[0]) == expected_columns
     assert [row["file"] for row in table] == [p.name for p in dropped]
     assert [row["status"] for row in table] == ["ok", "error", "ok"]
@@ -134,6 +135,7 @@ def test_drop_three_files_one_not_an_image_then_export_csv(app_page, metadata):
         assert row["classified_at"] == result["classifiedAt"]
         datetime.fromisoformat(row["classified_at"])
         assert row["error"] == (result["error"] or "")
+        assert row["answers"] == ""  # nothing filled in: the photo alone
         if result["error"]:
             assert all(row[column] == "" for column in [f"p_{c}" for c in classes] + [
                 "top_class", "top_probability", "malignant_risk", "risk_band", "threshold", "scope_warnings", "distance", "blur",
