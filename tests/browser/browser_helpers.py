@@ -202,8 +202,8 @@ document.addEventListener('securitypolicyviolation', (event) => {
 
 
 # The pure-JavaScript "cpu" backend (the last fallback, for browsers without WebAssembly or WebGL) runs
-# the 8-view model in about 14 s a photo here (benchmarks/bench_browser.py; 0.4 s in wasm); ready means warm-up plus the self-test's 3
-# golden photos, so it needs far longer than Playwright's default 30 s.
+# the 8-view model in about 14 s a photo here (benchmarks/bench_browser.py; 0.4 s in wasm): its load (a warm-up
+# pass) and a self-test need far longer than the other waits.
 CPU_BACKEND_TIMEOUT_MS = 240_000
 
 
