@@ -19,7 +19,8 @@ from datetime import date, datetime
 import pytest
 from PIL import Image, ImageDraw
 
-from browser_helpers import FIXTURES, LESION, ROOT, SCREENSHOTS, checked_page, choose, open_app, web_with_file
+from browser_helpers import (FIXTURES, LESION, LOAD_MODEL, ROOT, SCREENSHOTS, checked_page, choose, open_app,
+                             web_with_file)
 
 from converter.precache import write_manifest
 
@@ -67,6 +68,9 @@ SEALED = """async () => {
   db.close();
   return {ivs, iterations: vault.kdf.iterations};
 }"""
+
+# The model in use's metadata.json.
+METADATA = "async () => (await fetch('model/metadata.json')).json()"
 
 # The records and a sha256 of every photo, through the page's own store (the module the page uses).
 SNAPSHOT = """async () => {
@@ -433,6 +437,58 @@ def test_checklist_on_a_visit_says_see_a_doctor_whatever_the_model_says(page, ap
     page.wait_for_selector("#spots .visit .urgent:has-text('Checklist score 3')")
     (spot,) = page.evaluate(SNAPSHOT)["spots"]
     assert spot["visits"][0]["checklist"]["diameter7"] is True
+
+
+def test_the_answers_given_with_a_photo_start_its_checklist_and_its_reassessment(page, questions_root, serve_web):
+    """With a model that asks about the spot (tests/conftest.py's tiny --questions model), the answers given with
+    a kept photo start its visit's checklist: "grown" ticks a change in size and "itches" a change in sensation,
+    "bled: no" ticks nothing; "changed in shape or colour" is two of NICE's items, so it ticks neither and says
+    so. Re-assessing the photo uses the same answers: the same model gives the same answer."""
+    open_app(page, serve_web(questions_root))
+    given = {"grown": "yes", "changed": "yes", "bled": "no", "itches": "yes"}
+    page.fill("#clinical-age", "62")
+    for name, value in given.items():
+        page.select_option(f"#clinical-{name}", value)
+    set_up(page)
+    keep(page, LESION)
+    open_spot(page)
+    page.click("#spots .visit button:has-text('Checklist')")
+    ticked = {item for item in NICE if page.is_checked(f"#spots .checklist [data-item={item}]")}
+    assert ticked == {"sizeChange", "sensation"}
+    for item in ("shapeChange", "colourChange"):
+        assert "tick which" in page.inner_text(f"#spots .checklist label:has([data-item={item}])")
+    assert "from your answer" in page.inner_text("#spots .checklist label:has([data-item=sizeChange])")
+    assert page.locator("#spots .checklist label:has([data-item=oozing]) .from-answers").count() == 0
+    assert "score: 3" in page.inner_text("#spots .checklist-outcome")
+    assert "See a doctor within two weeks" in page.inner_text("#spots .checklist-outcome")
+
+    page.click("#spots .visit button:has-text('Re-assess with the model in use')")
+    page.wait_for_selector("#spots .spots-message:has-text('Re-assessed 1 photo')")
+    (spot,) = page.evaluate(SNAPSHOT)["spots"]
+    (visit,) = spot["visits"]
+    assert {**given, "age": 62}.items() <= {k: (int(v) if k == "age" else v)
+                                            for k, v in visit["answer"]["clinical"].items()}.items()
+    # The kept copy (downscaled, JPEG) through the module API, with the visit's answers and without them.
+    page.evaluate(LOAD_MODEL)
+    with_answers, photo_only = page.evaluate("""async (visitId) => {
+      const store = await import('./spots/store.js');
+      const visit = (await store.listSpots())[0].visits.find((v) => v.id === visitId);
+      const photo = await store.photo(visit);
+      const probabilities = (result) => result.classes.map((c) => c.probability);
+      return [probabilities(await window.__model.classify(photo, visit.answer.clinical)),
+        probabilities(await window.__model.classify(photo))];
+    }""", visit["id"])
+    again = [c["probability"] for c in visit["reassessed"][0]["answer"]["classes"]]
+    assert max(abs(a - b) for a, b in zip(again, with_answers)) < 1e-6
+    assert max(abs(a - b) for a, b in zip(with_answers, photo_only)) > 1e-4  # the answers do move it
+
+    # The questions this checklist takes are the model's own (metadata.json's fields about the spot).
+    asked = page.evaluate("async () => (await import('./spots/checklist.js')).ITEMS.flatMap((item) => item.questions)")
+    about_spot = {f["name"] for f in page.evaluate(METADATA)["clinical"]["fields"] if f.get("about") == "spot"}
+    assert set(asked) == about_spot - {"raised"}  # "raised" is not one of NICE's items
+    page.click("#spots button:has-text('Record for the doctor')")
+    assert "Answers given" in page.inner_text("#spot-record")
+    assert "grown: yes; changed: yes; bled: no; itches: yes" in page.inner_text("#spot-record")
 
 
 def test_a_batch_stores_nothing_unless_asked(page, app_url):

@@ -1,6 +1,6 @@
 /**
- * The record of one spot for a doctor: every visit with its photo, date, size, answer and model version,
- * and what the person noticed (checklist score and advice); printed alone (or saved as PDF from the print
+ * The record of one spot for a doctor: every visit with its photo, date, size, answer, the answers about the
+ * person and the spot it used, and model version, and what the person noticed (checklist score and advice); printed alone (or saved as PDF from the print
  * dialog) through spots.css's print rules.
  *
  *   container.append(recordView(spot, urls, siteLabel));  printRecord();
@@ -16,6 +16,13 @@ function noticed(checklist) {
   return `${ticked.length ? ticked.join('; ') : 'nothing'} — 7-point score ${score}` + (advice ? `. ${advice}` : '');
 }
 
+/** The answers about the person and the spot that the visit's answer used, as given with the photo. */
+function given(clinical) {
+  if (!clinical) return 'not kept with this visit';
+  const entries = Object.entries(clinical);
+  return entries.length ? entries.map(([name, value]) => `${name}: ${value}`).join('; ') : 'none (the photo alone)';
+}
+
 /**
  * @param {object} spot store.js listSpots entry.
  * @param {Map<string, string>} urls blob: URLs of the photos by visit id.
@@ -28,6 +35,7 @@ export function recordView(spot, urls, siteLabel) {
       el('dt', {text: 'Date'}), el('dd', {text: dateText(visit.date)}),
       el('dt', {text: 'Size'}), el('dd', {text: sizeText(visit.size)}),
       el('dt', {text: 'SkinLens'}), el('dd', {text: `${answerText(visit.answer)} (model ${visit.modelVersion})`}),
+      el('dt', {text: 'Answers given'}), el('dd', {text: given(visit.answer?.clinical)}),
       ...(visit.reassessed ?? []).flatMap((again) => [el('dt', {text: 'Re-assessed'}),
         el('dd', {text: `${answerText(again.answer)} (model ${again.modelVersion}, ${dateText(again.at)})`})]),
       el('dt', {text: 'Warnings'}), el('dd', {text: visit.answer?.warnings?.length ?

@@ -12,7 +12,7 @@
  */
 import * as store from './store.js';
 import {bodyPicker} from './body-map.js';
-import {ITEMS, NEW_ITEM, assess} from './checklist.js';
+import {ITEMS, NEW_ITEM, assess, fromAnswers} from './checklist.js';
 import {compareView} from './compare.js';
 import {answerText, button, dateText, download, el, sizeText} from './dom.js';
 import {reminder} from './ics.js';
@@ -36,9 +36,12 @@ let message = '';
 let backupOpen = false;
 let urls = new Map();
 
-/** A skinlens.js Result as kept with a visit: the answer, without the per-pixel maps. */
+/**
+ * A skinlens.js Result as kept with a visit: the answer, without the per-pixel maps, and the answers about the
+ * person and the spot it used (main.js's result.clinical), so that a re-assessment uses them too.
+ */
 export function answerOf(result) {
-  return {band: result.band, risk: result.risk, threshold: result.threshold,
+  return {band: result.band, risk: result.risk, threshold: result.threshold, clinical: {...result.clinical},
     top: result.top && {id: result.top.id, name: result.top.name, probability: result.top.probability},
     warnings: (result.warnings ?? []).map(({code, message: text}) => ({code, message: text})),
     pictureKind: result.pictureKind ? {id: result.pictureKind.id, name: result.pictureKind.name} : null,
@@ -233,8 +236,10 @@ function spotList(spots) {
 }
 
 function checklistForm(spot, visit) {
+  const given = fromAnswers(visit.answer.clinical);
   const boxes = [...ITEMS, NEW_ITEM].map((item) => el('input', {type: 'checkbox', 'data-item': item.id,
-    checked: Boolean(visit.checklist?.[item.id] ?? (item.id === 'diameter7' && visit.size?.atLeast7))}));
+    checked: Boolean(visit.checklist?.[item.id] ??
+      (given.checked[item.id] || (item.id === 'diameter7' && visit.size?.atLeast7)))}));
   const outcome = el('p', {class: 'checklist-outcome', role: 'status'});
   const answers = () => Object.fromEntries(boxes.map((box) => [box.dataset.item, box.checked]));
   const show = () => {
@@ -254,7 +259,9 @@ function checklistForm(spot, visit) {
   }}},
   el('fieldset', {}, el('legend', {text: `What you noticed on ${dateText(visit.date)}`}),
     ...[...ITEMS, NEW_ITEM].map((item, i) => el('label', {class: 'check'}, boxes[i],
-      ` ${item.label}${item.weight ? ` (${item.weight} point${item.weight > 1 ? 's' : ''})` : ''}`))),
+      ` ${item.label}${item.weight ? ` (${item.weight} point${item.weight > 1 ? 's' : ''})` : ''}`,
+      given.said[item.id] && !visit.checklist ? el('span', {class: 'hint from-answers', text: ` (${given.said[item.id]})`}) :
+        null))),
   outcome, el('button', {type: 'submit', class: 'button primary', text: 'Save the checklist'}));
 }
 
@@ -262,7 +269,7 @@ async function reassess(visits) {
   const model = getModel();
   for (const visit of visits) {
     const photo = await store.photo(visit);
-    const result = await model.classify(photo);
+    const result = await model.classify(photo, visit.answer.clinical ?? {});
     await store.putVisit({...visit, reassessed: [...(visit.reassessed ?? []),
       {modelVersion: model.version, answer: answerOf(result), at: new Date().toISOString()}]});
   }
