@@ -461,6 +461,10 @@ def test_the_answers_given_with_a_photo_start_its_checklist_and_its_reassessment
     assert page.locator("#spots .checklist label:has([data-item=oozing]) .from-answers").count() == 0
     assert "score: 3" in page.inner_text("#spots .checklist-outcome")
     assert "See a doctor within two weeks" in page.inner_text("#spots .checklist-outcome")
+    page.set_viewport_size({"width": 360, "height": 800})
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#spots .checklist").screenshot(path=SCREENSHOTS / "spots-checklist-from-answers-360.png")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     page.click("#spots .visit button:has-text('Re-assess with the model in use')")
     page.wait_for_selector("#spots .spots-message:has-text('Re-assessed 1 photo')")
