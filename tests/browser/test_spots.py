@@ -291,9 +291,13 @@ def test_export_delete_everything_import_gives_back_equal_records_and_photos(pag
 
 
 def ics_events(text):
-    """Parses an iCalendar text strictly by RFC 5545 (python's icalendar is not installed here): CRLF line ends,
-    lines of at most 75 octets, unfolding, NAME;PARAM=..:VALUE content lines, balanced BEGIN/END, the required
-    properties, and value types for DATE, DATE-TIME, DURATION and TEXT escapes. Returns the VEVENTs as dicts."""
+    """Parses an iCalendar text strictly by RFC 5545: CRLF line ends, lines of at most 75 octets, unfolding,
+    NAME;PARAM=..:VALUE content lines, balanced BEGIN/END, the required properties, and value types for DATE,
+    DATE-TIME, DURATION and TEXT escapes; and reads it with the icalendar library, as calendar programs would,
+    which must find the same events. Returns the VEVENTs as dicts."""
+    import icalendar
+
+    library = icalendar.Calendar.from_ical(text).walk("VEVENT")
     raw = text.encode()
     assert raw.endswith(b"\r\n") and b"\n" not in raw.replace(b"\r\n", b""), "lines must end in CRLF only"
     for line in raw.split(b"\r\n"):
@@ -335,6 +339,9 @@ def ics_events(text):
             event[key.lower()] = re.sub(r"\\([\\;,nN])", lambda m: "\n" if m.group(1) in "nN" else m.group(1), value)
         assert re.fullmatch(r"-?P(\d+W|(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?)", event["VALARM"]["TRIGGER"])
         assert event["VALARM"]["ACTION"] == "DISPLAY"
+    assert [(str(e["SUMMARY"]), e.decoded("DTSTART"), e.decoded("DTEND")) for e in library] == \
+        [(e["summary"], e["start"], e["end"]) for e in events]
+    assert [str(e.walk("VALARM")[0]["ACTION"]) for e in library] == ["DISPLAY"] * len(events)
     return events
 
 
