@@ -257,11 +257,14 @@ def wait_for_threads(page, count):
     return wait_in_page(page, THREADS_LINE, count, what=f"batches on {count} threads (the inference workers)")
 
 
-def fill_clinical(page, age="", sex="", site=""):
-    """Answers the optional clinical fields ("" leaves one blank)."""
+def fill_clinical(page, age="", sex="", site="", **questions):
+    """Answers the optional clinical fields ("" leaves one blank), and the questions about the spot given
+    (e.g. grown="yes"), for a model that asks them."""
     page.fill("#clinical-age", str(age))
     page.select_option("#clinical-sex", sex)
     page.select_option("#clinical-site", site)
+    for name, answer in questions.items():
+        page.select_option(f"#clinical-{name}", answer)
 
 
 def unfold_cards(page):
