@@ -458,6 +458,9 @@ def test_the_answers_given_with_a_photo_start_its_checklist_and_its_reassessment
         page.select_option(f"#clinical-{name}", value)
     set_up(page)
     keep(page, LESION)
+    stored = "".join(h for entry in page.evaluate(RAW_IDB)["idb"] for h in entry["hex"])
+    for word in ("grown", "itches", "changed"):  # the answers are kept sealed like the rest of the visit
+        assert word.encode().hex() not in stored and word.encode("utf-16-le").hex() not in stored, word
     open_spot(page)
     page.click("#spots .visit button:has-text('Checklist')")
     ticked = {item for item in NICE if page.is_checked(f"#spots .checklist [data-item={item}]")}
