@@ -25,9 +25,10 @@ export function change(before, after) {
   const sameModel = a.modelVersion === b.modelVersion;
   let risk = 'Risk: not given by this model.';
   if (a.answer?.risk != null && b.answer?.risk != null) {
-    const points = Math.round((b.answer.risk - a.answer.risk) * 100);
-    risk = `Risk: ${Math.round(a.answer.risk * 100)}% → ${Math.round(b.answer.risk * 100)}% ` +
-      `(${points > 0 ? '+' : points < 0 ? '−' : '±'}${Math.abs(points)} points)`;
+    // The change between the two percentages shown, so that "60% → 0%" never reads "−59 points".
+    const [from, to] = [Math.round(a.answer.risk * 100), Math.round(b.answer.risk * 100)];
+    const points = to - from;
+    risk = `Risk: ${from}% → ${to}% (${points > 0 ? '+' : points < 0 ? '−' : '±'}${Math.abs(points)} points)`;
     if (a.answer.band !== b.answer.band) risk += `; concern ${a.answer.band} → ${b.answer.band}`;
     risk += sameModel ? '.' : `. The two answers come from different model versions (${a.modelVersion}, ` +
       `${b.modelVersion}): re-assess both with the model in use to compare like with like.`;
